@@ -1,0 +1,57 @@
+SHELL := /bin/bash
+# brandlake: `make demo` runs the main job on the embedded stack, `make test` runs every test.
+# Both create or update .venv first; when it is up to date that takes a second.
+
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+export SPARK_LOCAL_IP := 127.0.0.1
+export PYSPARK_PYTHON := $(CURDIR)/$(BIN)/python
+export PYSPARK_DRIVER_PYTHON := $(CURDIR)/$(BIN)/python
+export YOLO_OFFLINE := 1
+export YOLO_AUTOINSTALL := 0
+export YOLO_CONFIG_DIR := $(CURDIR)/.brandlake/ultralytics
+export MLFLOW_DISABLE_TELEMETRY := true
+export HF_HUB_OFFLINE := 1
+
+.PHONY: install demo test lint format bench services-up services-down clean
+
+install: $(STAMP)
+
+$(STAMP): setup.py
+	@command -v java >/dev/null || { echo "Java 17 is required (Spark runs on the JVM)"; exit 1; }
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@echo "installing brandlake and its pinned dependencies into $(VENV) (first time: a few minutes)"
+	@$(BIN)/python -m pip install --quiet --upgrade pip 2>&1 | grep -v "^WARNING: Location" || true
+	@$(BIN)/python -m pip install --quiet -e '.[dev]' 2>&1 | grep -v "^WARNING: Location"; \
+	  test $${PIPESTATUS[0]} -eq 0
+	@touch $(STAMP)
+
+demo: install
+	$(BIN)/brandlake demo
+
+test: install lint
+	$(BIN)/pytest
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: install
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+bench: install
+	$(BIN)/pytest tests/perf -o python_files='bench_*.py' -s -p no:cacheprovider
+
+services-up: install
+	$(BIN)/brandlake services up
+
+services-down: install
+	$(BIN)/brandlake services down
+
+clean:
+	-$(BIN)/brandlake services down
+	rm -rf .brandlake

@@ -1,0 +1,1 @@
+"""Infrastructure: the embedded local services, and manifests for a cluster."""

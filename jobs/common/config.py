@@ -1,0 +1,340 @@
+"""Configuration: the one place that reads `conf/`, applies overrides and validates.
+
+Order: `conf/base.yaml`, then `conf/<env>.yaml` (env from `BRANDLAKE_ENV`, default `local`), then
+`BRANDLAKE_<SECTION>__<KEY>=value` environment variables (values parsed as YAML scalars), then
+explicit overrides from the command line (`--set kafka.source=native`). `${VAR}` in a YAML value
+is replaced by the environment variable VAR. Every error names the key, the value and where it
+came from.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+RESERVED_ENV = {"BRANDLAKE_ENV", "BRANDLAKE_HOME", "BRANDLAKE_CONF_DIR"}
+ENV_PREFIX = "BRANDLAKE_"
+_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+class ConfigError(ValueError):
+    """The configuration is invalid; the message says which key, which value and from where."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class TopicConf(_Strict):
+    name: str = Field(min_length=1)
+    partitions: int = Field(ge=1, le=10_000)
+
+
+class KafkaConf(_Strict):
+    bootstrap_servers: str = Field(min_length=1)
+    source: Literal["python", "native"]
+    starting_offsets: str = "earliest"
+    max_offsets_per_trigger: int | None = Field(default=None, ge=1)
+    poll_timeout_s: float = Field(default=10.0, gt=0)
+    client: dict[str, str] = {}
+    topics: dict[str, TopicConf]
+
+    @field_validator("starting_offsets")
+    @classmethod
+    def _offsets(cls, value: str) -> str:
+        if value in ("earliest", "latest"):
+            return value
+        try:
+            parsed = json.loads(value)
+        except json.JSONDecodeError:
+            parsed = None
+        if not isinstance(parsed, dict):
+            raise ValueError('must be "earliest", "latest" or JSON like {"topic": {"0": 42}}')
+        return value
+
+    @field_validator("topics")
+    @classmethod
+    def _required_topics(cls, topics: dict[str, TopicConf]) -> dict[str, TopicConf]:
+        missing = {"segments", "impressions", "viewer_events"} - topics.keys()
+        if missing:
+            raise ValueError(f"missing topics: {', '.join(sorted(missing))}")
+        return topics
+
+
+class ServiceConf(_Strict):
+    port: int = Field(ge=0, le=65535)
+
+
+class ServicesConf(_Strict):
+    embedded: bool = False
+    host: Literal["127.0.0.1", "localhost", "::1"] = "127.0.0.1"
+    start_timeout_s: float = Field(default=30.0, gt=0)
+    broker: ServiceConf = ServiceConf(port=19092)
+    redis: ServiceConf = ServiceConf(port=16379)
+
+
+class LakeConf(_Strict):
+    root: str
+    storage_options: dict[str, str] = {}
+    checkpoint_root: str
+
+
+class RedisConf(_Strict):
+    url: str
+
+
+class SparkConf(_Strict):
+    master: str
+    app_name: str = "brandlake"
+    shuffle_partitions: int = Field(default=4, ge=1)
+    options: dict[str, str] = {}
+
+
+class DeltaConf(_Strict):
+    writer: Literal["delta-rs", "spark"]
+    commit: Literal["executors", "driver"] = "executors"
+
+
+class StreamingJobConf(_Strict):
+    query_name: str
+    trigger_interval: str = Field(pattern=r"^\d+(\.\d+)? (milliseconds|seconds|minutes)$")
+
+
+class JobsConf(_Strict):
+    bronze_ingest: StreamingJobConf
+
+
+class SimulateConf(_Strict):
+    rate_per_s: float = Field(ge=0)
+    seed: int
+    bad_ratio: float = Field(ge=0, le=1)
+    impression_share: float = Field(gt=0, le=1)
+    click_through_rate: float = Field(ge=0, le=1)
+
+
+class Stream(_Strict):
+    stream_id: str
+    title: str
+    audience: int = Field(ge=0)
+
+
+class Advertiser(_Strict):
+    advertiser_id: str
+    name: str
+
+
+class Brand(_Strict):
+    brand_id: str
+    name: str
+    advertiser_id: str
+    color: str = Field(pattern=r"^#[0-9a-fA-F]{6}$")
+
+
+class Campaign(_Strict):
+    campaign_id: str
+    advertiser_id: str
+    brand_id: str
+    floor_cpm: float = Field(ge=0)
+    weight: float = Field(gt=0)
+
+
+class RateCard(_Strict):
+    currency: str = Field(pattern=r"^[A-Z]{3}$")
+    default_per_second: float = Field(ge=0)
+    per_stream: dict[str, float] = {}
+
+
+class Catalog(_Strict):
+    streams: list[Stream] = Field(min_length=1)
+    advertisers: list[Advertiser]
+    brands: list[Brand] = Field(min_length=1)
+    campaigns: list[Campaign] = Field(min_length=1)
+    rate_card: RateCard
+    slot_types: dict[str, float]
+    devices: dict[str, float]
+    geos: dict[str, float]
+
+
+class Settings(_Strict):
+    env: str
+    home: str
+    run_dir: str
+    lake: LakeConf
+    kafka: KafkaConf
+    redis: RedisConf
+    services: ServicesConf = ServicesConf()
+    spark: SparkConf
+    delta: DeltaConf
+    jobs: JobsConf
+    simulate: SimulateConf
+    catalog: Catalog
+
+    def table_uri(self, name: str) -> str:
+        """Where table `layer.table` (e.g. `bronze.impressions`) lives in the lake."""
+        return join_uri(self.lake.root, *name.split("."))
+
+    def checkpoint_uri(self, query_name: str) -> str:
+        return join_uri(self.lake.checkpoint_root, query_name)
+
+
+def is_uri(path: str) -> bool:
+    return "://" in path
+
+
+def join_uri(root: str, *parts: str) -> str:
+    return "/".join([root.rstrip("/"), *parts])
+
+
+def conf_dir() -> Path:
+    override = os.environ.get("BRANDLAKE_CONF_DIR")
+    return Path(override) if override else Path(__file__).resolve().parents[2] / "conf"
+
+
+def load_settings(overrides: dict[str, Any] | None = None, env: str | None = None) -> Settings:
+    """Load and validate the configuration for `env` (default `$BRANDLAKE_ENV` or `local`)."""
+    env = env or os.environ.get("BRANDLAKE_ENV", "local")
+    directory = conf_dir()
+    origins: dict[str, str] = {}
+    merged: dict[str, Any] = {}
+    for name in ("base.yaml", f"{env}.yaml"):
+        path = directory / name
+        if not path.exists():
+            raise ConfigError(f"configuration file {path} not found (BRANDLAKE_ENV={env!r})")
+        _merge(merged, _read_yaml(path), origins, f"conf/{name}")
+    merged["catalog"] = _read_yaml(directory / "catalog.yaml")
+    _record_origins(merged["catalog"], origins, "conf/catalog.yaml", "catalog")
+
+    for key, value in sorted(os.environ.items()):
+        if key.startswith(ENV_PREFIX) and key not in RESERVED_ENV:
+            path = key[len(ENV_PREFIX) :].lower().split("__")
+            _set_path(merged, path, _parse_scalar(value), origins, f"environment {key}")
+    for dotted, value in (overrides or {}).items():
+        _set_path(merged, dotted.split("."), value, origins, f"override {dotted}")
+
+    merged = _substitute_vars(merged, origins, ())
+    home = os.environ.get("BRANDLAKE_HOME", os.getcwd())
+    merged["home"] = home
+    origins["home"] = "BRANDLAKE_HOME or the current directory"
+    for section, key in (("lake", "root"), ("lake", "checkpoint_root"), (None, "run_dir")):
+        holder = merged.get(section, {}) if section else merged
+        if isinstance(holder.get(key), str) and not is_uri(holder[key]):
+            holder[key] = str(Path(home, holder[key]).resolve())
+    try:
+        return Settings.model_validate(merged)
+    except ValidationError as err:
+        raise ConfigError(_describe(err, merged, origins)) from None
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as err:
+        raise ConfigError(f"{path} is not valid YAML: {err}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path} must hold a mapping at the top level")
+    return data
+
+
+def _parse_scalar(text: str) -> Any:
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError:
+        return text
+
+
+def _merge(target: dict, source: dict, origins: dict[str, str], origin: str, prefix=()) -> None:
+    for key, value in source.items():
+        path = (*prefix, str(key))
+        if isinstance(value, dict) and isinstance(target.get(key), dict):
+            _merge(target[key], value, origins, origin, path)
+        else:
+            target[key] = value
+            _record_origins(value, origins, origin, ".".join(path))
+
+
+def _record_origins(value: Any, origins: dict[str, str], origin: str, dotted: str) -> None:
+    origins[dotted] = origin
+    if isinstance(value, dict):
+        for key, child in value.items():
+            _record_origins(child, origins, origin, f"{dotted}.{key}")
+
+
+def _set_path(target: dict, path: list[str], value: Any, origins, origin: str) -> None:
+    node = target
+    for index, key in enumerate(path[:-1]):
+        child = node.setdefault(key, {})
+        if not isinstance(child, dict):
+            dotted = ".".join(path[: index + 1])
+            raise ConfigError(f"{origin} sets {'.'.join(path)}, but {dotted} is not a section")
+        node = child
+    node[path[-1]] = value
+    _record_origins(value, origins, origin, ".".join(path))
+
+
+def _substitute_vars(value: Any, origins: dict[str, str], path: tuple[str, ...]) -> Any:
+    if isinstance(value, dict):
+        return {k: _substitute_vars(v, origins, (*path, str(k))) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_substitute_vars(v, origins, (*path, str(i))) for i, v in enumerate(value)]
+    if isinstance(value, str) and "${" in value:
+
+        def lookup(match: re.Match) -> str:
+            name = match.group(1)
+            if name not in os.environ:
+                dotted = ".".join(path)
+                raise ConfigError(
+                    f"{dotted} = {value!r} (from {origins.get(dotted, '?')}) needs the "
+                    f"environment variable {name}, which is not set"
+                )
+            return os.environ[name]
+
+        return _VAR.sub(lookup, value)
+    return value
+
+
+def _describe(err: ValidationError, merged: dict, origins: dict[str, str]) -> str:
+    lines = ["invalid configuration:"]
+    for problem in err.errors():
+        dotted = ".".join(str(part) for part in problem["loc"])
+        reason = "unknown key" if problem["type"] == "extra_forbidden" else problem["msg"]
+        value = problem.get("input") if problem["type"] != "missing" else "<missing>"
+        origin = _closest_origin(dotted, origins)
+        lines.append(f"  {dotted} = {value!r} (from {origin}): {reason}")
+    return "\n".join(lines)
+
+
+def _closest_origin(dotted: str, origins: dict[str, str]) -> str:
+    parts = dotted.split(".")
+    while parts:
+        if ".".join(parts) in origins:
+            return origins[".".join(parts)]
+        parts.pop()
+    return "defaults"
+
+
+def add_set_option(parser: argparse.ArgumentParser) -> None:
+    """The `--set KEY=VALUE` option every command takes."""
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a configuration key, e.g. --set kafka.max_offsets_per_trigger=100000",
+    )
+
+
+def parse_overrides(pairs: list[str]) -> dict[str, Any]:
+    overrides = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(f"--set wants KEY=VALUE, got {pair!r}")
+        overrides[key.strip()] = _parse_scalar(value)
+    return overrides

@@ -1,0 +1,119 @@
+"""Kafka plumbing: where the broker is, topics, producers, and end offsets that can be trusted.
+
+The embedded broker (tansu) reports a high watermark that counts the last record batch as one
+record, so `true_end_offsets` reads from `hwm - 1` until the log runs out. On a real Kafka
+cluster that read returns nothing and the watermark stands.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+
+from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
+from confluent_kafka.admin import AdminClient, NewTopic
+
+from jobs.common.config import Settings
+
+
+class BrokerUnavailableError(RuntimeError):
+    """The Kafka broker cannot be reached; the message names the address and what to check."""
+
+
+def bootstrap_servers(settings: Settings) -> str:
+    if settings.kafka.bootstrap_servers == "embedded":
+        from infra.local.services import endpoint
+
+        return endpoint(settings, "broker")
+    return settings.kafka.bootstrap_servers
+
+
+def client_config(settings: Settings, **extra: object) -> dict[str, object]:
+    return {"bootstrap.servers": bootstrap_servers(settings), **settings.kafka.client, **extra}
+
+
+def topic_names(settings: Settings, keys: Iterable[str] | None = None) -> list[str]:
+    keys = list(keys) if keys is not None else list(settings.kafka.topics)
+    return [settings.kafka.topics[k].name for k in keys]
+
+
+def check_broker(config: dict[str, object], timeout_s: float = 5.0) -> set[str]:
+    """The broker's topic names; a clear error when it cannot be reached in `timeout_s`."""
+    admin = AdminClient({**config, "socket.timeout.ms": int(timeout_s * 1000)})
+    try:
+        metadata = admin.list_topics(timeout=timeout_s)
+    except KafkaException as err:
+        raise BrokerUnavailableError(
+            f"cannot reach the Kafka broker at {config['bootstrap.servers']} within "
+            f"{timeout_s:g}s ({err.args[0]}). Is it running? For the embedded stack run "
+            "`brandlake services up`; otherwise check kafka.bootstrap_servers."
+        ) from None
+    return set(metadata.topics)
+
+
+def ensure_topics(settings: Settings) -> list[str]:
+    """Create the configured topics that do not exist yet; returns the ones created."""
+    config = client_config(settings)
+    existing = check_broker(config)
+    wanted = [t for t in settings.kafka.topics.values() if t.name not in existing]
+    if not wanted:
+        return []
+    admin = AdminClient(config)
+    futures = admin.create_topics(
+        [NewTopic(t.name, num_partitions=t.partitions, replication_factor=1) for t in wanted],
+        operation_timeout=10,
+    )
+    for name, future in futures.items():
+        try:
+            future.result(timeout=15)
+        except KafkaException as err:
+            if "TOPIC_ALREADY_EXISTS" not in str(err):
+                raise
+    return [t.name for t in wanted]
+
+
+def producer(settings: Settings, **extra: object) -> Producer:
+    """A producer tuned for throughput; call `flush()` before exiting."""
+    defaults = {"linger.ms": 20, "batch.num.messages": 10000, "compression.type": "lz4"}
+    return Producer(client_config(settings, **{**defaults, **extra}))
+
+
+def partitions_of(consumer: Consumer, topic: str, timeout_s: float) -> list[int]:
+    metadata = consumer.list_topics(topic, timeout=timeout_s).topics.get(topic)
+    if metadata is None or metadata.error is not None or not metadata.partitions:
+        reason = metadata.error if metadata is not None else "unknown topic"
+        raise BrokerUnavailableError(f"topic {topic!r} is not available on the broker: {reason}")
+    return sorted(metadata.partitions)
+
+
+def true_end_offsets(
+    consumer: Consumer, topic: str, partitions: list[int], timeout_s: float
+) -> dict[int, tuple[int, int]]:
+    """(beginning, end) offsets of each partition; `end` is one past the last record."""
+    bounds: dict[int, tuple[int, int]] = {}
+    probe: list[TopicPartition] = []
+    for partition in partitions:
+        low, high = consumer.get_watermark_offsets(
+            TopicPartition(topic, partition), timeout=timeout_s, cached=False
+        )
+        bounds[partition] = (low, high)
+        if high > low:
+            probe.append(TopicPartition(topic, partition, high - 1))
+    if not probe:
+        return bounds
+    consumer.assign(probe)
+    # Under a steady stream of new records this would never see an empty poll: stop after a
+    # while, and report what was seen (an end that is too low is only caught up next time).
+    deadline = time.monotonic() + max(1.0, timeout_s)
+    try:
+        last = {tp.partition: bounds[tp.partition][1] for tp in probe}
+        while time.monotonic() < deadline:
+            messages = consumer.consume(num_messages=10_000, timeout=0.3)
+            if not messages:
+                break
+            for message in messages:
+                if message.error() is None:
+                    last[message.partition()] = max(last[message.partition()], message.offset() + 1)
+    finally:
+        consumer.unassign()
+    return {p: (low, last.get(p, high)) for p, (low, high) in bounds.items()}

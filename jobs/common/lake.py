@@ -1,0 +1,40 @@
+"""What is in the lake: each table's location, version and row count, read with delta-rs."""
+
+from __future__ import annotations
+
+from deltalake import DeltaTable
+
+from jobs.common.config import Settings
+from schemas.tables import BRONZE_TABLES, QUARANTINE, TableSpec
+
+ALL_TABLES: tuple[TableSpec, ...] = (*BRONZE_TABLES.values(), QUARANTINE)
+
+
+def table_rows(settings: Settings, table: TableSpec) -> tuple[int, int] | None:
+    """(version, rows) of a table, or None if it does not exist yet."""
+    uri = settings.table_uri(table.name)
+    options = settings.lake.storage_options or None
+    if not DeltaTable.is_deltatable(uri, storage_options=options):
+        return None
+    delta = DeltaTable(uri, storage_options=options)
+    actions = delta.get_add_actions(flatten=True)
+    rows = sum(n or 0 for n in actions.column("num_records").to_pylist()) if actions.num_rows else 0
+    return delta.version(), rows
+
+
+def describe_tables(settings: Settings) -> str:
+    lines = [f"{'table':22} {'version':>7} {'rows':>10}  location"]
+    for table in ALL_TABLES:
+        found = table_rows(settings, table)
+        version, rows = found if found else ("-", "-")
+        lines.append(f"{table.name:22} {version:>7} {rows:>10}  {settings.table_uri(table.name)}")
+    return "\n".join(lines)
+
+
+def query_hints(settings: Settings) -> str:
+    uri = settings.table_uri("bronze.impressions")
+    return f"""Query the tables (no Spark needed for the first three):
+  python  : from deltalake import DeltaTable; DeltaTable("{uri}").to_pandas()
+  polars  : import polars as pl; pl.read_delta("{uri}")
+  DuckDB  : duckdb.sql("select * from arrow_table") over DeltaTable(...).to_pyarrow_dataset()
+  Spark   : spark.read.format("delta").load("{uri}")   (with delta-spark's jars)"""

@@ -1,0 +1,49 @@
+"""The Spark session every job uses, built from `conf/` in one place."""
+
+from __future__ import annotations
+
+from pyspark.sql import DataFrame, SparkSession
+
+from jobs.common.config import Settings
+from jobs.common.kafka import bootstrap_servers, topic_names
+from jobs.common.kafka_source import FORMAT, KafkaSource
+
+
+def build_session(settings: Settings, app_name: str | None = None) -> SparkSession:
+    """A session for `settings`; local mode binds to loopback and has no UI."""
+    builder = (
+        SparkSession.builder.master(settings.spark.master)
+        .appName(app_name or settings.spark.app_name)
+        .config("spark.sql.shuffle.partitions", str(settings.spark.shuffle_partitions))
+    )
+    if settings.spark.master.startswith("local"):
+        builder = builder.config("spark.ui.enabled", "false").config(
+            "spark.driver.bindAddress", "127.0.0.1"
+        )
+    for key, value in settings.spark.options.items():
+        builder = builder.config(key, value)
+    if settings.delta.writer == "spark":
+        from delta import configure_spark_with_delta_pip
+
+        builder = configure_spark_with_delta_pip(builder)
+    spark = builder.getOrCreate()
+    spark.sparkContext.setLogLevel("WARN")
+    if settings.kafka.source == "python":
+        spark.dataSource.register(KafkaSource)
+    return spark
+
+
+def read_kafka_stream(spark: SparkSession, settings: Settings, topics: list[str]) -> DataFrame:
+    """A streaming DataFrame of `topics` (keys of `kafka.topics`) with the native source's columns."""
+    reader = (
+        spark.readStream.format(FORMAT if settings.kafka.source == "python" else "kafka")
+        .option("kafka.bootstrap.servers", bootstrap_servers(settings))
+        .option("subscribe", ",".join(topic_names(settings, topics)))
+        .option("startingOffsets", settings.kafka.starting_offsets)
+        .option("kafkaConsumer.pollTimeoutMs", str(int(settings.kafka.poll_timeout_s * 1000)))
+    )
+    if settings.kafka.max_offsets_per_trigger:
+        reader = reader.option("maxOffsetsPerTrigger", str(settings.kafka.max_offsets_per_trigger))
+    for key, value in settings.kafka.client.items():
+        reader = reader.option(f"kafka.{key}", value)
+    return reader.load()

@@ -1,0 +1,82 @@
+"""Starting and stopping `foreachBatch` streaming queries the same way in every job."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from collections.abc import Callable
+
+from pyspark.sql import DataFrame
+from pyspark.sql.streaming import StreamingQuery
+
+from jobs.common.config import Settings, StreamingJobConf
+
+log = logging.getLogger("brandlake")
+BatchHandler = Callable[[DataFrame, int, str], None]
+
+
+def configure_logging() -> None:
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s", force=True
+    )
+
+
+def start_query(
+    stream: DataFrame,
+    settings: Settings,
+    job: StreamingJobConf,
+    handle_batch: BatchHandler,
+    available_now: bool = False,
+) -> StreamingQuery:
+    """Run `handle_batch(batch_df, batch_id, query_id)` for each micro-batch of `stream`.
+
+    The query id (kept in the checkpoint, so stable across restarts) is the Delta app id that
+    makes replayed batches idempotent; it is known only once the query has started, so each
+    batch waits for it.
+    """
+    started = threading.Event()
+    holder: dict[str, str] = {}
+
+    def run(batch_df: DataFrame, batch_id: int) -> None:
+        started.wait()
+        handle_batch(batch_df, batch_id, holder["id"])
+
+    writer = (
+        stream.writeStream.foreachBatch(run)
+        .queryName(job.query_name)
+        .option("checkpointLocation", settings.checkpoint_uri(job.query_name))
+    )
+    writer = (
+        writer.trigger(availableNow=True)
+        if available_now
+        else writer.trigger(processingTime=job.trigger_interval)
+    )
+    query = writer.start()
+    holder["id"] = str(query.id)
+    started.set()
+    log.info(
+        "%s started (query id %s, checkpoint %s, %s)",
+        job.query_name,
+        query.id,
+        settings.checkpoint_uri(job.query_name),
+        "until caught up" if available_now else f"every {job.trigger_interval}",
+    )
+    return query
+
+
+def run_until_stopped(query: StreamingQuery) -> None:
+    """Block until the query ends; Ctrl-C or SIGTERM stops it between batches' commits."""
+
+    def stop(signum, frame) -> None:
+        log.info("stopping %s (signal %d)", query.name, signum)
+        threading.Thread(target=query.stop, daemon=True).start()
+
+    previous = signal.signal(signal.SIGTERM, stop)
+    try:
+        query.awaitTermination()
+    except KeyboardInterrupt:
+        log.info("stopping %s (Ctrl-C)", query.name)
+        query.stop()
+    finally:
+        signal.signal(signal.SIGTERM, previous)

