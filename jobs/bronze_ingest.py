@@ -30,12 +30,12 @@ from schemas.tables import BRONZE_TABLES, QUARANTINE, TableSpec
 
 log = logging.getLogger("brandlake.bronze_ingest")
 
-KAFKA_COORDINATES = [
-    F.col("topic").alias("kafka_topic"),
-    F.col("partition").alias("kafka_partition"),
-    F.col("offset").alias("kafka_offset"),
-    F.col("timestamp").alias("kafka_timestamp"),
-]
+KAFKA_COORDINATES = {
+    "topic": "kafka_topic",
+    "partition": "kafka_partition",
+    "offset": "kafka_offset",
+    "timestamp": "kafka_timestamp",
+}
 
 
 def extract(spark: SparkSession, settings: Settings) -> DataFrame:
@@ -60,7 +60,7 @@ def parse(records: DataFrame, event: EventSchema) -> DataFrame:
     return parsed.select(
         *[values[name].alias(name) for name in event.names],
         text.alias("payload"),
-        *KAFKA_COORDINATES,
+        *[F.col(source).alias(name) for source, name in KAFKA_COORDINATES.items()],
         F.col("key").alias("kafka_key"),
         F.col("value").alias("raw_value"),
         reason.alias("reason"),

@@ -20,6 +20,7 @@ def configure_logging() -> None:
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s", force=True
     )
+    logging.getLogger("py4j").setLevel(logging.WARNING)
 
 
 def start_query(
