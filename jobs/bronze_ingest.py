@@ -141,20 +141,24 @@ def batch_handler(settings: Settings, sink: DeltaSink):
     return handle
 
 
-def main(argv: list[str] | None = None) -> None:
-    args = parse_args(argv)
-    configure_logging()
-    settings = load_settings(args.overrides)
+def run(settings: Settings, available_now: bool = False) -> None:
+    """extract -> transform -> load, one micro-batch at a time, until stopped or caught up."""
     check_broker(client_config(settings))
     spark = build_session(settings, app_name="brandlake-bronze_ingest")
     records = extract(spark, settings)
-    job = settings.jobs.bronze_ingest
-    query = start_query(
-        records, settings, job, batch_handler(settings, DeltaSink(settings)), args.available_now
-    )
+    handler = batch_handler(settings, DeltaSink(settings))
+    query = start_query(records, settings, settings.jobs.bronze_ingest, handler, available_now)
     run_until_stopped(query)
+    if query.exception() is not None:
+        raise RuntimeError(f"bronze_ingest failed: {query.exception()}")
     for table in (*BRONZE_TABLES.values(), QUARANTINE):
         log.info("%s: %s", table.name, settings.table_uri(table.name))
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
+    configure_logging()
+    run(load_settings(args.overrides), args.available_now)
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:

@@ -203,7 +203,8 @@ def _json(value: object) -> bytes:
     return json.dumps(value, separators=(",", ":")).encode()
 
 
-def simulator(settings: Settings, **overrides) -> EventSimulator:
+def simulator(settings: Settings, start: datetime | None = None, **overrides) -> EventSimulator:
+    """A simulator from `simulate` in conf/, with `overrides` (e.g. seed=3) applied."""
     conf = settings.simulate.model_copy(update=overrides)
     return EventSimulator(
         settings.catalog,
@@ -212,6 +213,7 @@ def simulator(settings: Settings, **overrides) -> EventSimulator:
         impression_share=conf.impression_share,
         click_through_rate=conf.click_through_rate,
         bad_ratio=conf.bad_ratio,
+        start=start,
     )
 
 

@@ -1,0 +1,77 @@
+"""The embedded services: real tansu and redis-server processes on loopback."""
+
+from __future__ import annotations
+
+import os
+import socket
+
+import pytest
+import redis
+
+from infra.local import services
+from jobs.common.config import load_settings
+from jobs.common.kafka import BrokerUnavailableError, bootstrap_servers, check_broker
+
+
+def test_stack_is_healthy_and_up_is_idempotent(stack):
+    states = {s.name: s for s in services.status(stack)}
+    assert {s.status for s in states.values()} == {"running"}
+    assert all(s.host == "127.0.0.1" and s.port > 0 for s in states.values())
+    pids = {name: s.pid for name, s in states.items()}
+    messages = []
+    services.up(stack, log=messages.append)
+    assert {s.name: s.pid for s in services.status(stack)} == pids
+    assert any("already running" in m for m in messages)
+    host, port = services.endpoint(stack, "redis").split(":")
+    assert redis.Redis(host=host, port=int(port)).ping()
+    topics = check_broker({"bootstrap.servers": bootstrap_servers(stack)})
+    assert {"segments", "impressions", "viewer_events"} <= topics
+
+
+def test_a_taken_port_gives_a_clear_error(tmp_path, monkeypatch):
+    with socket.socket() as squatter:
+        squatter.bind(("127.0.0.1", 0))
+        squatter.listen()
+        port = squatter.getsockname()[1]
+        monkeypatch.setenv("BRANDLAKE_HOME", str(tmp_path))
+        settings = load_settings({"services.broker.port": port, "services.redis.port": 0})
+        with pytest.raises(services.ServiceError, match=f"127.0.0.1:{port} is already in use") as err:
+            services.up(settings, log=lambda m: None)
+        assert "BRANDLAKE_SERVICES__BROKER__PORT" in str(err.value)
+    assert services.status(settings)[0].status == "stopped"
+
+
+def test_a_missing_binary_gives_a_clear_error(tmp_path, monkeypatch):
+    monkeypatch.setenv("BRANDLAKE_HOME", str(tmp_path))
+    monkeypatch.setenv("CALF_TANSU_BIN", str(tmp_path / "no-such-tansu"))
+    settings = load_settings({"services.broker.port": 0, "services.redis.port": 0})
+    with pytest.raises(services.ServiceError, match="tansu broker binary not found"):
+        services.up(settings, log=lambda m: None)
+
+
+def test_a_missing_broker_gives_a_clear_error():
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    with pytest.raises(BrokerUnavailableError, match=f"cannot reach the Kafka broker at 127.0.0.1:{port}"):
+        check_broker({"bootstrap.servers": f"127.0.0.1:{port}"}, timeout_s=1)
+
+
+def test_port_zero_needs_a_running_service(tmp_path, monkeypatch):
+    monkeypatch.setenv("BRANDLAKE_HOME", str(tmp_path))
+    settings = load_settings({"services.broker.port": 0})
+    with pytest.raises(services.ServiceError, match="run `brandlake services up`"):
+        bootstrap_servers(settings)
+
+
+def test_down_stops_what_up_started(tmp_path, monkeypatch):
+    monkeypatch.setenv("BRANDLAKE_HOME", str(tmp_path))
+    settings = load_settings({"services.broker.port": 0, "services.redis.port": 0})
+    services.up(settings, log=lambda m: None)
+    pids = [s.pid for s in services.status(settings)]
+    services.down(settings, log=lambda m: None)
+    for pid in pids:
+        with pytest.raises(ProcessLookupError):
+            os.kill(pid, 0)
+    assert {s.status for s in services.status(settings)} == {"stopped"}
+    services.down(settings, log=lambda m: None)  # a second down is a no-op

@@ -1,0 +1,94 @@
+"""The configuration loader: layering, overrides, and errors that name key, value and origin."""
+
+from __future__ import annotations
+
+import pytest
+
+from jobs.common.config import ConfigError, load_settings, parse_overrides
+
+
+@pytest.fixture(autouse=True)
+def clean_env(monkeypatch, tmp_path):
+    for key in list(__import__("os").environ):
+        if key.startswith("BRANDLAKE_"):
+            monkeypatch.delenv(key)
+    monkeypatch.setenv("BRANDLAKE_HOME", str(tmp_path))
+
+
+def test_local_is_the_default_and_resolves_paths_under_home(tmp_path):
+    settings = load_settings()
+    assert settings.env == "local"
+    assert settings.services.embedded is True
+    assert settings.kafka.bootstrap_servers == "embedded"
+    assert settings.lake.root == str(tmp_path / ".brandlake" / "lake")
+    assert settings.table_uri("bronze.impressions") == f"{tmp_path}/.brandlake/lake/bronze/impressions"
+    assert {s.stream_id for s in settings.catalog.streams} >= {"arena-live"}
+
+
+def test_environment_variables_override_files(monkeypatch):
+    monkeypatch.setenv("BRANDLAKE_KAFKA__MAX_OFFSETS_PER_TRIGGER", "1234")
+    monkeypatch.setenv("BRANDLAKE_KAFKA__TOPICS__IMPRESSIONS__PARTITIONS", "9")
+    settings = load_settings()
+    assert settings.kafka.max_offsets_per_trigger == 1234
+    assert settings.kafka.topics["impressions"].partitions == 9
+    assert settings.kafka.topics["impressions"].name == "impressions"
+
+
+def test_explicit_overrides_win_over_environment(monkeypatch):
+    monkeypatch.setenv("BRANDLAKE_KAFKA__SOURCE", "native")
+    settings = load_settings(parse_overrides(["kafka.source=python", "delta.commit=driver"]))
+    assert settings.kafka.source == "python"
+    assert settings.delta.commit == "driver"
+
+
+def test_bad_value_names_key_value_and_origin(monkeypatch):
+    monkeypatch.setenv("BRANDLAKE_KAFKA__MAX_OFFSETS_PER_TRIGGER", "lots")
+    with pytest.raises(ConfigError) as err:
+        load_settings()
+    message = str(err.value)
+    assert "kafka.max_offsets_per_trigger = 'lots'" in message
+    assert "BRANDLAKE_KAFKA__MAX_OFFSETS_PER_TRIGGER" in message
+    assert "valid integer" in message
+
+
+def test_unknown_key_is_an_error_not_ignored():
+    with pytest.raises(ConfigError, match=r"kafka\.topcs = 3 \(from override kafka\.topcs\): unknown key"):
+        load_settings({"kafka.topcs": 3})
+
+
+def test_choice_errors_list_the_allowed_values():
+    with pytest.raises(ConfigError, match=r"delta\.writer = 'parquet' .*'delta-rs' or 'spark'"):
+        load_settings({"delta.writer": "parquet"})
+
+
+def test_cluster_needs_its_environment_variables(monkeypatch):
+    with pytest.raises(ConfigError, match="needs the environment variable"):
+        load_settings(env="cluster")
+    for name, value in {
+        "AWS_REGION": "eu-west-1",
+        "KAFKA_BOOTSTRAP_SERVERS": "kafka-1:9092,kafka-2:9092",
+        "REDIS_URL": "redis://redis:6379/0",
+        "SPARK_MASTER": "spark://master:7077",
+    }.items():
+        monkeypatch.setenv(name, value)
+    settings = load_settings(env="cluster")
+    assert settings.kafka.source == "native"
+    assert settings.delta.writer == "spark"
+    assert settings.kafka.bootstrap_servers == "kafka-1:9092,kafka-2:9092"
+    assert settings.table_uri("bronze.quarantine") == "s3://brandlake-lake/prod/bronze/quarantine"
+
+
+def test_unknown_environment_names_the_missing_file():
+    with pytest.raises(ConfigError, match="staging.yaml not found"):
+        load_settings(env="staging")
+
+
+def test_malformed_set_option():
+    with pytest.raises(ConfigError, match="KEY=VALUE"):
+        parse_overrides(["kafka.source"])
+
+
+def test_starting_offsets_must_be_a_keyword_or_json():
+    assert load_settings({"kafka.starting_offsets": '{"impressions": {"0": 5}}'})
+    with pytest.raises(ConfigError, match="kafka.starting_offsets = 'beginning'"):
+        load_settings({"kafka.starting_offsets": "beginning"})

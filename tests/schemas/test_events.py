@@ -1,0 +1,73 @@
+"""The Python validator of the event schemas."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from schemas.events import IMPRESSIONS, NOT_AN_OBJECT, PAYLOAD_NOT_UTF8, SEGMENTS, VIEWER_EVENTS
+
+SEGMENT = {
+    "event_id": "seg-arena-live-42",
+    "stream_id": "arena-live",
+    "sequence": 42,
+    "uri": "file:///lake/landing/arena-live/seg_00042.ts",
+    "start_time": "2026-11-22T10:00:04Z",
+    "duration_s": 2.0,
+    "width": 1280,
+    "height": 720,
+    "fps": 30.0,
+    "codec": "h264",
+    "bytes": 812345,
+}
+
+
+def test_a_valid_segment_has_no_reasons():
+    assert SEGMENTS.validate(SEGMENT) == []
+
+
+@pytest.mark.parametrize(
+    ("change", "reason"),
+    [
+        ({"sequence": None}, "sequence: required"),
+        ({"sequence": 4.5}, "sequence: not a valid long"),
+        ({"sequence": True}, "sequence: not a valid long"),
+        ({"sequence": -1}, "sequence: below 0"),
+        ({"start_time": "yesterday"}, "start_time: not a valid timestamp"),
+        ({"fps": "30"}, "fps: not a valid double"),
+        ({"width": 20000}, "width: above 16384"),
+        ({"codec": "H 264"}, "codec: does not match [a-z0-9_.-]+"),
+    ],
+)
+def test_each_rule_has_its_reason(change, reason):
+    assert SEGMENTS.validate({**SEGMENT, **change}) == [reason]
+
+
+def test_optional_fields_may_be_missing_and_enums_are_checked():
+    event = {
+        "event_id": "e1",
+        "event_time": "2026-11-22T10:00:00.5+00:00",
+        "stream_id": "s",
+        "viewer_id": "v",
+        "event_type": "heartbeat",
+        "position_s": 1.5,
+        "bitrate_kbps": 3000,
+    }
+    assert VIEWER_EVENTS.validate(event) == []
+    assert VIEWER_EVENTS.validate({**event, "event_type": "rewind"}) == [
+        "event_type: not one of play,pause,heartbeat,buffering,click"
+    ]
+
+
+def test_parse_reports_bytes_that_are_not_an_event():
+    assert IMPRESSIONS.parse(b"\xff\xfe{}") == (None, [PAYLOAD_NOT_UTF8])
+    assert IMPRESSIONS.parse(b'{"event_id": ') == (None, [NOT_AN_OBJECT])
+    assert IMPRESSIONS.parse(b"[1, 2]") == (None, [NOT_AN_OBJECT])
+    record, reasons = SEGMENTS.parse(json.dumps(SEGMENT).encode())
+    assert (record, reasons) == (SEGMENT, [])
+
+
+def test_several_problems_are_all_reported():
+    reasons = SEGMENTS.validate({**SEGMENT, "width": 0, "height": None})
+    assert reasons == ["width: below 1", "height: required"]
