@@ -15,18 +15,25 @@ import argparse
 import logging
 import time
 
-from pyspark import StorageLevel
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from jobs.common.config import Settings, add_set_option, load_settings, parse_overrides
-from jobs.common.delta_sink import DeltaSink, WriteResult
+from jobs.common.delta_sink import DeltaSink, Route, WriteResult
 from jobs.common.kafka import check_broker, client_config
 from jobs.common.spark import build_session, read_kafka_stream
 from jobs.common.streaming import configure_logging, run_until_stopped, start_query
 from schemas.events import EVENT_SCHEMAS, NOT_AN_OBJECT, PAYLOAD_NOT_UTF8, EventSchema
-from schemas.spark import CORRUPT, raw_struct, typed_struct, typed_value, violations
-from schemas.tables import BRONZE_TABLES, QUARANTINE, TableSpec
+from schemas.spark import (
+    CORRUPT,
+    field_ok,
+    needs_raw_check,
+    raw_struct,
+    typed_struct,
+    typed_value,
+    violations,
+)
+from schemas.tables import BRONZE_TABLES, QUARANTINE
 
 log = logging.getLogger("brandlake.bronze_ingest")
 
@@ -43,82 +50,115 @@ def extract(spark: SparkSession, settings: Settings) -> DataFrame:
     return read_kafka_stream(spark, settings, list(EVENT_SCHEMAS))
 
 
-def parse(records: DataFrame, event: EventSchema) -> DataFrame:
-    """Kafka records of one topic with the event's typed fields and `reason` (null when valid)."""
+def parse(records: DataFrame, topics: dict[str, str]) -> DataFrame:
+    """Kafka records with, for each event schema `key` (mapped to its topic in `topics`), the
+    typed fields as `key__field` and `key___valid`, plus `reason` (null when the record is valid).
+
+    One pass over the batch: each record is parsed only with its own topic's schema, once into
+    typed fields that cheap boolean rules check; only records that fail are parsed a second
+    time (every field as text) to say why. Each step is its own projection: Spark does not
+    inline an expensive expression (a JSON parse) that a later step uses more than once.
+    """
     text = F.col("value").cast("string")
-    raw = F.from_json(text, raw_struct(event)).alias("_raw")
-    typed = F.from_json(text, typed_struct(event)).alias("_typed")
-    parsed = records.select("*", raw, typed)
-    values = {f.name: typed_value(f, F.col(f"_typed.{f.name}")) for f in event.fields}
-    field_reasons = [violations(f, F.col(f"_raw.{f.name}"), values[f.name]) for f in event.fields]
-    not_an_object = F.col("_raw").isNull() | F.col(f"_raw.{CORRUPT}").isNotNull()
-    reason = (
-        F.when(~F.is_valid_utf8("value"), F.lit(PAYLOAD_NOT_UTF8))
-        .when(not_an_object, F.lit(NOT_AN_OBJECT))
-        .otherwise(F.nullif(F.concat_ws("; ", *field_reasons), F.lit("")))
+    utf8 = F.is_valid_utf8("value")
+    mine = {key: F.col("topic") == topic for key, topic in topics.items()}
+    schemas = {key: EVENT_SCHEMAS[key] for key in topics}
+
+    typed = records.select(
+        "*",
+        *[
+            F.when(mine[key], F.from_json(text, typed_struct(event))).alias(f"_typed_{key}")
+            for key, event in schemas.items()
+        ],
     )
-    return parsed.select(
-        *[values[name].alias(name) for name in event.names],
-        text.alias("payload"),
+    typed = typed.select(
+        "*",
+        *[
+            typed_value(f, F.col(f"_typed_{key}.{f.name}")).alias(_field(key, f.name))
+            for key, event in schemas.items()
+            for f in event.fields
+        ],
+    )
+    checks = []
+    for key, event in schemas.items():
+        raw_text = F.from_json(text, raw_struct(event))
+        valid = mine[key] & utf8
+        for spec in event.fields:
+            raw_field = raw_text[spec.name] if needs_raw_check(spec) else None
+            valid = valid & field_ok(spec, F.col(_field(key, spec.name)), raw_field)
+        checks.append(F.coalesce(valid, F.lit(False)).alias(_field(key, "_valid")))
+    checked = typed.select("*", *checks)
+
+    valid_any = F.lit(False)
+    for key in schemas:
+        valid_any = valid_any | F.col(_field(key, "_valid"))
+    explained = checked.select(
+        "*",
+        *[
+            F.when(mine[key] & ~valid_any, F.from_json(text, raw_struct(event))).alias(f"_raw_{key}")
+            for key, event in schemas.items()
+        ],
+    )
+    reason = F.when(valid_any, F.lit(None).cast("string")).when(~utf8, F.lit(PAYLOAD_NOT_UTF8))
+    for key, event in schemas.items():
+        raw = F.col(f"_raw_{key}")
+        field_reasons = [
+            violations(f, raw[f.name], F.col(_field(key, f.name))) for f in event.fields
+        ]
+        reason = reason.when(
+            mine[key],
+            F.when(raw.isNull() | raw[CORRUPT].isNotNull(), F.lit(NOT_AN_OBJECT)).otherwise(
+                F.concat_ws("; ", *field_reasons)
+            ),
+        )
+    reason = reason.otherwise(F.concat(F.lit("no event schema for topic "), F.col("topic")))
+    return explained.select(
+        "*", text.alias("payload"), reason.alias("reason")
+    ).drop(*[f"_typed_{k}" for k in schemas], *[f"_raw_{k}" for k in schemas])
+
+
+def _field(key: str, name: str) -> str:
+    return f"{key}__{name}"
+
+
+def bronze_columns(key: str, ingest_time: Column) -> list[Column]:
+    """A bronze table's columns: the typed event, raw payload, Kafka coordinates, dates."""
+    event = EVENT_SCHEMAS[key]
+    return [
+        *[F.col(_field(key, name)).alias(name) for name in event.names],
+        F.col("payload"),
+        *[F.col(source).alias(name) for source, name in KAFKA_COORDINATES.items()],
+        ingest_time.alias("ingest_time"),
+        F.to_date(F.col(_field(key, event.event_time))).alias("event_date"),
+    ]
+
+
+def quarantine_columns(ingest_time: Column) -> list[Column]:
+    """A rejected record, raw and untouched, with the reason and where it came from."""
+    return [
         *[F.col(source).alias(name) for source, name in KAFKA_COORDINATES.items()],
         F.col("key").alias("kafka_key"),
-        F.col("value").alias("raw_value"),
-        reason.alias("reason"),
-    )
-
-
-def valid_rows(parsed: DataFrame, event: EventSchema, ingest_time: Column) -> DataFrame:
-    """The bronze table's rows: valid records, partitioned by their event date."""
-    return parsed.where(F.col("reason").isNull()).select(
-        *event.names,
-        "payload",
-        "kafka_topic",
-        "kafka_partition",
-        "kafka_offset",
-        "kafka_timestamp",
-        ingest_time.alias("ingest_time"),
-        F.to_date(event.event_time).alias("event_date"),
-    )
-
-
-def quarantined_rows(parsed: DataFrame, ingest_time: Column) -> DataFrame:
-    """Invalid records, raw and untouched, with the reason they were rejected."""
-    return parsed.where(F.col("reason").isNotNull()).select(
-        "kafka_topic",
-        "kafka_partition",
-        "kafka_offset",
-        "kafka_timestamp",
-        "kafka_key",
-        F.col("raw_value").alias("payload"),
-        "reason",
+        F.col("value").alias("payload"),
+        F.col("reason"),
         ingest_time.alias("ingest_time"),
         F.to_date(ingest_time).alias("ingest_date"),
-    )
+    ]
 
 
-def transform(
-    records: DataFrame, topics: dict[str, str], ingest_time: Column
-) -> dict[TableSpec, DataFrame]:
-    """Split one batch of records into the rows of each bronze table and of the quarantine.
-
-    `topics` maps each event schema (`segments`, ...) to the Kafka topic it is read from.
-    """
-    outputs: dict[TableSpec, DataFrame] = {}
-    quarantine: DataFrame | None = None
-    for key, topic in topics.items():
-        event = EVENT_SCHEMAS[key]
-        parsed = parse(records.where(F.col("topic") == topic), event)
-        outputs[BRONZE_TABLES[key]] = valid_rows(parsed, event, ingest_time)
-        rejected = quarantined_rows(parsed, ingest_time)
-        quarantine = rejected if quarantine is None else quarantine.unionByName(rejected)
-    outputs[QUARANTINE] = quarantine
-    return outputs
+def routes(topics: dict[str, str], ingest_time: Column) -> list[Route]:
+    """Where parsed rows go: valid ones to their topic's bronze table, the rest to quarantine."""
+    to_bronze = [
+        Route(BRONZE_TABLES[key], F.col(_field(key, "_valid")), bronze_columns(key, ingest_time))
+        for key in topics
+    ]
+    return [*to_bronze, Route(QUARANTINE, F.col("reason").isNotNull(), quarantine_columns(ingest_time))]
 
 
 def load(
-    outputs: dict[TableSpec, DataFrame], sink: DeltaSink, app_id: str, batch_id: int
+    parsed: DataFrame, table_routes: list[Route], sink: DeltaSink, app_id: str, batch_id: int
 ) -> list[WriteResult]:
-    return [sink.write(df, table, app_id, batch_id) for table, df in outputs.items()]
+    """One pass over the batch; one exactly-once commit per table."""
+    return sink.write_routed([(parsed, table_routes)], app_id, batch_id)
 
 
 def batch_handler(settings: Settings, sink: DeltaSink):
@@ -126,13 +166,9 @@ def batch_handler(settings: Settings, sink: DeltaSink):
 
     def handle(records: DataFrame, batch_id: int, query_id: str) -> None:
         started = time.monotonic()
-        # Each table is a separate Spark job over the batch: read Kafka once, not once per table.
-        records = records.persist(StorageLevel.MEMORY_AND_DISK)
-        try:
-            ingest_time = F.lit(time.time()).cast("timestamp")
-            results = load(transform(records, topics, ingest_time), sink, query_id, batch_id)
-        finally:
-            records.unpersist()
+        ingest_time = F.lit(time.time()).cast("timestamp")
+        parsed = parse(records, topics)
+        results = load(parsed, routes(topics, ingest_time), sink, query_id, batch_id)
         summary = ", ".join(
             f"{r.table} {'already written' if r.skipped else f'+{r.rows}'}" for r in results
         )

@@ -48,24 +48,48 @@ def typed_value(spec: EventField, parsed: Column) -> Column:
     return parsed
 
 
+def _rule_failures(spec: EventField, value: Column) -> list[tuple[Column, str]]:
+    """Each rule on a present, well-typed value: (condition that breaks it, reason)."""
+    failures = []
+    if spec.allowed is not None:
+        failures.append((~value.isin(*spec.allowed), f"{spec.name}: not one of {','.join(spec.allowed)}"))
+    if spec.minimum is not None:
+        failures.append((value < spec.minimum, f"{spec.name}: below {spec.minimum:g}"))
+    if spec.maximum is not None:
+        failures.append((value > spec.maximum, f"{spec.name}: above {spec.maximum:g}"))
+    if spec.pattern is not None:
+        failures.append(
+            (~value.rlike(f"^(?:{spec.pattern})$"), f"{spec.name}: does not match {spec.pattern}")
+        )
+    return failures
+
+
+def needs_raw_check(spec: EventField) -> bool:
+    """An optional non-string field parsed to null may be absent (fine) or mistyped (not):
+    only its raw text tells. String fields accept any JSON value as text, so null means absent."""
+    return not spec.required and spec.type != "string"
+
+
+def field_ok(spec: EventField, value: Column, raw: Column | None = None) -> Column:
+    """True when the field is valid: the cheap test every record takes (no reason text built)."""
+    failed = [F.coalesce(condition, F.lit(False)) for condition, _ in _rule_failures(spec, value)]
+    ok = F.lit(True)
+    for condition in failed:
+        ok = ok & ~condition
+    if spec.required:
+        return value.isNotNull() & ok
+    if needs_raw_check(spec):
+        return raw.isNull() | (value.isNotNull() & ok)
+    return value.isNull() | ok
+
+
 def violations(spec: EventField, raw: Column, value: Column) -> Column:
     """Null when the field is valid, else the reason (same wording as EventSchema.validate)."""
     checks: list[tuple[Column, str]] = []
     if spec.required:
         checks.append((raw.isNull(), f"{spec.name}: required"))
     checks.append((raw.isNotNull() & value.isNull(), f"{spec.name}: not a valid {spec.type}"))
-    if spec.allowed is not None:
-        checks.append(
-            (~value.isin(*spec.allowed), f"{spec.name}: not one of {','.join(spec.allowed)}")
-        )
-    if spec.minimum is not None:
-        checks.append((value < spec.minimum, f"{spec.name}: below {spec.minimum:g}"))
-    if spec.maximum is not None:
-        checks.append((value > spec.maximum, f"{spec.name}: above {spec.maximum:g}"))
-    if spec.pattern is not None:
-        checks.append(
-            (~value.rlike(f"^(?:{spec.pattern})$"), f"{spec.name}: does not match {spec.pattern}")
-        )
+    checks += _rule_failures(spec, value)
     reason = F.lit(None).cast("string")
     for failed, text in reversed(checks):
         reason = F.when(F.coalesce(failed, F.lit(False)), F.lit(text)).otherwise(reason)

@@ -1,14 +1,18 @@
 """Exactly-once Delta writes from `foreachBatch`, with or without Spark's Delta jars.
 
-Each write carries a Delta app transaction (app id = the streaming query's id, version = the
-batch id), and a batch whose version the table already holds is skipped: a micro-batch replayed
-after a crash writes nothing twice. Writers (`delta` in `conf/`):
+A micro-batch may feed several tables (bronze_ingest: each topic's valid rows to its table, bad
+ones to the quarantine). Each table gets one commit per batch carrying a Delta app transaction
+(app id = the streaming query's id, version = the batch id); a table that already holds the
+batch is skipped, so a batch replayed after a crash writes nothing twice. Writers (`delta` in
+`conf/`):
 
-- `delta-rs` + `executors`: executors write Parquet files into the table's `_staging/` folder
-  with Spark's own writer; the driver reads only their footers and commits them in one Delta
-  transaction with delta-rs. Rows never pass through the driver.
-- `delta-rs` + `driver`: the batch is collected to the driver as one Arrow table and written
-  with `write_deltalake` (simple; bounded by driver memory).
+- `delta-rs` + `executors` (default): one Spark pass over the batch in which each task routes its
+  rows to their tables and writes Parquet files with pyarrow into the tables' partition
+  folders; the driver collects only the file list (paths, sizes, statistics) and commits each
+  table's files in one delta-rs transaction. Rows never pass through the driver. Files of a
+  crashed attempt are never committed; VACUUM removes them.
+- `delta-rs` + `driver`: the batch is collected to the driver as Arrow and written with
+  `write_deltalake` (bounded by driver memory; kept to compare, see `make bench`).
 - `spark`: delta-spark's `format("delta")` with `txnAppId`/`txnVersion` (needs the jars).
 """
 
@@ -17,27 +21,38 @@ from __future__ import annotations
 import json
 import posixpath
 import time
+import uuid
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
-from urllib.parse import unquote
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 from deltalake import CommitProperties, DeltaTable, Schema, Transaction, write_deltalake
 from deltalake.transaction import AddAction
-from pyspark.sql import DataFrame
+from pyspark.sql import Column, DataFrame
+from pyspark.sql import functions as F
 
 from jobs.common.config import Settings, is_uri
 from schemas.spark import arrow_to_spark
 from schemas.tables import TableSpec
 
-STAGING = "_staging"
-HIVE_NULL = "__HIVE_DEFAULT_PARTITION__"
+FILE_REPORT = "route int, path string, size long, partition_values string, stats string, rows long"
 
 
 class SchemaMismatchError(ValueError):
     """A batch or an existing table does not match the table's definition in `schemas/`."""
+
+
+@dataclass(frozen=True)
+class Route:
+    """Rows of a batch for which `when` holds, projected to `table`'s columns by `columns`."""
+
+    table: TableSpec
+    when: Column
+    columns: Sequence[Column | str]
 
 
 @dataclass(frozen=True)
@@ -46,6 +61,7 @@ class WriteResult:
     batch_id: int
     rows: int | None  # None: not counted (the `spark` writer)
     skipped: bool  # the table already held this batch
+    files: int = 0
 
 
 class DeltaSink:
@@ -60,30 +76,32 @@ class DeltaSink:
         return self.settings.table_uri(table.name)
 
     def write(self, df: DataFrame, table: TableSpec, app_id: str, batch_id: int) -> WriteResult:
-        df = conform(df, table)
+        """All of `df` to one table."""
+        return self.write_routed([(df, [Route(table, F.lit(True), df.columns)])], app_id, batch_id)[0]
+
+    def write_routed(
+        self, sources: Sequence[tuple[DataFrame, Sequence[Route]]], app_id: str, batch_id: int
+    ) -> list[WriteResult]:
+        """Write every source's routed rows; one commit per table, in the order tables appear."""
+        tables = list({route.table.name: route.table for _, routes in sources for route in routes}.values())
+        projected = [(df, [(r, conform(df.where(r.when).select(*r.columns), r.table)) for r in routes]) for df, routes in sources]
         if self.settings.delta.writer == "spark":
-            (
-                df.write.format("delta")
-                .mode("append")
-                .partitionBy(*table.partition_by)
-                .option("txnAppId", app_id)
-                .option("txnVersion", batch_id)
-                .save(self.uri(table))
-            )
-            return WriteResult(table.name, batch_id, None, skipped=False)
-        delta = self._open(table)
-        done = delta.transaction_version(app_id)
-        if done is not None and done >= batch_id:
-            return WriteResult(table.name, batch_id, 0, skipped=True)
-        commit = CommitProperties(
-            app_transactions=[Transaction(app_id=app_id, version=batch_id)],
-            custom_metadata={"brandlake.batch_id": str(batch_id)},
-        )
-        if self.settings.delta.commit == "driver":
-            rows = self._write_from_driver(df, table, delta, commit)
+            return self._write_with_delta_spark(projected, tables, app_id, batch_id)
+        done = {t.name for t in tables if self._holds(t, app_id, batch_id)}
+        todo = [t for t in tables if t.name not in done]
+        if todo and self.settings.delta.commit == "driver":
+            rows = self._collect_on_driver(projected, todo)
+            results = {t.name: self._write_arrow(t, rows[t.name], app_id, batch_id) for t in todo}
+        elif todo:
+            results = self._write_on_executors(sources, todo, app_id, batch_id)
         else:
-            rows = self._write_from_executors(df, table, delta, app_id, batch_id, commit)
-        return WriteResult(table.name, batch_id, rows, skipped=False)
+            results = {}
+        return [
+            WriteResult(t.name, batch_id, 0, skipped=True) if t.name in done else results[t.name]
+            for t in tables
+        ]
+
+    # -- delta-rs ------------------------------------------------------------------------------
 
     def _open(self, table: TableSpec) -> DeltaTable:
         uri = self.uri(table)
@@ -103,62 +121,108 @@ class DeltaSink:
             self._checked.add(table.name)
         return delta
 
-    def _write_from_driver(self, df, table, delta, commit) -> int:
-        data = df.toArrow().cast(table.schema)
-        if data.num_rows:
+    def _holds(self, table: TableSpec, app_id: str, batch_id: int) -> bool:
+        done = self._open(table).transaction_version(app_id)
+        return done is not None and done >= batch_id
+
+    def _commit(self, table: TableSpec, app_id: str, batch_id: int) -> CommitProperties:
+        return CommitProperties(
+            app_transactions=[Transaction(app_id=app_id, version=batch_id)],
+            custom_metadata={"brandlake.batch_id": str(batch_id)},
+        )
+
+    def _collect_on_driver(self, projected, tables: list[TableSpec]) -> dict[str, list[pa.Table]]:
+        wanted = {t.name for t in tables}
+        rows: dict[str, list[pa.Table]] = {name: [] for name in wanted}
+        for _, routes in projected:
+            for route, frame in routes:
+                if route.table.name in wanted:
+                    rows[route.table.name].append(frame.toArrow())
+        return rows
+
+    def _write_arrow(self, table: TableSpec, parts: list[pa.Table], app_id: str, batch_id: int):
+        delta = self._open(table)
+        data = pa.concat_tables([p.cast(table.schema) for p in parts]) if parts else None
+        if data is not None and data.num_rows:
             write_deltalake(
                 delta,
                 data,
                 mode="append",
                 partition_by=list(table.partition_by) or None,
-                commit_properties=commit,
+                commit_properties=self._commit(table, app_id, batch_id),
             )
         else:
-            _commit_empty(delta, table, commit)
-        return data.num_rows
+            self._commit_files(delta, table, [], app_id, batch_id)
+        return WriteResult(table.name, batch_id, data.num_rows if data is not None else 0, False)
 
-    def _write_from_executors(self, df, table, delta, app_id, batch_id, commit) -> int:
-        relative = posixpath.join(STAGING, app_id, str(batch_id))
-        staging = posixpath.join(self.uri(table), relative)
-        # Overwrite: whatever a crashed attempt of this batch left behind is replaced.
-        (
-            df.write.mode("overwrite")
-            .partitionBy(*table.partition_by)
-            .option("compression", "snappy")
-            .parquet(_spark_path(staging))
-        )
-        filesystem, root = pafs.FileSystem.from_uri(staging if is_uri(staging) else _local(staging))
-        infos = filesystem.get_file_info(pafs.FileSelector(root, recursive=True))
-        actions, rows = [], 0
-        for info in infos:
-            if info.type != pafs.FileType.File or not info.base_name.endswith(".parquet"):
+    def _write_on_executors(self, sources, tables: list[TableSpec], app_id: str, batch_id: int):
+        index = {t.name: i for i, t in enumerate(tables)}
+        prefix = f"part-{batch_id:08d}-{app_id[:8]}"
+        targets = [(self.uri(t), t.schema, list(t.partition_by), prefix) for t in tables]
+        reports = None
+        for df, routes in sources:
+            mine = [r for r in routes if r.table.name in index]
+            if not mine:
                 continue
-            inner = posixpath.relpath(info.path, root)
-            metadata = pq.read_metadata(info.path, filesystem=filesystem)
-            rows += metadata.num_rows
-            actions.append(
+            routed = df.select(
+                *[
+                    F.when(r.when, F.struct(*r.columns)).alias(f"_route{index[r.table.name]}")
+                    for r in mine
+                ]
+            )
+            written = routed.mapInArrow(_file_writer(targets, self.storage_options), FILE_REPORT)
+            reports = written if reports is None else reports.unionByName(written)
+        collected = reports.collect() if reports is not None else []
+        results = {}
+        for i, table in enumerate(tables):
+            files = [r for r in collected if r.route == i]
+            actions = [
                 AddAction(
-                    path=posixpath.join(relative, inner),
-                    size=info.size,
-                    partition_values=_partition_values(inner, table),
-                    modification_time=int(
-                        (info.mtime.timestamp() if info.mtime else time.time()) * 1000
-                    ),
+                    path=r.path,
+                    size=r.size,
+                    partition_values=json.loads(r.partition_values),
+                    modification_time=int(time.time() * 1000),
                     data_change=True,
-                    stats=json.dumps(_file_stats(metadata, table)),
+                    stats=r.stats,
                 )
+                for r in files
+            ]
+            self._commit_files(self._open(table), table, actions, app_id, batch_id)
+            results[table.name] = WriteResult(
+                table.name, batch_id, sum(r.rows for r in files), False, files=len(files)
             )
-        if actions:
-            delta.create_write_transaction(
-                actions,
-                mode="append",
-                schema=table.schema,
-                partition_by=list(table.partition_by) or None,
-                commit_properties=commit,
+        return results
+
+    def _commit_files(self, delta: DeltaTable, table: TableSpec, actions, app_id: str, batch_id: int):
+        # An empty batch is committed too: the table then shows the query's progress, and the
+        # batch is never retried against it.
+        delta.create_write_transaction(
+            actions,
+            mode="append",
+            schema=table.schema,
+            partition_by=list(table.partition_by) or None,
+            commit_properties=self._commit(table, app_id, batch_id),
+        )
+
+    # -- delta-spark ---------------------------------------------------------------------------
+
+    def _write_with_delta_spark(self, projected, tables, app_id, batch_id) -> list[WriteResult]:
+        results = []
+        for table in tables:
+            frames = [f for _, routes in projected for r, f in routes if r.table.name == table.name]
+            combined = frames[0]
+            for frame in frames[1:]:
+                combined = combined.unionByName(frame)
+            (
+                combined.write.format("delta")
+                .mode("append")
+                .partitionBy(*table.partition_by)
+                .option("txnAppId", app_id)
+                .option("txnVersion", batch_id)
+                .save(_spark_path(self.uri(table)))
             )
-        else:
-            _commit_empty(delta, table, commit)
-        return rows
+            results.append(WriteResult(table.name, batch_id, None, skipped=False))
+        return results
 
 
 def conform(df: DataFrame, table: TableSpec) -> DataFrame:
@@ -193,64 +257,111 @@ def check_table_schema(delta: DeltaTable, table: TableSpec) -> None:
         )
 
 
-def _commit_empty(delta: DeltaTable, table: TableSpec, commit: CommitProperties) -> None:
-    # Record the batch even when it had no rows, so the table's progress is visible and the
-    # batch is never retried against this table.
-    delta.create_write_transaction(
-        [],
-        mode="append",
-        schema=table.schema,
-        partition_by=list(table.partition_by) or None,
-        commit_properties=commit,
-    )
-
-
-def _local(path: str) -> str:
-    return "file://" + path if path.startswith("/") else path
-
-
 def _spark_path(uri: str) -> str:
     return uri.replace("s3://", "s3a://", 1) if uri.startswith("s3://") else uri
 
 
-def _partition_values(inner: str, table: TableSpec) -> dict[str, str | None]:
-    values: dict[str, str | None] = {}
-    for part in posixpath.dirname(inner).split("/"):
-        if "=" in part:
-            key, value = part.split("=", 1)
-            value = unquote(value)
-            values[key] = None if value == HIVE_NULL else value
-    missing = set(table.partition_by) - values.keys()
-    if missing:
-        raise SchemaMismatchError(f"{inner}: no partition value for {sorted(missing)}")
-    return values
+def _file_writer(targets, storage_options):
+    """The function each task runs: route its rows, write one Parquet file per table and
+    partition, report the files. Runs on executors; captures only plain values."""
+
+    def write(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        pending: dict[int, list[pa.Table]] = {}
+        for batch in batches:
+            for name in batch.schema.names:
+                route = int(name.removeprefix("_route"))
+                column = batch.column(name)
+                rows = pc.filter(column, column.is_valid())
+                if len(rows):
+                    pending.setdefault(route, []).append(pa.Table.from_struct_array(rows))
+        reports = []
+        for route, parts in pending.items():
+            uri, schema, partition_by, prefix = targets[route]
+            data = pa.concat_tables(parts).select(schema.names).cast(schema)
+            reports += _write_parquet(uri, prefix, data, partition_by, storage_options, route)
+        if reports:
+            yield pa.RecordBatch.from_pylist(reports, schema=_REPORT_ARROW)
+
+    return write
 
 
-def _file_stats(metadata: pq.FileMetaData, table: TableSpec) -> dict:
+_REPORT_ARROW = pa.schema(
+    [
+        ("route", pa.int32()),
+        ("path", pa.string()),
+        ("size", pa.int64()),
+        ("partition_values", pa.string()),
+        ("stats", pa.string()),
+        ("rows", pa.int64()),
+    ]
+)
+
+
+def _write_parquet(uri, prefix, data: pa.Table, partition_by, storage_options, route) -> list[dict]:
+    filesystem, root = _filesystem(uri, storage_options)
+    groups = [({}, data)]
+    if partition_by:
+        keys = data.select(partition_by).group_by(partition_by).aggregate([]).to_pylist()
+        groups = []
+        for key in keys:
+            mask = None
+            for column, value in key.items():
+                match = pc.is_null(data[column]) if value is None else pc.equal(data[column], value)
+                mask = match if mask is None else pc.and_(mask, match)
+            groups.append((key, data.filter(mask)))
+    reports = []
+    for key, rows in groups:
+        folder = "/".join(f"{k}={_partition_text(v)}" for k, v in key.items())
+        relative = posixpath.join(folder, f"{prefix}-{uuid.uuid4().hex[:12]}.parquet")
+        path = posixpath.join(root, relative)
+        filesystem.create_dir(posixpath.dirname(path), recursive=True)
+        collector: list[pq.FileMetaData] = []
+        file_rows = rows.drop_columns(partition_by) if partition_by else rows
+        pq.write_table(file_rows, path, filesystem=filesystem, compression="snappy", metadata_collector=collector)
+        reports.append(
+            {
+                "route": route,
+                "path": relative,
+                "size": filesystem.get_file_info(path).size,
+                "partition_values": json.dumps({k: _partition_text(v) for k, v in key.items()}),
+                "stats": json.dumps(_file_stats(collector[0], file_rows.schema)),
+                "rows": rows.num_rows,
+            }
+        )
+    return reports
+
+
+def _filesystem(uri: str, storage_options) -> tuple[pafs.FileSystem, str]:
+    if not is_uri(uri):
+        return pafs.LocalFileSystem(), uri
+    return pafs.FileSystem.from_uri(uri)
+
+
+def _partition_text(value: object) -> str | None:
+    if value is None:
+        return None
+    return value.isoformat() if isinstance(value, date) else str(value)
+
+
+def _file_stats(metadata: pq.FileMetaData, schema: pa.Schema) -> dict:
     """Delta file statistics from the Parquet footer: row count, nulls, min and max."""
     nulls: dict[str, int] = {}
     low: dict[str, object] = {}
     high: dict[str, object] = {}
-    names = metadata.schema.names
     for group in range(metadata.num_row_groups):
         row_group = metadata.row_group(group)
-        for index, name in enumerate(names):
+        for index, name in enumerate(schema.names):
             stats = row_group.column(index).statistics
             if stats is None:
                 continue
             if stats.null_count is not None:
                 nulls[name] = nulls.get(name, 0) + stats.null_count
-            if not stats.has_min_max or pa.types.is_binary(table.schema.field(name).type):
+            if not stats.has_min_max or pa.types.is_binary(schema.field(name).type):
                 continue
             lo, hi = _json_value(stats.min), _json_value(stats.max)
             low[name] = lo if name not in low else min(low[name], lo)
             high[name] = hi if name not in high else max(high[name], hi)
-    return {
-        "numRecords": metadata.num_rows,
-        "nullCount": nulls,
-        "minValues": low,
-        "maxValues": high,
-    }
+    return {"numRecords": metadata.num_rows, "nullCount": nulls, "minValues": low, "maxValues": high}
 
 
 def _json_value(value: object) -> object:

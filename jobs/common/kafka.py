@@ -74,7 +74,7 @@ def ensure_topics(settings: Settings) -> list[str]:
 
 def producer(settings: Settings, **extra: object) -> Producer:
     """A producer tuned for throughput; call `flush()` before exiting."""
-    defaults = {"linger.ms": 20, "batch.num.messages": 10000, "compression.type": "lz4"}
+    defaults = {"linger.ms": 20, "batch.num.messages": 10000}
     return Producer(client_config(settings, **{**defaults, **extra}))
 
 
@@ -87,16 +87,19 @@ def partitions_of(consumer: Consumer, topic: str, timeout_s: float) -> list[int]
 
 
 def true_end_offsets(
-    consumer: Consumer, topic: str, partitions: list[int], timeout_s: float
-) -> dict[int, tuple[int, int]]:
-    """(beginning, end) offsets of each partition; `end` is one past the last record."""
-    bounds: dict[int, tuple[int, int]] = {}
+    consumer: Consumer, partitions: list[tuple[str, int]], timeout_s: float
+) -> dict[tuple[str, int], tuple[int, int]]:
+    """(beginning, end) offsets of each (topic, partition); `end` is one past the last record.
+
+    All partitions are probed together, so one call costs one empty poll, not one per topic.
+    """
+    bounds: dict[tuple[str, int], tuple[int, int]] = {}
     probe: list[TopicPartition] = []
-    for partition in partitions:
+    for topic, partition in partitions:
         low, high = consumer.get_watermark_offsets(
             TopicPartition(topic, partition), timeout=timeout_s, cached=False
         )
-        bounds[partition] = (low, high)
+        bounds[(topic, partition)] = (low, high)
         if high > low:
             probe.append(TopicPartition(topic, partition, high - 1))
     if not probe:
@@ -105,15 +108,16 @@ def true_end_offsets(
     # Under a steady stream of new records this would never see an empty poll: stop after a
     # while, and report what was seen (an end that is too low is only caught up next time).
     deadline = time.monotonic() + max(1.0, timeout_s)
+    last = {(tp.topic, tp.partition): bounds[(tp.topic, tp.partition)][1] for tp in probe}
     try:
-        last = {tp.partition: bounds[tp.partition][1] for tp in probe}
         while time.monotonic() < deadline:
-            messages = consumer.consume(num_messages=10_000, timeout=0.3)
+            messages = consumer.consume(num_messages=10_000, timeout=0.2)
             if not messages:
                 break
             for message in messages:
                 if message.error() is None:
-                    last[message.partition()] = max(last[message.partition()], message.offset() + 1)
+                    key = (message.topic(), message.partition())
+                    last[key] = max(last[key], message.offset() + 1)
     finally:
         consumer.unassign()
-    return {p: (low, last.get(p, high)) for p, (low, high) in bounds.items()}
+    return {key: (low, last.get(key, high)) for key, (low, high) in bounds.items()}

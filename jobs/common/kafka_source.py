@@ -102,18 +102,16 @@ class KafkaStreamReader(DataSourceStreamReader, SupportsTriggerAvailableNow):
 
         if self._consumer is None:
             self._consumer = Consumer(_consumer_config(self.config, "brandlake-driver"))
-        return {
-            topic: {
-                str(p): bounds
-                for p, bounds in true_end_offsets(
-                    self._consumer,
-                    topic,
-                    partitions_of(self._consumer, topic, self.poll_timeout_s),
-                    self.poll_timeout_s,
-                ).items()
-            }
+        partitions = [
+            (topic, p)
             for topic in self.topics
-        }
+            for p in partitions_of(self._consumer, topic, self.poll_timeout_s)
+        ]
+        bounds: dict[str, dict[str, tuple[int, int]]] = {topic: {} for topic in self.topics}
+        found = true_end_offsets(self._consumer, partitions, self.poll_timeout_s)
+        for (topic, p), value in found.items():
+            bounds[topic][str(p)] = value
+        return bounds
 
     def initialOffset(self) -> Offsets:
         bounds = self._bounds()

@@ -10,7 +10,7 @@ from pyspark.sql import functions as F
 
 from jobs import bronze_ingest
 from jobs.simulate import simulator
-from schemas.events import EVENT_SCHEMAS, SEGMENTS
+from schemas.events import EVENT_SCHEMAS
 from schemas.tables import BRONZE_TABLES, QUARANTINE
 from tests.support import produce, read_table
 
@@ -40,14 +40,21 @@ def kafka_rows(spark, topic, values):
     return spark.createDataFrame(rows, schema)
 
 
+TOPICS = {"segments": "segments", "impressions": "impressions", "viewer_events": "viewer_events"}
+
+
 def test_parse_types_valid_records(spark):
-    parsed = bronze_ingest.parse(kafka_rows(spark, "segments", [json.dumps(SEGMENT).encode()]), SEGMENTS)
-    row = parsed.collect()[0]
-    assert row.reason is None
-    assert row.sequence == 1 and row.width == 1280 and row.fps == 30.0
-    assert row.start_time.isoformat().startswith("2026-11-22T10:00:02.5")
-    assert dict(parsed.dtypes)["start_time"] == "timestamp"
-    assert dict(parsed.dtypes)["bytes"] == "bigint"
+    records = kafka_rows(spark, "segments", [json.dumps(SEGMENT).encode()])
+    parsed = bronze_ingest.parse(records, TOPICS)
+    row = parsed.collect()[0].asDict()
+    assert row["reason"] is None
+    assert row["segments___valid"] and not row["impressions___valid"]
+    assert row["segments__sequence"] == 1 and row["segments__width"] == 1280
+    assert row["segments__start_time"].isoformat().startswith("2026-11-22T10:00:02.5")
+    types = dict(parsed.dtypes)
+    assert types["segments__start_time"] == "timestamp"
+    assert types["segments__bytes"] == "bigint"
+    assert row["impressions__event_id"] is None
 
 
 def test_spark_rules_give_the_python_validator_reasons(spark, stack):
@@ -65,8 +72,8 @@ def test_spark_rules_give_the_python_validator_reasons(spark, stack):
     payloads["segments"] = [json.dumps(e).encode() for e in extra] + [b"", b"null", b"{}"]
     for key, values in payloads.items():
         schema = EVENT_SCHEMAS[key]
-        parsed = bronze_ingest.parse(kafka_rows(spark, key, values), schema)
-        spark_reasons = [r.reason for r in parsed.orderBy("kafka_offset").collect()]
+        parsed = bronze_ingest.parse(kafka_rows(spark, key, values), TOPICS)
+        spark_reasons = [r.reason for r in parsed.orderBy("offset").collect()]
         python_reasons = ["; ".join(schema.parse(v)[1]) or None for v in values]
         assert spark_reasons == python_reasons, key
 
@@ -76,9 +83,12 @@ def test_transform_splits_valid_and_quarantined_rows(spark):
     bad = json.dumps({**SEGMENT, "fps": -3}).encode()
     records = kafka_rows(spark, "segments-topic", [good, bad, b"\xff"])
     topics = {"segments": "segments-topic", "impressions": "i", "viewer_events": "v"}
-    outputs = bronze_ingest.transform(records, topics, F.current_timestamp())
-    segments = outputs[BRONZE_TABLES["segments"]].collect()
-    quarantine = outputs[QUARANTINE].orderBy("kafka_offset").collect()
+    parsed = bronze_ingest.parse(records, topics)
+    routes = bronze_ingest.routes(topics, F.current_timestamp())
+    assert {route.table for route in routes} == {*BRONZE_TABLES.values(), QUARANTINE}
+    rows = {r.table.name: parsed.where(r.when).select(*r.columns).collect() for r in routes}
+    segments = rows["bronze.segments"]
+    quarantine = sorted(rows["bronze.quarantine"], key=lambda r: r.kafka_offset)
     assert [r.event_id for r in segments] == ["seg-1"]
     assert str(segments[0].event_date) == "2026-11-22"
     assert segments[0].payload == good.decode()
@@ -87,7 +97,7 @@ def test_transform_splits_valid_and_quarantined_rows(spark):
         (2, "payload is not valid UTF-8"),
     ]
     assert bytes(quarantine[1].payload) == b"\xff"
-    assert outputs[BRONZE_TABLES["impressions"]].count() == 0
+    assert rows["bronze.impressions"] == []
 
 
 @pytest.mark.services

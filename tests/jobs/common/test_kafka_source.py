@@ -19,10 +19,10 @@ def test_true_end_offsets_see_past_the_broker_watermark(isolated_settings):
     consumer = Consumer({"bootstrap.servers": bootstrap_servers(settings), "group.id": "t"})
     topic = settings.kafka.topics["impressions"].name
     _, watermark = consumer.get_watermark_offsets(TopicPartition(topic, 0), timeout=5)
-    bounds = true_end_offsets(consumer, topic, [0, 1, 2, 3], timeout_s=5)
+    bounds = true_end_offsets(consumer, [(topic, p) for p in range(4)], timeout_s=5)
     consumer.close()
-    assert bounds[0] == (0, 30_000)
-    assert bounds[1] == bounds[2] == bounds[3] == (0, 0)
+    assert bounds[(topic, 0)] == (0, 30_000)
+    assert bounds[(topic, 1)] == bounds[(topic, 2)] == bounds[(topic, 3)] == (0, 0)
     # The embedded broker under-reports; if it ever stops doing so this still holds.
     assert watermark <= 30_000
 
