@@ -1,8 +1,8 @@
 """Event schemas for the Kafka topics, defined once.
 
-Each `EventSchema` yields the Spark `StructType` the bronze job parses JSON with, the Arrow
-schema of its bronze table, a Python validator (used by producers and tests) and the same rules
-as Spark column expressions (used by `bronze_ingest`), so the two can never disagree.
+Each `EventSchema` yields the Arrow (and so Spark and Delta) schema of its bronze table and the
+validator that `bronze_ingest` and the producers use: a record is valid when every field has its
+type and obeys its rules, and an invalid one gets every broken rule as its reason.
 """
 
 from __future__ import annotations
@@ -11,13 +11,14 @@ import json
 import math
 import re
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 PAYLOAD_NOT_UTF8 = "payload is not valid UTF-8"
 NOT_AN_OBJECT = "payload is not a JSON object"
 
 FieldType = Literal["string", "long", "int", "double", "timestamp"]
+_INTEGER_RANGE = {"int": (-(2**31), 2**31 - 1), "long": (-(2**63), 2**63 - 1)}
 
 
 @dataclass(frozen=True)
@@ -32,6 +33,50 @@ class EventField:
     maximum: float | None = None
     pattern: str | None = None
     doc: str = ""
+    _regex: re.Pattern | None = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_regex", re.compile(self.pattern) if self.pattern else None)
+
+    def coerce(self, value: Any) -> tuple[Any, str | None]:
+        """(the value in its type, None) when valid, else (None, the reason)."""
+        if value is None:
+            return None, (f"{self.name}: required" if self.required else None)
+        typed = _typed(self.type, value)
+        if typed is None:
+            return None, f"{self.name}: not a valid {self.type}"
+        if self.allowed is not None and typed not in self.allowed:
+            return None, f"{self.name}: not one of {','.join(self.allowed)}"
+        if self.minimum is not None and typed < self.minimum:
+            return None, f"{self.name}: below {self.minimum:g}"
+        if self.maximum is not None and typed > self.maximum:
+            return None, f"{self.name}: above {self.maximum:g}"
+        if self._regex is not None and not self._regex.fullmatch(typed):
+            return None, f"{self.name}: does not match {self.pattern}"
+        return typed, None
+
+
+def _typed(kind: FieldType, value: Any) -> Any:
+    """`value` (decoded JSON) as `kind`, or None when it is not one."""
+    if kind == "string":
+        return value if isinstance(value, str) else None
+    if kind in _INTEGER_RANGE:
+        low, high = _INTEGER_RANGE[kind]
+        ok = isinstance(value, int) and not isinstance(value, bool) and low <= value <= high
+        return value if ok else None
+    if kind == "double":
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+        return float(value) if ok and math.isfinite(value) else None
+    if kind == "timestamp":
+        if not isinstance(value, str):
+            return None
+        try:
+            moment = datetime.fromisoformat(value)
+        except ValueError:
+            return None
+        # A time without an offset is UTC, as everywhere in brandlake.
+        return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    raise AssertionError(kind)
 
 
 @dataclass(frozen=True)
@@ -48,68 +93,30 @@ class EventSchema:
         object.__setattr__(self, "names", tuple(f.name for f in self.fields))
 
     def parse(self, payload: bytes | None) -> tuple[dict | None, list[str]]:
-        """Decode a Kafka value; returns the record and the reasons it is invalid (empty if valid)."""
+        """Decode a Kafka value into typed fields; (record, []) when valid, else (None, reasons)."""
         try:
-            record = json.loads((payload or b"").decode("utf-8"))
+            decoded = json.loads((payload or b"").decode("utf-8"))
         except UnicodeDecodeError:
             return None, [PAYLOAD_NOT_UTF8]
         except ValueError:
             return None, [NOT_AN_OBJECT]
-        reasons = self.validate(record)
-        return (record if not reasons else None), reasons
+        return self.coerce(decoded)
 
-    def validate(self, record: Any) -> list[str]:
-        """Reasons `record` (a decoded JSON value) is invalid; empty when it is valid."""
-        if not isinstance(record, dict):
-            return [NOT_AN_OBJECT]
-        reasons = []
+    def coerce(self, decoded: Any) -> tuple[dict | None, list[str]]:
+        """A decoded JSON value as typed fields; (record, []) when valid, else (None, reasons)."""
+        if not isinstance(decoded, dict):
+            return None, [NOT_AN_OBJECT]
+        record, reasons = {}, []
         for spec in self.fields:
-            reason = _check(spec, record.get(spec.name))
+            value, reason = spec.coerce(decoded.get(spec.name))
             if reason:
                 reasons.append(reason)
-        return reasons
+            record[spec.name] = value
+        return (None, reasons) if reasons else (record, [])
 
-
-def _as_text(value: Any) -> str:
-    """A JSON value as the text Spark's JSON reader gives a string field (5 -> "5")."""
-    return value if isinstance(value, str) else json.dumps(value, separators=(",", ":"))
-
-
-def _type_ok(spec: EventField, value: Any) -> bool:
-    if spec.type == "string":
-        return True
-    if spec.type in ("long", "int"):
-        return isinstance(value, int) and not isinstance(value, bool)
-    if spec.type == "double":
-        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
-        return ok and math.isfinite(value)
-    if spec.type == "timestamp":
-        if not isinstance(value, str):
-            return False
-        try:
-            datetime.fromisoformat(value.replace("Z", "+00:00"))
-        except ValueError:
-            return False
-        return True
-    raise AssertionError(spec.type)
-
-
-def _check(spec: EventField, value: Any) -> str | None:
-    if value is None:
-        return f"{spec.name}: required" if spec.required else None
-    if not _type_ok(spec, value):
-        return f"{spec.name}: not a valid {spec.type}"
-    if spec.type == "string":
-        value = _as_text(value)
-    if spec.allowed is not None and value not in spec.allowed:
-        return f"{spec.name}: not one of {','.join(spec.allowed)}"
-    if spec.minimum is not None and value < spec.minimum:
-        return f"{spec.name}: below {spec.minimum:g}"
-    if spec.maximum is not None and value > spec.maximum:
-        return f"{spec.name}: above {spec.maximum:g}"
-    if spec.pattern is not None and not re.fullmatch(spec.pattern, value):
-        return f"{spec.name}: does not match {spec.pattern}"
-    return None
+    def validate(self, decoded: Any) -> list[str]:
+        """The reasons a decoded JSON value is not a valid event; empty when it is."""
+        return self.coerce(decoded)[1]
 
 
 _ID = r"[A-Za-z0-9][A-Za-z0-9._:-]{0,127}"

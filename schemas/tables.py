@@ -31,6 +31,13 @@ class TableSpec:
     def columns(self) -> list[str]:
         return self.schema.names
 
+    @property
+    def spark_schema(self):
+        """The schema as a Spark `StructType` (imports Spark only when asked)."""
+        from pyspark.sql.pandas.types import from_arrow_schema
+
+        return from_arrow_schema(self.schema)
+
 
 KAFKA_COORDINATES = [
     pa.field("kafka_topic", pa.string()),

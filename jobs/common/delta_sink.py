@@ -1,18 +1,19 @@
 """Exactly-once Delta writes from `foreachBatch`, with or without Spark's Delta jars.
 
-A micro-batch may feed several tables (bronze_ingest: each topic's valid rows to its table, bad
-ones to the quarantine). Each table gets one commit per batch carrying a Delta app transaction
-(app id = the streaming query's id, version = the batch id); a table that already holds the
-batch is skipped, so a batch replayed after a crash writes nothing twice. Writers (`delta` in
-`conf/`):
+A micro-batch may feed several tables (bronze_ingest: each topic's valid records to its table,
+bad ones to the quarantine). A `split` function, run on the executors over the batch's Arrow
+record batches, says which rows go to which table. Each table gets one commit per batch carrying
+a Delta app transaction (app id = the streaming query's id, version = the batch id); a table that
+already holds the batch is skipped, so a batch replayed after a crash writes nothing twice.
+Writers (`delta` in `conf/`):
 
-- `delta-rs` + `executors` (default): one Spark pass over the batch in which each task routes its
-  rows to their tables and writes Parquet files with pyarrow into the tables' partition
-  folders; the driver collects only the file list (paths, sizes, statistics) and commits each
-  table's files in one delta-rs transaction. Rows never pass through the driver. Files of a
-  crashed attempt are never committed; VACUUM removes them.
-- `delta-rs` + `driver`: the batch is collected to the driver as Arrow and written with
-  `write_deltalake` (bounded by driver memory; kept to compare, see `make bench`).
+- `delta-rs` + `executors` (default): one Spark pass (`mapInArrow`) in which each task splits its
+  rows and writes Parquet files with pyarrow into the tables' partition folders; the driver
+  collects only the file list (paths, sizes, statistics) and commits each table's files in one
+  delta-rs transaction. Rows never pass through the driver. Files of a crashed attempt are never
+  committed; VACUUM removes them.
+- `delta-rs` + `driver`: the batch is collected to the driver as Arrow, split there and written
+  with `write_deltalake` (bounded by driver memory; kept to compare, see `make bench`).
 - `spark`: delta-spark's `format("delta")` with `txnAppId`/`txnVersion` (needs the jars).
 """
 
@@ -22,7 +23,7 @@ import json
 import posixpath
 import time
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 
@@ -32,27 +33,19 @@ import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 from deltalake import CommitProperties, DeltaTable, Schema, Transaction, write_deltalake
 from deltalake.transaction import AddAction
-from pyspark.sql import Column, DataFrame
-from pyspark.sql import functions as F
+from pyspark.sql import DataFrame
 
 from jobs.common.config import Settings, is_uri
-from schemas.spark import arrow_to_spark
 from schemas.tables import TableSpec
 
-FILE_REPORT = "route int, path string, size long, partition_values string, stats string, rows long"
+FILE_REPORT = "table string, path string, size long, partition_values string, stats string, rows long"
 
 
 class SchemaMismatchError(ValueError):
     """A batch or an existing table does not match the table's definition in `schemas/`."""
 
 
-@dataclass(frozen=True)
-class Route:
-    """Rows of a batch for which `when` holds, projected to `table`'s columns by `columns`."""
-
-    table: TableSpec
-    when: Column
-    columns: Sequence[Column | str]
+Split = Callable[[pa.RecordBatch], dict[str, pa.Table]]
 
 
 @dataclass(frozen=True)
@@ -62,6 +55,16 @@ class WriteResult:
     rows: int | None  # None: not counted (the `spark` writer)
     skipped: bool  # the table already held this batch
     files: int = 0
+
+
+@dataclass(frozen=True)
+class WholeBatch:
+    """The split of a batch that all goes to one table."""
+
+    table: str
+
+    def __call__(self, batch: pa.RecordBatch) -> dict[str, pa.Table]:
+        return {self.table: pa.Table.from_batches([batch])}
 
 
 class DeltaSink:
@@ -76,26 +79,24 @@ class DeltaSink:
         return self.settings.table_uri(table.name)
 
     def write(self, df: DataFrame, table: TableSpec, app_id: str, batch_id: int) -> WriteResult:
-        """All of `df` to one table."""
-        return self.write_routed([(df, [Route(table, F.lit(True), df.columns)])], app_id, batch_id)[0]
+        """All of `df`, whose columns must be the table's, to one table."""
+        df = conform(df, table)
+        return self.write_split(df, [table], WholeBatch(table.name), app_id, batch_id)[0]
 
-    def write_routed(
-        self, sources: Sequence[tuple[DataFrame, Sequence[Route]]], app_id: str, batch_id: int
+    def write_split(
+        self, df: DataFrame, tables: Sequence[TableSpec], split: Split, app_id: str, batch_id: int
     ) -> list[WriteResult]:
-        """Write every source's routed rows; one commit per table, in the order tables appear."""
-        tables = list({route.table.name: route.table for _, routes in sources for route in routes}.values())
-        projected = [(df, [(r, conform(df.where(r.when).select(*r.columns), r.table)) for r in routes]) for df, routes in sources]
+        """Write the rows `split` assigns to each of `tables`; one commit per table."""
         if self.settings.delta.writer == "spark":
-            return self._write_with_delta_spark(projected, tables, app_id, batch_id)
+            return [self._write_with_delta_spark(df, t, split, app_id, batch_id) for t in tables]
         done = {t.name for t in tables if self._holds(t, app_id, batch_id)}
         todo = [t for t in tables if t.name not in done]
-        if todo and self.settings.delta.commit == "driver":
-            rows = self._collect_on_driver(projected, todo)
-            results = {t.name: self._write_arrow(t, rows[t.name], app_id, batch_id) for t in todo}
-        elif todo:
-            results = self._write_on_executors(sources, todo, app_id, batch_id)
-        else:
+        if not todo:
             results = {}
+        elif self.settings.delta.commit == "driver":
+            results = self._write_from_driver(df, todo, split, app_id, batch_id)
+        else:
+            results = self._write_on_executors(df, todo, split, app_id, batch_id)
         return [
             WriteResult(t.name, batch_id, 0, skipped=True) if t.name in done else results[t.name]
             for t in tables
@@ -125,57 +126,37 @@ class DeltaSink:
         done = self._open(table).transaction_version(app_id)
         return done is not None and done >= batch_id
 
-    def _commit(self, table: TableSpec, app_id: str, batch_id: int) -> CommitProperties:
-        return CommitProperties(
-            app_transactions=[Transaction(app_id=app_id, version=batch_id)],
-            custom_metadata={"brandlake.batch_id": str(batch_id)},
-        )
-
-    def _collect_on_driver(self, projected, tables: list[TableSpec]) -> dict[str, list[pa.Table]]:
-        wanted = {t.name for t in tables}
-        rows: dict[str, list[pa.Table]] = {name: [] for name in wanted}
-        for _, routes in projected:
-            for route, frame in routes:
-                if route.table.name in wanted:
-                    rows[route.table.name].append(frame.toArrow())
-        return rows
-
-    def _write_arrow(self, table: TableSpec, parts: list[pa.Table], app_id: str, batch_id: int):
-        delta = self._open(table)
-        data = pa.concat_tables([p.cast(table.schema) for p in parts]) if parts else None
-        if data is not None and data.num_rows:
-            write_deltalake(
-                delta,
-                data,
-                mode="append",
-                partition_by=list(table.partition_by) or None,
-                commit_properties=self._commit(table, app_id, batch_id),
-            )
-        else:
-            self._commit_files(delta, table, [], app_id, batch_id)
-        return WriteResult(table.name, batch_id, data.num_rows if data is not None else 0, False)
-
-    def _write_on_executors(self, sources, tables: list[TableSpec], app_id: str, batch_id: int):
-        index = {t.name: i for i, t in enumerate(tables)}
-        prefix = f"part-{batch_id:08d}-{app_id[:8]}"
-        targets = [(self.uri(t), t.schema, list(t.partition_by), prefix) for t in tables]
-        reports = None
-        for df, routes in sources:
-            mine = [r for r in routes if r.table.name in index]
-            if not mine:
-                continue
-            routed = df.select(
-                *[
-                    F.when(r.when, F.struct(*r.columns)).alias(f"_route{index[r.table.name]}")
-                    for r in mine
-                ]
-            )
-            written = routed.mapInArrow(_file_writer(targets, self.storage_options), FILE_REPORT)
-            reports = written if reports is None else reports.unionByName(written)
-        collected = reports.collect() if reports is not None else []
+    def _write_from_driver(self, df, tables, split: Split, app_id: str, batch_id: int):
+        parts: dict[str, list[pa.Table]] = {t.name: [] for t in tables}
+        for batch in df.toArrow().to_batches():
+            for name, rows in split(batch).items():
+                if name in parts:
+                    parts[name].append(rows)
         results = {}
-        for i, table in enumerate(tables):
-            files = [r for r in collected if r.route == i]
+        for table in tables:
+            data = pa.concat_tables([_shape(p, table.schema) for p in parts[table.name]])
+            delta = self._open(table)
+            if data.num_rows:
+                write_deltalake(
+                    delta,
+                    data,
+                    mode="append",
+                    partition_by=list(table.partition_by) or None,
+                    commit_properties=_commit_properties(app_id, batch_id),
+                )
+            else:
+                _commit_files(delta, table, [], app_id, batch_id)
+            results[table.name] = WriteResult(table.name, batch_id, data.num_rows, False)
+        return results
+
+    def _write_on_executors(self, df, tables, split: Split, app_id: str, batch_id: int):
+        prefix = f"part-{batch_id:08d}-{app_id[:8]}"
+        targets = {t.name: (self.uri(t), t.schema, list(t.partition_by)) for t in tables}
+        writer = _FileWriter(targets, split, prefix)
+        reports = df.mapInArrow(writer, FILE_REPORT).collect()
+        results = {}
+        for table in tables:
+            files = [r for r in reports if r.table == table.name]
             actions = [
                 AddAction(
                     path=r.path,
@@ -187,47 +168,52 @@ class DeltaSink:
                 )
                 for r in files
             ]
-            self._commit_files(self._open(table), table, actions, app_id, batch_id)
-            results[table.name] = WriteResult(
-                table.name, batch_id, sum(r.rows for r in files), False, files=len(files)
-            )
+            _commit_files(self._open(table), table, actions, app_id, batch_id)
+            rows = sum(r.rows for r in files)
+            results[table.name] = WriteResult(table.name, batch_id, rows, False, files=len(files))
         return results
-
-    def _commit_files(self, delta: DeltaTable, table: TableSpec, actions, app_id: str, batch_id: int):
-        # An empty batch is committed too: the table then shows the query's progress, and the
-        # batch is never retried against it.
-        delta.create_write_transaction(
-            actions,
-            mode="append",
-            schema=table.schema,
-            partition_by=list(table.partition_by) or None,
-            commit_properties=self._commit(table, app_id, batch_id),
-        )
 
     # -- delta-spark ---------------------------------------------------------------------------
 
-    def _write_with_delta_spark(self, projected, tables, app_id, batch_id) -> list[WriteResult]:
-        results = []
-        for table in tables:
-            frames = [f for _, routes in projected for r, f in routes if r.table.name == table.name]
-            combined = frames[0]
-            for frame in frames[1:]:
-                combined = combined.unionByName(frame)
-            (
-                combined.write.format("delta")
-                .mode("append")
-                .partitionBy(*table.partition_by)
-                .option("txnAppId", app_id)
-                .option("txnVersion", batch_id)
-                .save(_spark_path(self.uri(table)))
-            )
-            results.append(WriteResult(table.name, batch_id, None, skipped=False))
-        return results
+    def _write_with_delta_spark(self, df, table, split: Split, app_id, batch_id) -> WriteResult:
+        rows = df.mapInArrow(_OneTable(split, table.name, table.schema), table.spark_schema)
+        (
+            rows.write.format("delta")
+            .mode("append")
+            .partitionBy(*table.partition_by)
+            .option("txnAppId", app_id)
+            .option("txnVersion", batch_id)
+            .save(_spark_path(self.uri(table)))
+        )
+        return WriteResult(table.name, batch_id, None, skipped=False)
+
+
+def _commit_properties(app_id: str, batch_id: int) -> CommitProperties:
+    return CommitProperties(
+        app_transactions=[Transaction(app_id=app_id, version=batch_id)],
+        custom_metadata={"brandlake.batch_id": str(batch_id)},
+    )
+
+
+def _commit_files(delta: DeltaTable, table: TableSpec, actions, app_id: str, batch_id: int):
+    # An empty batch is committed too: the table then shows the query's progress, and the batch
+    # is never retried against it.
+    delta.create_write_transaction(
+        actions,
+        mode="append",
+        schema=table.schema,
+        partition_by=list(table.partition_by) or None,
+        commit_properties=_commit_properties(app_id, batch_id),
+    )
+
+
+def _shape(rows: pa.Table, schema: pa.Schema) -> pa.Table:
+    return rows.select(schema.names).cast(schema)
 
 
 def conform(df: DataFrame, table: TableSpec) -> DataFrame:
     """The batch's columns in the table's order; a clear error for a missing, extra or mistyped one."""
-    target = arrow_to_spark(table.schema)
+    target = table.spark_schema
     have = {f.name: f.dataType for f in df.schema.fields}
     problems = [f"missing column {f.name}" for f in target.fields if f.name not in have]
     problems += [f"unexpected column {c}" for c in have if c not in table.columns]
@@ -261,33 +247,48 @@ def _spark_path(uri: str) -> str:
     return uri.replace("s3://", "s3a://", 1) if uri.startswith("s3://") else uri
 
 
-def _file_writer(targets, storage_options):
-    """The function each task runs: route its rows, write one Parquet file per table and
-    partition, report the files. Runs on executors; captures only plain values."""
+@dataclass(frozen=True)
+class _OneTable:
+    """For delta-spark: the rows `split` gives one table, as a DataFrame's Arrow batches."""
 
-    def write(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
-        pending: dict[int, list[pa.Table]] = {}
+    split: Split
+    table: str
+    schema: pa.Schema
+
+    def __call__(self, batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         for batch in batches:
-            for name in batch.schema.names:
-                route = int(name.removeprefix("_route"))
-                column = batch.column(name)
-                rows = pc.filter(column, column.is_valid())
-                if len(rows):
-                    pending.setdefault(route, []).append(pa.Table.from_struct_array(rows))
+            rows = self.split(batch).get(self.table)
+            if rows is not None and rows.num_rows:
+                yield from _shape(rows, self.schema).to_batches()
+
+
+@dataclass(frozen=True)
+class _FileWriter:
+    """What each task runs: split its rows, write one Parquet file per table and partition,
+    report the files. Holds only plain, picklable values."""
+
+    targets: dict[str, tuple[str, pa.Schema, list[str]]]
+    split: Split
+    prefix: str
+
+    def __call__(self, batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        pending: dict[str, list[pa.Table]] = {}
+        for batch in batches:
+            for name, rows in self.split(batch).items():
+                if rows.num_rows and name in self.targets:
+                    pending.setdefault(name, []).append(rows)
         reports = []
-        for route, parts in pending.items():
-            uri, schema, partition_by, prefix = targets[route]
-            data = pa.concat_tables(parts).select(schema.names).cast(schema)
-            reports += _write_parquet(uri, prefix, data, partition_by, storage_options, route)
+        for name, parts in pending.items():
+            uri, schema, partition_by = self.targets[name]
+            data = pa.concat_tables([_shape(p, schema) for p in parts])
+            reports += _write_parquet(uri, self.prefix, data, partition_by, name)
         if reports:
             yield pa.RecordBatch.from_pylist(reports, schema=_REPORT_ARROW)
-
-    return write
 
 
 _REPORT_ARROW = pa.schema(
     [
-        ("route", pa.int32()),
+        ("table", pa.string()),
         ("path", pa.string()),
         ("size", pa.int64()),
         ("partition_values", pa.string()),
@@ -297,8 +298,8 @@ _REPORT_ARROW = pa.schema(
 )
 
 
-def _write_parquet(uri, prefix, data: pa.Table, partition_by, storage_options, route) -> list[dict]:
-    filesystem, root = _filesystem(uri, storage_options)
+def _write_parquet(uri: str, prefix: str, data: pa.Table, partition_by, table: str) -> list[dict]:
+    filesystem, root = _filesystem(uri)
     groups = [({}, data)]
     if partition_by:
         keys = data.select(partition_by).group_by(partition_by).aggregate([]).to_pylist()
@@ -320,7 +321,7 @@ def _write_parquet(uri, prefix, data: pa.Table, partition_by, storage_options, r
         pq.write_table(file_rows, path, filesystem=filesystem, compression="snappy", metadata_collector=collector)
         reports.append(
             {
-                "route": route,
+                "table": table,
                 "path": relative,
                 "size": filesystem.get_file_info(path).size,
                 "partition_values": json.dumps({k: _partition_text(v) for k, v in key.items()}),
@@ -331,7 +332,7 @@ def _write_parquet(uri, prefix, data: pa.Table, partition_by, storage_options, r
     return reports
 
 
-def _filesystem(uri: str, storage_options) -> tuple[pafs.FileSystem, str]:
+def _filesystem(uri: str) -> tuple[pafs.FileSystem, str]:
     if not is_uri(uri):
         return pafs.LocalFileSystem(), uri
     return pafs.FileSystem.from_uri(uri)

@@ -1,20 +1,21 @@
-"""bronze_ingest: parsing and validation in Spark, and Kafka -> bronze end to end."""
+"""bronze_ingest: splitting records into bronze and quarantine rows, and Kafka -> bronze end to end."""
 
 from __future__ import annotations
 
 import itertools
 import json
+from datetime import UTC, date, datetime
 
+import pyarrow as pa
 import pytest
-from pyspark.sql import functions as F
 
 from jobs import bronze_ingest
+from jobs.common.kafka_source import ARROW_SCHEMA
 from jobs.simulate import simulator
 from schemas.events import EVENT_SCHEMAS
 from schemas.tables import BRONZE_TABLES, QUARANTINE
 from tests.support import produce, read_table
 
-pytestmark = pytest.mark.spark
 
 SEGMENT = {
     "event_id": "seg-1",
@@ -31,76 +32,70 @@ SEGMENT = {
 }
 
 
-def kafka_rows(spark, topic, values):
-    rows = [(b"k", v, topic, 0, i, None, 0) for i, v in enumerate(values)]
-    schema = (
-        "key binary, value binary, topic string, partition int, offset long, "
-        "timestamp timestamp, timestampType int"
+TOPICS = {"segments-topic": "segments", "impressions-topic": "impressions", "views": "viewer_events"}
+INGESTED = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
+
+
+def kafka_batch(topic: str, values: list[bytes]) -> pa.RecordBatch:
+    """Records as the Kafka source gives them."""
+    rows = len(values)
+    return pa.RecordBatch.from_pydict(
+        {
+            "key": [b"k"] * rows,
+            "value": values,
+            "topic": [topic] * rows,
+            "partition": [0] * rows,
+            "offset": list(range(rows)),
+            "timestamp": [INGESTED] * rows,
+            "timestampType": [0] * rows,
+        },
+        schema=ARROW_SCHEMA,
     )
-    return spark.createDataFrame(rows, schema)
 
 
-TOPICS = {"segments": "segments", "impressions": "impressions", "viewer_events": "viewer_events"}
-
-
-def test_parse_types_valid_records(spark):
-    records = kafka_rows(spark, "segments", [json.dumps(SEGMENT).encode()])
-    parsed = bronze_ingest.parse(records, TOPICS)
-    row = parsed.collect()[0].asDict()
-    assert row["reason"] is None
-    assert row["segments___valid"] and not row["impressions___valid"]
-    assert row["segments__sequence"] == 1 and row["segments__width"] == 1280
-    assert row["segments__start_time"].isoformat().startswith("2026-11-22T10:00:02.5")
-    types = dict(parsed.dtypes)
-    assert types["segments__start_time"] == "timestamp"
-    assert types["segments__bytes"] == "bigint"
-    assert row["impressions__event_id"] is None
-
-
-def test_spark_rules_give_the_python_validator_reasons(spark, stack):
-    """The same records, judged by Spark and by Python, get the same reasons."""
-    payloads = {key: [] for key in EVENT_SCHEMAS}
-    for record in itertools.islice(simulator(stack, bad_ratio=0.3, seed=11), 3000):
-        payloads[record.topic].append(record.value)
-    extra = [
-        {**SEGMENT, "sequence": "12"},
-        {**SEGMENT, "sequence": 1.5},
-        {**SEGMENT, "fps": float("nan")},
-        {**SEGMENT, "width": None, "codec": 5},
-        {**SEGMENT, "start_time": "2026-13-40T00:00:00Z"},
-    ]
-    payloads["segments"] = [json.dumps(e).encode() for e in extra] + [b"", b"null", b"{}"]
-    for key, values in payloads.items():
-        schema = EVENT_SCHEMAS[key]
-        parsed = bronze_ingest.parse(kafka_rows(spark, key, values), TOPICS)
-        spark_reasons = [r.reason for r in parsed.orderBy("offset").collect()]
-        python_reasons = ["; ".join(schema.parse(v)[1]) or None for v in values]
-        assert spark_reasons == python_reasons, key
-
-
-def test_transform_splits_valid_and_quarantined_rows(spark):
+def test_split_types_valid_records_and_quarantines_the_rest():
     good = json.dumps(SEGMENT).encode()
-    bad = json.dumps({**SEGMENT, "fps": -3}).encode()
-    records = kafka_rows(spark, "segments-topic", [good, bad, b"\xff"])
-    topics = {"segments": "segments-topic", "impressions": "i", "viewer_events": "v"}
-    parsed = bronze_ingest.parse(records, topics)
-    routes = bronze_ingest.routes(topics, F.current_timestamp())
-    assert {route.table for route in routes} == {*BRONZE_TABLES.values(), QUARANTINE}
-    rows = {r.table.name: parsed.where(r.when).select(*r.columns).collect() for r in routes}
-    segments = rows["bronze.segments"]
-    quarantine = sorted(rows["bronze.quarantine"], key=lambda r: r.kafka_offset)
-    assert [r.event_id for r in segments] == ["seg-1"]
-    assert str(segments[0].event_date) == "2026-11-22"
-    assert segments[0].payload == good.decode()
-    assert [(r.kafka_offset, r.reason) for r in quarantine] == [
-        (1, "fps: below 0.1"),
+    bad = json.dumps({**SEGMENT, "fps": -3, "codec": None}).encode()
+    split = bronze_ingest.SplitRecords(TOPICS, INGESTED)
+    out = split(kafka_batch("segments-topic", [good, bad, b"\xff", b"[]"]))
+    assert set(out) == {"bronze.segments", "bronze.quarantine"}
+    segments = out["bronze.segments"].cast(BRONZE_TABLES["segments"].schema).to_pylist()
+    assert len(segments) == 1
+    row = segments[0]
+    assert row["sequence"] == 1 and row["width"] == 1280 and row["fps"] == 30.0
+    assert row["start_time"] == datetime(2026, 11, 22, 10, 0, 2, 500000, tzinfo=UTC)
+    assert row["event_date"] == date(2026, 11, 22)
+    assert row["payload"] == good.decode()
+    assert (row["kafka_topic"], row["kafka_offset"], row["ingest_time"]) == ("segments-topic", 0, INGESTED)
+    quarantine = out["bronze.quarantine"].cast(QUARANTINE.schema).to_pylist()
+    assert [(r["kafka_offset"], r["reason"]) for r in quarantine] == [
+        (1, "fps: below 0.1; codec: required"),
         (2, "payload is not valid UTF-8"),
+        (3, "payload is not a JSON object"),
     ]
-    assert bytes(quarantine[1].payload) == b"\xff"
-    assert rows["bronze.impressions"] == []
+    assert quarantine[1]["payload"] == b"\xff"
+    assert quarantine[0]["ingest_date"] == date(2026, 11, 22)
+
+
+def test_a_topic_without_a_schema_is_quarantined():
+    split = bronze_ingest.SplitRecords(TOPICS, INGESTED)
+    out = split(kafka_batch("mystery", [json.dumps(SEGMENT).encode()]))
+    assert out["bronze.quarantine"].column("reason").to_pylist() == ["no event schema for topic mystery"]
+
+
+def test_split_agrees_with_the_schema_validator(stack):
+    records = list(itertools.islice(simulator(stack, bad_ratio=0.3, seed=11), 3000))
+    split = bronze_ingest.SplitRecords({"impressions": "impressions", "viewer_events": "viewer_events"}, INGESTED)
+    for key in ("impressions", "viewer_events"):
+        values = [r.value for r in records if r.topic == key]
+        out = split(kafka_batch(key, values))
+        expected = ["; ".join(EVENT_SCHEMAS[key].parse(v)[1]) for v in values]
+        assert out["bronze.quarantine"].column("reason").to_pylist() == [e for e in expected if e]
+        assert out[f"bronze.{key}"].num_rows == expected.count("")
 
 
 @pytest.mark.services
+@pytest.mark.spark
 def test_simulated_events_land_in_bronze_exactly_and_bad_ones_in_quarantine(isolated_settings, spark):
     settings = isolated_settings(kafka__max_offsets_per_trigger=8000)
     records = list(itertools.islice(simulator(settings, bad_ratio=0.02, seed=5), 20_000))

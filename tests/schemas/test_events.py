@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 
 import pytest
 
@@ -65,7 +66,26 @@ def test_parse_reports_bytes_that_are_not_an_event():
     assert IMPRESSIONS.parse(b'{"event_id": ') == (None, [NOT_AN_OBJECT])
     assert IMPRESSIONS.parse(b"[1, 2]") == (None, [NOT_AN_OBJECT])
     record, reasons = SEGMENTS.parse(json.dumps(SEGMENT).encode())
-    assert (record, reasons) == (SEGMENT, [])
+    assert reasons == []
+    assert record == {**SEGMENT, "start_time": datetime(2026, 11, 22, 10, 0, 4, tzinfo=UTC)}
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("2026-11-22T10:00:00.5+02:00", datetime(2026, 11, 22, 8, 0, 0, 500000, tzinfo=UTC)),
+        ("2026-11-22 10:00:00", datetime(2026, 11, 22, 10, 0, tzinfo=UTC)),
+    ],
+)
+def test_timestamps_are_normalised_to_utc(text, expected):
+    record, _ = SEGMENTS.coerce({**SEGMENT, "start_time": text})
+    assert record["start_time"] == expected
+
+
+def test_integers_must_fit_their_type():
+    assert SEGMENTS.validate({**SEGMENT, "width": 2**31}) == ["width: not a valid int"]
+    assert SEGMENTS.validate({**SEGMENT, "sequence": 2**63}) == ["sequence: not a valid long"]
+    assert SEGMENTS.validate({**SEGMENT, "codec": 5}) == ["codec: not a valid string"]
 
 
 def test_several_problems_are_all_reported():
