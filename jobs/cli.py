@@ -1,10 +1,10 @@
 """The `brandlake` command.
 
-    brandlake services up|down|status      the embedded broker and Redis
-    brandlake run bronze-ingest [...]      a streaming job (--available-now: until caught up)
-    brandlake simulate --count N [...]     impressions and viewer events into Kafka
-    brandlake tables                       the lake's tables, their rows and where they are
-    brandlake demo                         services, simulated traffic, bronze_ingest, a summary
+brandlake services up|down|status      the embedded broker and Redis
+brandlake run bronze-ingest [...]      a streaming job (--available-now: until caught up)
+brandlake simulate --count N [...]     impressions and viewer events into Kafka
+brandlake tables                       the lake's tables, their rows and where they are
+brandlake demo                         services, simulated traffic, bronze_ingest, a summary
 """
 
 from __future__ import annotations

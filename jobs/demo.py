@@ -1,6 +1,6 @@
 """The embedded demo: start the services, send simulated traffic, ingest it, show the lake.
 
-    make demo          (or: brandlake demo --events 200000)
+make demo          (or: brandlake demo --events 200000)
 """
 
 from __future__ import annotations

@@ -74,7 +74,9 @@ class EventSimulator:
     ) -> None:
         self.catalog = catalog
         self.random = random.Random(seed)
-        self.spacing = timedelta(seconds=1 / rate_per_s) if rate_per_s else timedelta(milliseconds=1)
+        self.spacing = (
+            timedelta(seconds=1 / rate_per_s) if rate_per_s else timedelta(milliseconds=1)
+        )
         self.impression_share = impression_share
         self.ctr = click_through_rate
         self.bad_ratio = bad_ratio
@@ -153,7 +155,9 @@ class EventSimulator:
     def _viewer_event(self, viewer: _Viewer, kind: str | None) -> SimulatedRecord:
         campaign_id = None
         if kind is None:
-            if viewer.recent_campaigns and self.random.random() < self.ctr / (1 - self.impression_share):
+            if viewer.recent_campaigns and self.random.random() < self.ctr / (
+                1 - self.impression_share
+            ):
                 kind, campaign_id = "click", viewer.recent_campaigns[-1]
             else:
                 kind = self.random.choices(
@@ -246,7 +250,9 @@ def publish(
             time.sleep(min(0.05, index / rate_per_s - (now - started)))
         while True:
             try:
-                out.produce(topics[record.topic], value=record.value, key=record.key, on_delivery=delivered)
+                out.produce(
+                    topics[record.topic], value=record.value, key=record.key, on_delivery=delivered
+                )
                 break
             except BufferError:  # local queue full: let deliveries drain
                 out.poll(0.1)

@@ -1,1 +1,1 @@
-"""Event and table schemas: one definition yields the Spark schema, the Arrow schema and the validator."""
+"""Event and table schemas: one definition yields the Arrow/Spark schemas and the validator."""

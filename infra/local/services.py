@@ -144,7 +144,8 @@ def _redis_argv(binary: str, host: str, port: int, data: Path) -> list[str]:
 def _broker_healthy(address: str) -> bool:
     from confluent_kafka.admin import AdminClient
 
-    admin = AdminClient({"bootstrap.servers": address, "socket.timeout.ms": 2000})
+    # Quiet: refused connections are expected while the broker starts.
+    admin = AdminClient({"bootstrap.servers": address, "socket.timeout.ms": 2000, "log_level": 0})
     try:
         admin.list_topics(timeout=2)
     except Exception:

@@ -38,7 +38,9 @@ from pyspark.sql import DataFrame
 from jobs.common.config import Settings, is_uri
 from schemas.tables import TableSpec
 
-FILE_REPORT = "table string, path string, size long, partition_values string, stats string, rows long"
+FILE_REPORT = (
+    "table string, path string, size long, partition_values string, stats string, rows long"
+)
 
 
 class SchemaMismatchError(ValueError):
@@ -134,7 +136,8 @@ class DeltaSink:
                     parts[name].append(rows)
         results = {}
         for table in tables:
-            data = pa.concat_tables([_shape(p, table.schema) for p in parts[table.name]])
+            shaped = [_shape(p, table.schema) for p in parts[table.name]]
+            data = pa.concat_tables(shaped) if shaped else table.schema.empty_table()
             delta = self._open(table)
             if data.num_rows:
                 write_deltalake(
@@ -212,13 +215,14 @@ def _shape(rows: pa.Table, schema: pa.Schema) -> pa.Table:
 
 
 def conform(df: DataFrame, table: TableSpec) -> DataFrame:
-    """The batch's columns in the table's order; a clear error for a missing, extra or mistyped one."""
+    """The batch's columns in table order; a clear error for a missing, extra or mistyped one."""
     target = table.spark_schema
     have = {f.name: f.dataType for f in df.schema.fields}
     problems = [f"missing column {f.name}" for f in target.fields if f.name not in have]
     problems += [f"unexpected column {c}" for c in have if c not in table.columns]
     problems += [
-        f"column {f.name} is {have[f.name].simpleString()}, the table has {f.dataType.simpleString()}"
+        f"column {f.name} is {have[f.name].simpleString()}, "
+        f"the table has {f.dataType.simpleString()}"
         for f in target.fields
         if f.name in have and have[f.name] != f.dataType
     ]
@@ -318,7 +322,13 @@ def _write_parquet(uri: str, prefix: str, data: pa.Table, partition_by, table: s
         filesystem.create_dir(posixpath.dirname(path), recursive=True)
         collector: list[pq.FileMetaData] = []
         file_rows = rows.drop_columns(partition_by) if partition_by else rows
-        pq.write_table(file_rows, path, filesystem=filesystem, compression="snappy", metadata_collector=collector)
+        pq.write_table(
+            file_rows,
+            path,
+            filesystem=filesystem,
+            compression="snappy",
+            metadata_collector=collector,
+        )
         reports.append(
             {
                 "table": table,
@@ -362,7 +372,12 @@ def _file_stats(metadata: pq.FileMetaData, schema: pa.Schema) -> dict:
             lo, hi = _json_value(stats.min), _json_value(stats.max)
             low[name] = lo if name not in low else min(low[name], lo)
             high[name] = hi if name not in high else max(high[name], hi)
-    return {"numRecords": metadata.num_rows, "nullCount": nulls, "minValues": low, "maxValues": high}
+    return {
+        "numRecords": metadata.num_rows,
+        "nullCount": nulls,
+        "minValues": low,
+        "maxValues": high,
+    }
 
 
 def _json_value(value: object) -> object:

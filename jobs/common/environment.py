@@ -1,4 +1,4 @@
-"""Process environment that must be in place before Spark, Ultralytics, MLflow or Hugging Face import.
+"""Environment that must be set before Spark, Ultralytics, MLflow or Hugging Face import.
 
 Nothing here may be downloaded at run time, and Spark's Python workers must use this interpreter.
 """

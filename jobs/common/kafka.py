@@ -63,7 +63,7 @@ def ensure_topics(settings: Settings) -> list[str]:
         [NewTopic(t.name, num_partitions=t.partitions, replication_factor=1) for t in wanted],
         operation_timeout=10,
     )
-    for name, future in futures.items():
+    for future in futures.values():
         try:
             future.result(timeout=15)
         except KafkaException as err:

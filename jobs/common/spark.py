@@ -34,7 +34,7 @@ def build_session(settings: Settings, app_name: str | None = None) -> SparkSessi
 
 
 def read_kafka_stream(spark: SparkSession, settings: Settings, topics: list[str]) -> DataFrame:
-    """A streaming DataFrame of `topics` (keys of `kafka.topics`) with the native source's columns."""
+    """A stream of `topics` (keys of `kafka.topics`) with the native Kafka source's columns."""
     reader = (
         spark.readStream.format(FORMAT if settings.kafka.source == "python" else "kafka")
         .option("kafka.bootstrap.servers", bootstrap_servers(settings))

@@ -77,7 +77,8 @@ def test_kill_mid_batch_and_restart_writes_every_event_once(isolated_settings, t
         os.killpg(job.pid, signal.SIGKILL)
         job.wait(30)
     at_kill = {
-        name: committed_batch(settings, name) for name in ("bronze.impressions", "bronze.viewer_events")
+        name: committed_batch(settings, name)
+        for name in ("bronze.impressions", "bronze.viewer_events")
     }
     rows_at_kill = read_table(settings, "bronze.viewer_events").num_rows
     expected_viewer = sum(1 for r in records if r.topic == "viewer_events" and not r.bad_kind)
@@ -87,7 +88,9 @@ def test_kill_mid_batch_and_restart_writes_every_event_once(isolated_settings, t
     assert restarted.wait(300) == 0, log_path.read_text()[-3000:]
 
     for key in ("impressions", "viewer_events"):
-        expected = {json.loads(r.value)["event_id"] for r in records if r.topic == key and not r.bad_kind}
+        expected = {
+            json.loads(r.value)["event_id"] for r in records if r.topic == key and not r.bad_kind
+        }
         ids = read_table(settings, f"bronze.{key}").column("event_id").to_pylist()
         assert len(ids) == len(set(ids)), f"{key}: {len(ids) - len(set(ids))} rows written twice"
         assert set(ids) == expected, f"{key}: {len(expected - set(ids))} events lost"

@@ -1,4 +1,4 @@
-"""bronze_ingest: splitting records into bronze and quarantine rows, and Kafka -> bronze end to end."""
+"""bronze_ingest: records split into bronze and quarantine rows; Kafka -> bronze end to end."""
 
 from __future__ import annotations
 
@@ -16,7 +16,6 @@ from schemas.events import EVENT_SCHEMAS
 from schemas.tables import BRONZE_TABLES, QUARANTINE
 from tests.support import produce, read_table
 
-
 SEGMENT = {
     "event_id": "seg-1",
     "stream_id": "arena-live",
@@ -32,7 +31,11 @@ SEGMENT = {
 }
 
 
-TOPICS = {"segments-topic": "segments", "impressions-topic": "impressions", "views": "viewer_events"}
+TOPICS = {
+    "segments-topic": "segments",
+    "impressions-topic": "impressions",
+    "views": "viewer_events",
+}
 INGESTED = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
 
 
@@ -66,7 +69,11 @@ def test_split_types_valid_records_and_quarantines_the_rest():
     assert row["start_time"] == datetime(2026, 11, 22, 10, 0, 2, 500000, tzinfo=UTC)
     assert row["event_date"] == date(2026, 11, 22)
     assert row["payload"] == good.decode()
-    assert (row["kafka_topic"], row["kafka_offset"], row["ingest_time"]) == ("segments-topic", 0, INGESTED)
+    assert (row["kafka_topic"], row["kafka_offset"], row["ingest_time"]) == (
+        "segments-topic",
+        0,
+        INGESTED,
+    )
     quarantine = out["bronze.quarantine"].cast(QUARANTINE.schema).to_pylist()
     assert [(r["kafka_offset"], r["reason"]) for r in quarantine] == [
         (1, "fps: below 0.1; codec: required"),
@@ -80,12 +87,16 @@ def test_split_types_valid_records_and_quarantines_the_rest():
 def test_a_topic_without_a_schema_is_quarantined():
     split = bronze_ingest.SplitRecords(TOPICS, INGESTED)
     out = split(kafka_batch("mystery", [json.dumps(SEGMENT).encode()]))
-    assert out["bronze.quarantine"].column("reason").to_pylist() == ["no event schema for topic mystery"]
+    assert out["bronze.quarantine"].column("reason").to_pylist() == [
+        "no event schema for topic mystery"
+    ]
 
 
 def test_split_agrees_with_the_schema_validator(stack):
     records = list(itertools.islice(simulator(stack, bad_ratio=0.3, seed=11), 3000))
-    split = bronze_ingest.SplitRecords({"impressions": "impressions", "viewer_events": "viewer_events"}, INGESTED)
+    split = bronze_ingest.SplitRecords(
+        {"impressions": "impressions", "viewer_events": "viewer_events"}, INGESTED
+    )
     for key in ("impressions", "viewer_events"):
         values = [r.value for r in records if r.topic == key]
         out = split(kafka_batch(key, values))
@@ -96,7 +107,9 @@ def test_split_agrees_with_the_schema_validator(stack):
 
 @pytest.mark.services
 @pytest.mark.spark
-def test_simulated_events_land_in_bronze_exactly_and_bad_ones_in_quarantine(isolated_settings, spark):
+def test_simulated_events_land_in_bronze_exactly_and_bad_ones_in_quarantine(
+    isolated_settings, spark
+):
     settings = isolated_settings(kafka__max_offsets_per_trigger=8000)
     records = list(itertools.islice(simulator(settings, bad_ratio=0.02, seed=5), 20_000))
     for key in ("impressions", "viewer_events"):
@@ -105,7 +118,9 @@ def test_simulated_events_land_in_bronze_exactly_and_bad_ones_in_quarantine(isol
     bronze_ingest.run(settings, available_now=True)
 
     for key in ("impressions", "viewer_events"):
-        expected = {json.loads(r.value)["event_id"] for r in records if r.topic == key and not r.bad_kind}
+        expected = {
+            json.loads(r.value)["event_id"] for r in records if r.topic == key and not r.bad_kind
+        }
         table = read_table(settings, f"bronze.{key}")
         ids = table.column("event_id").to_pylist()
         assert len(ids) == len(expected) == len(set(ids))

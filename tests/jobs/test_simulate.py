@@ -11,7 +11,6 @@ from jobs.common.config import load_settings
 from jobs.simulate import BAD_KINDS, simulator
 from schemas.events import EVENT_SCHEMAS
 
-
 START = datetime(2026, 11, 22, 10, 0, tzinfo=UTC)
 
 

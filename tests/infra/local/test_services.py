@@ -35,7 +35,9 @@ def test_a_taken_port_gives_a_clear_error(tmp_path, monkeypatch):
         port = squatter.getsockname()[1]
         monkeypatch.setenv("BRANDLAKE_HOME", str(tmp_path))
         settings = load_settings({"services.broker.port": port, "services.redis.port": 0})
-        with pytest.raises(services.ServiceError, match=f"127.0.0.1:{port} is already in use") as err:
+        with pytest.raises(
+            services.ServiceError, match=f"127.0.0.1:{port} is already in use"
+        ) as err:
             services.up(settings, log=lambda m: None)
         assert "BRANDLAKE_SERVICES__BROKER__PORT" in str(err.value)
     assert services.status(settings)[0].status == "stopped"
@@ -53,7 +55,9 @@ def test_a_missing_broker_gives_a_clear_error():
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    with pytest.raises(BrokerUnavailableError, match=f"cannot reach the Kafka broker at 127.0.0.1:{port}"):
+    with pytest.raises(
+        BrokerUnavailableError, match=f"cannot reach the Kafka broker at 127.0.0.1:{port}"
+    ):
         check_broker({"bootstrap.servers": f"127.0.0.1:{port}"}, timeout_s=1)
 
 

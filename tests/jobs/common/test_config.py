@@ -21,7 +21,9 @@ def test_local_is_the_default_and_resolves_paths_under_home(tmp_path):
     assert settings.services.embedded is True
     assert settings.kafka.bootstrap_servers == "embedded"
     assert settings.lake.root == str(tmp_path / ".brandlake" / "lake")
-    assert settings.table_uri("bronze.impressions") == f"{tmp_path}/.brandlake/lake/bronze/impressions"
+    assert (
+        settings.table_uri("bronze.impressions") == f"{tmp_path}/.brandlake/lake/bronze/impressions"
+    )
     assert {s.stream_id for s in settings.catalog.streams} >= {"arena-live"}
 
 
@@ -52,7 +54,9 @@ def test_bad_value_names_key_value_and_origin(monkeypatch):
 
 
 def test_unknown_key_is_an_error_not_ignored():
-    with pytest.raises(ConfigError, match=r"kafka\.topcs = 3 \(from override kafka\.topcs\): unknown key"):
+    with pytest.raises(
+        ConfigError, match=r"kafka\.topcs = 3 \(from override kafka\.topcs\): unknown key"
+    ):
         load_settings({"kafka.topcs": 3})
 
 
@@ -79,7 +83,7 @@ def test_cluster_needs_its_environment_variables(monkeypatch):
 
 
 def test_unknown_environment_names_the_missing_file():
-    with pytest.raises(ConfigError, match="staging.yaml not found"):
+    with pytest.raises(ConfigError, match=r"staging\.yaml not found"):
         load_settings(env="staging")
 
 
@@ -90,5 +94,5 @@ def test_malformed_set_option():
 
 def test_starting_offsets_must_be_a_keyword_or_json():
     assert load_settings({"kafka.starting_offsets": '{"impressions": {"0": 5}}'})
-    with pytest.raises(ConfigError, match="kafka.starting_offsets = 'beginning'"):
+    with pytest.raises(ConfigError, match=r"kafka\.starting_offsets = 'beginning'"):
         load_settings({"kafka.starting_offsets": "beginning"})

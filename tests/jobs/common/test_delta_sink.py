@@ -67,11 +67,15 @@ def test_executor_files_carry_statistics_for_data_skipping(isolated_settings, sp
     assert sum(actions.column("num_records").to_pylist()) == 40
     assert min(actions.column("min.score").to_pylist()) == 0.0
     assert max(actions.column("max.score").to_pylist()) == 19.5
-    assert all(p.startswith("event_date=2026-11-22/part-00000000-q-") for p in actions.column("path").to_pylist())
+    assert all(
+        p.startswith("event_date=2026-11-22/part-00000000-q-")
+        for p in actions.column("path").to_pylist()
+    )
 
 
-def test_an_empty_batch_is_recorded(isolated_settings, spark):
-    settings = isolated_settings()
+@pytest.mark.parametrize("commit", ["executors", "driver"])
+def test_an_empty_batch_is_recorded(isolated_settings, spark, commit):
+    settings = isolated_settings(delta__commit=commit)
     result = DeltaSink(settings).write(batch(spark, []), TABLE, "q", 3)
     assert result.rows == 0
     assert DeltaTable(settings.table_uri(TABLE.name)).transaction_version("q") == 3
