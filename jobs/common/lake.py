@@ -33,8 +33,10 @@ def describe_tables(settings: Settings) -> str:
 
 def query_hints(settings: Settings) -> str:
     uri = settings.table_uri("bronze.impressions")
-    return f"""Query the tables (no Spark needed for the first three):
-  python  : from deltalake import DeltaTable; DeltaTable("{uri}").to_pandas()
+    return f"""Query the tables (the first three need no Spark):
+  delta-rs: from deltalake import DeltaTable; DeltaTable("{uri}").to_pandas()
   polars  : import polars as pl; pl.read_delta("{uri}")
-  DuckDB  : duckdb.sql("select * from arrow_table") over DeltaTable(...).to_pyarrow_dataset()
-  Spark   : spark.read.format("delta").load("{uri}")   (with delta-spark's jars)"""
+  DuckDB  : import duckdb; from deltalake import DeltaTable
+            impressions = DeltaTable("{uri}").to_pyarrow_dataset()
+            duckdb.sql("select brand_id, sum(clearing_cpm) / 1000 from impressions group by 1")
+  Spark   : spark.read.format("delta").load("{uri}")  (with delta-spark's jars)"""

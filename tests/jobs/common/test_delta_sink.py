@@ -97,3 +97,12 @@ def test_a_table_created_with_other_columns_is_refused(isolated_settings, spark)
     DeltaTable.create(settings.table_uri(TABLE.name), schema=pa.schema([("event_id", pa.string())]))
     with pytest.raises(SchemaMismatchError, match="brandlake expects"):
         DeltaSink(settings).write(batch(spark, range(3)), TABLE, "q", 0)
+
+
+def test_delta_spark_writer_is_one_setting_away(isolated_settings, spark):
+    """delta.writer=spark writes with format("delta") and txnAppId/txnVersion; without the
+    delta-spark jars (not installable here) Spark cannot find the format."""
+    settings = isolated_settings(delta__writer="spark")
+    with pytest.raises(Exception, match=r"(?i)data source: delta"):
+        DeltaSink(settings).write(batch(spark, range(3)), TABLE, "q", 0)
+    assert not DeltaTable.is_deltatable(settings.table_uri(TABLE.name))

@@ -102,3 +102,12 @@ def test_spark_stream_reads_every_record_once_in_limited_batches(isolated_settin
     assert query.exception() is None
     assert len(seen) == sent == len(set(seen))
     assert max(batches) <= 1500 and len(batches) >= 4
+
+
+@pytest.mark.spark
+def test_native_source_is_one_setting_away(isolated_settings, spark):
+    """kafka.source=native hands the same options to Spark's own `kafka` source. Its jar is not
+    installable here, so Spark says it cannot find it: proof the job asked for it."""
+    settings = isolated_settings(kafka__source="native")
+    with pytest.raises(Exception, match="Failed to find data source: kafka"):
+        read_kafka_stream(spark, settings, ["impressions"])
