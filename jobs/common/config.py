@@ -99,7 +99,6 @@ class SparkConf(_Strict):
 
 class DeltaConf(_Strict):
     writer: Literal["delta-rs", "spark"]
-    commit: Literal["executors", "driver"] = "executors"
 
 
 class StreamingJobConf(_Strict):

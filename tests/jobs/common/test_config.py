@@ -38,9 +38,9 @@ def test_environment_variables_override_files(monkeypatch):
 
 def test_explicit_overrides_win_over_environment(monkeypatch):
     monkeypatch.setenv("BRANDLAKE_KAFKA__SOURCE", "native")
-    settings = load_settings(parse_overrides(["kafka.source=python", "delta.commit=driver"]))
+    settings = load_settings(parse_overrides(["kafka.source=python", "delta.writer=spark"]))
     assert settings.kafka.source == "python"
-    assert settings.delta.commit == "driver"
+    assert settings.delta.writer == "spark"
 
 
 def test_bad_value_names_key_value_and_origin(monkeypatch):

@@ -34,9 +34,8 @@ def batch(spark, ids, day=date(2026, 11, 22)):
     return spark.createDataFrame(rows, SCHEMA)
 
 
-@pytest.mark.parametrize("commit", ["executors", "driver"])
-def test_a_replayed_batch_is_written_once(isolated_settings, spark, commit):
-    settings = isolated_settings(delta__commit=commit)
+def test_a_replayed_batch_is_written_once(isolated_settings, spark):
+    settings = isolated_settings()
     sink = DeltaSink(settings)
     first = sink.write(batch(spark, range(100)), TABLE, "query-a", 0)
     replay = sink.write(batch(spark, range(100)), TABLE, "query-a", 0)
@@ -73,9 +72,8 @@ def test_executor_files_carry_statistics_for_data_skipping(isolated_settings, sp
     )
 
 
-@pytest.mark.parametrize("commit", ["executors", "driver"])
-def test_an_empty_batch_is_recorded(isolated_settings, spark, commit):
-    settings = isolated_settings(delta__commit=commit)
+def test_an_empty_batch_is_recorded(isolated_settings, spark):
+    settings = isolated_settings()
     result = DeltaSink(settings).write(batch(spark, []), TABLE, "q", 3)
     assert result.rows == 0
     assert DeltaTable(settings.table_uri(TABLE.name)).transaction_version("q") == 3
