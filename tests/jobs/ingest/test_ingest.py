@@ -134,3 +134,19 @@ def set_args(settings) -> list[str]:
         **{f"kafka.topics.{k}.name": t.name for k, t in settings.kafka.topics.items()},
     }
     return [arg for key, value in pairs.items() for arg in ("--set", f"{key}={value}")]
+
+
+def test_file_ingest_of_a_generated_sample(isolated_settings, tmp_path):
+    from jobs.sample_media import generate
+
+    settings = isolated_settings(
+        sample_media__seconds=6, sample_media__width=640, sample_media__height=360
+    )
+    video = generate(settings, tmp_path, name="sample")
+    result = ingest(settings, "sample", ["-i", str(video)], transcode=True)
+    events = announced(settings)
+    assert [e["sequence"] for e in events] == [0, 1, 2]
+    assert all((e["width"], e["height"], e["fps"]) == (640, 360, 30.0) for e in events)
+    assert all(e["duration_s"] == 2.0 for e in events)
+    frames = [decodable_frames(result.landing / f"seg_{e['sequence']:06d}.ts") for e in events]
+    assert frames == [60, 60, 60]

@@ -1,0 +1,315 @@
+"""A sample broadcast: real photographs, camera moves and cuts, brand logos on boards and as
+overlays, and the exact ground truth of where each logo is in every frame.
+
+Backgrounds are photographs that ship with scikit-image. A scene is one photograph seen by a
+moving camera (pan and zoom); scenes cut to one another. Logos of the catalog's brands appear on
+sponsor boards that belong to the scene (they move with the camera, seen in perspective, maybe
+blurred, maybe crossed by an occluder) and as screen overlays that slide in and out. Everything
+follows from the seed.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+
+from jobs.common.config import Brand, SampleMediaConf
+from jobs.sample_media.logos import LOGO_SIZE, render_logo
+
+BACKGROUNDS = (
+    "astronaut",
+    "coffee",
+    "chelsea",
+    "rocket",
+    "stereo_motorcycle",
+    "hubble_deep_field",
+    "retina",
+    "camera",
+    "brick",
+    "grass",
+)
+
+
+def load_background(name: str) -> np.ndarray:
+    """An RGB photograph from scikit-image's bundled data."""
+    import skimage.data
+
+    image = getattr(skimage.data, name)()
+    if isinstance(image, tuple):  # stereo_motorcycle: (left, right, disparity)
+        image = image[0]
+    if image.ndim == 2:
+        image = np.dstack([image] * 3)
+    return np.ascontiguousarray(image[..., :3])
+
+
+@dataclass(frozen=True)
+class Camera:
+    """Where the camera looks in the photograph: centre and width of the view, start to end."""
+
+    start: tuple[float, float, float]  # cx, cy, view width (photograph pixels)
+    end: tuple[float, float, float]
+
+    def at(self, progress: float) -> tuple[float, float, float]:
+        eased = 0.5 - 0.5 * math.cos(math.pi * min(max(progress, 0.0), 1.0))
+        return tuple(a + (b - a) * eased for a, b in zip(self.start, self.end, strict=True))
+
+
+@dataclass(frozen=True)
+class Board:
+    """A logo fixed in the scene: four corners in photograph pixels, shown from t_in to t_out."""
+
+    brand_id: str
+    corners: np.ndarray  # 4x2, logo corners in photograph coordinates (tl, tr, br, bl)
+    t_in: float
+    t_out: float
+    blur: float
+    occluder: tuple[float, float, float] | None  # photograph x at t_in, x at t_out, radius
+
+
+@dataclass(frozen=True)
+class Overlay:
+    """A logo fixed on screen (a corner bug), sliding in from the edge."""
+
+    brand_id: str
+    box: tuple[int, int, int, int]  # x, y, width, height on screen
+    t_in: float
+    t_out: float
+    opacity: float
+
+
+@dataclass
+class Scene:
+    background: str
+    photo: np.ndarray
+    start_s: float
+    seconds: float
+    camera: Camera
+    boards: list[Board] = field(default_factory=list)
+    overlays: list[Overlay] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class TruthBox:
+    frame: int
+    time_s: float
+    brand_id: str
+    kind: str  # board | overlay
+    x1: int
+    y1: int
+    x2: int
+    y2: int
+    visible: float  # share of the logo's pixels in frame and not occluded
+    blur: float
+
+
+class Broadcast:
+    """The script of a sample broadcast; renders frames and their ground truth on demand."""
+
+    def __init__(self, conf: SampleMediaConf, brands: list[Brand]) -> None:
+        self.conf = conf
+        self.width, self.height, self.fps = conf.width, conf.height, conf.fps
+        self.frames = round(conf.seconds * conf.fps)
+        self.logos = {b.brand_id: render_logo(b) for b in brands}
+        self.random = np.random.default_rng(conf.seed)
+        self.photos = {name: self._fit(load_background(name)) for name in BACKGROUNDS}
+        self.scenes = self._script([b.brand_id for b in brands])
+
+    # -- the script ------------------------------------------------------------------------
+
+    def _fit(self, photo: np.ndarray) -> np.ndarray:
+        # Large enough that the camera can pan and zoom at full output resolution.
+        scale = max(1.4 * self.width / photo.shape[1], 1.4 * self.height / photo.shape[0], 1.0)
+        size = (int(photo.shape[1] * scale), int(photo.shape[0] * scale))
+        return cv2.resize(photo, size, interpolation=cv2.INTER_CUBIC) if scale > 1 else photo
+
+    def _script(self, brand_ids: list[str]) -> list[Scene]:
+        scenes, start, order = [], 0.0, list(self.random.permutation(len(BACKGROUNDS)))
+        unseen = list(brand_ids)
+        while start < self.conf.seconds:
+            seconds = float(min(max(self.random.exponential(self.conf.scene_seconds), 2.5), 12.0))
+            seconds = min(seconds, self.conf.seconds - start)
+            name = BACKGROUNDS[order[len(scenes) % len(order)]]
+            scene = Scene(name, self.photos[name], start, seconds, self._camera(self.photos[name]))
+            count = int(self.random.integers(1, 3))
+            for _ in range(count):
+                brand = unseen.pop(0) if unseen else str(self.random.choice(brand_ids))
+                scene.boards.append(self._board(scene, brand))
+            if self.random.random() < 0.5:
+                scene.overlays.append(self._overlay(scene, str(self.random.choice(brand_ids))))
+            scenes.append(scene)
+            start += seconds
+        return scenes
+
+    def _camera(self, photo: np.ndarray) -> Camera:
+        rows, cols = photo.shape[:2]
+        aspect = self.height / self.width
+
+        def view() -> tuple[float, float, float]:
+            most = min(cols, rows / aspect)
+            width = float(self.random.uniform(0.55, 0.95) * most)
+            half_w, half_h = width / 2, width * aspect / 2
+            cx = float(self.random.uniform(half_w, cols - half_w))
+            cy = float(self.random.uniform(half_h, rows - half_h))
+            return cx, cy, width
+
+        return Camera(view(), view())
+
+    def _board(self, scene: Scene, brand_id: str) -> Board:
+        # Somewhere both the first and the last view see, so the board stays in shot.
+        views = [scene.camera.at(0), scene.camera.at(1)]
+        aspect = self.height / self.width
+        left = max(cx - w / 2 for cx, _, w in views)
+        right = min(cx + w / 2 for cx, _, w in views)
+        top = max(cy - w * aspect / 2 for _, cy, w in views)
+        bottom = min(cy + w * aspect / 2 for _, cy, w in views)
+        view_width = min(w for _, _, w in views)
+        width = float(self.random.uniform(0.14, 0.32) * view_width)
+        height = width * LOGO_SIZE[1] / LOGO_SIZE[0]
+        cx = float(
+            self.random.uniform(left + width * 0.6, max(left + width * 0.6, right - width * 0.6))
+        )
+        cy = float(self.random.uniform(top + height, max(top + height, bottom - height)))
+        angle = math.radians(self.random.uniform(-10, 10))
+        corners = np.array(
+            [
+                [-width / 2, -height / 2],
+                [width / 2, -height / 2],
+                [width / 2, height / 2],
+                [-width / 2, height / 2],
+            ]
+        )
+        # Perspective: one side nearer the camera than the other.
+        skew = self.random.uniform(-0.18, 0.18)
+        corners[:, 1] *= 1 + skew * np.sign(corners[:, 0])
+        rotation = np.array(
+            [[math.cos(angle), -math.sin(angle)], [math.sin(angle), math.cos(angle)]]
+        )
+        corners = corners @ rotation.T + [cx, cy]
+        t_in = (
+            float(self.random.uniform(0, 0.3) * scene.seconds)
+            if self.random.random() < 0.5
+            else 0.0
+        )
+        t_out = (
+            scene.seconds
+            if self.random.random() < 0.6
+            else float(self.random.uniform(0.65, 1.0) * scene.seconds)
+        )
+        blur = float(self.random.choice([0.0, 0.0, 0.8, 1.6, 2.4]))
+        occluder = None
+        if self.random.random() < 0.35:
+            radius = height * float(self.random.uniform(0.4, 0.8))
+            occluder = (cx - width, cx + width, radius)
+        return Board(brand_id, corners, scene.start_s + t_in, scene.start_s + t_out, blur, occluder)
+
+    def _overlay(self, scene: Scene, brand_id: str) -> Overlay:
+        width = int(self.random.uniform(0.12, 0.2) * self.width)
+        height = int(width * LOGO_SIZE[1] / LOGO_SIZE[0])
+        margin = int(0.03 * self.width)
+        corner = int(self.random.integers(4))
+        x = margin if corner in (0, 3) else self.width - margin - width
+        y = margin if corner in (0, 1) else self.height - margin - height
+        t_in = scene.start_s + float(self.random.uniform(0.1, 0.4) * scene.seconds)
+        t_out = min(scene.start_s + scene.seconds, t_in + float(self.random.uniform(2.0, 5.0)))
+        return Overlay(
+            brand_id, (x, y, width, height), t_in, t_out, float(self.random.uniform(0.8, 1.0))
+        )
+
+    # -- rendering -------------------------------------------------------------------------
+
+    def scene_at(self, time_s: float) -> Scene:
+        for scene in self.scenes:
+            if time_s < scene.start_s + scene.seconds:
+                return scene
+        return self.scenes[-1]
+
+    def render(self, index: int, with_logos: bool = True) -> tuple[np.ndarray, list[TruthBox]]:
+        """Frame `index` (RGB, height x width x 3) and the logos visible in it."""
+        time_s = index / self.fps
+        scene = self.scene_at(time_s)
+        cx, cy, view_width = scene.camera.at((time_s - scene.start_s) / scene.seconds)
+        scale = self.width / view_width
+        to_frame = np.array(
+            [[scale, 0, self.width / 2 - scale * cx], [0, scale, self.height / 2 - scale * cy]]
+        )
+        frame = cv2.warpAffine(
+            scene.photo, to_frame, (self.width, self.height), flags=cv2.INTER_LINEAR
+        )
+        truth: list[TruthBox] = []
+        if not with_logos:
+            return frame, truth
+        for board in scene.boards:
+            if board.t_in <= time_s < board.t_out:
+                corners = board.corners @ to_frame[:, :2].T + to_frame[:, 2]
+                occluder = None
+                if board.occluder is not None:
+                    x0, x1, radius = board.occluder
+                    progress = (time_s - board.t_in) / max(board.t_out - board.t_in, 1e-6)
+                    centre = np.array([x0 + (x1 - x0) * progress, board.corners[:, 1].mean()])
+                    occluder = (centre @ to_frame[:, :2].T + to_frame[:, 2], radius * scale)
+                box = self._draw(
+                    frame, self.logos[board.brand_id], corners, board.blur, 1.0, occluder
+                )
+                if box:
+                    truth.append(TruthBox(index, time_s, board.brand_id, "board", *box, board.blur))
+        for overlay in scene.overlays:
+            if overlay.t_in <= time_s < overlay.t_out:
+                x, y, width, height = overlay.box
+                slide = min((time_s - overlay.t_in) / 0.4, 1.0)  # slides in over 0.4 s
+                offset = (1 - slide) * (width + x if x < self.width / 2 else self.width - x)
+                x = x - offset if x < self.width / 2 else x + offset
+                corners = np.array(
+                    [[x, y], [x + width, y], [x + width, y + height], [x, y + height]]
+                )
+                logo = self.logos[overlay.brand_id]
+                box = self._draw(frame, logo, corners, 0.0, overlay.opacity, None)
+                if box:
+                    truth.append(TruthBox(index, time_s, overlay.brand_id, "overlay", *box, 0.0))
+        return frame, truth
+
+    def _draw(self, frame, logo, corners, blur, opacity, occluder):
+        """Warp `logo` onto `corners` of `frame`; returns (x1, y1, x2, y2, visible) or None."""
+        x1, y1 = np.floor(corners.min(axis=0)).astype(int)
+        x2, y2 = np.ceil(corners.max(axis=0)).astype(int)
+        cx1, cy1 = max(x1, 0), max(y1, 0)
+        cx2, cy2 = min(x2, self.width), min(y2, self.height)
+        if cx2 - cx1 < 2 or cy2 - cy1 < 2:
+            return None
+        # Warp into the whole quad's box, so the visible share counts what falls off screen.
+        source = np.float32(
+            [[0, 0], [logo.shape[1], 0], [logo.shape[1], logo.shape[0]], [0, logo.shape[0]]]
+        )
+        target = np.float32(corners - [x1, y1])
+        warp = cv2.getPerspectiveTransform(source, target)
+        warped = cv2.warpPerspective(logo, warp, (x2 - x1, y2 - y1), flags=cv2.INTER_LINEAR)
+        if blur:
+            warped = cv2.GaussianBlur(warped, (0, 0), blur)
+        alpha = warped[..., 3].astype(np.float32) / 255 * opacity
+        total = float(alpha.sum())
+        if occluder is not None:
+            (ox, oy), radius = occluder
+            mask = np.ones(alpha.shape, np.float32)
+            cv2.circle(mask, (int(ox - x1), int(oy - y1)), int(radius), 0.0, -1, cv2.LINE_AA)
+            alpha = alpha * mask
+        inside = alpha[cy1 - y1 : cy2 - y1, cx1 - x1 : cx2 - x1]
+        region = frame[cy1:cy2, cx1:cx2].astype(np.float32)
+        colour = warped[cy1 - y1 : cy2 - y1, cx1 - x1 : cx2 - x1, :3].astype(np.float32)
+        frame[cy1:cy2, cx1:cx2] = (
+            region * (1 - inside[..., None]) + colour * inside[..., None]
+        ).astype(np.uint8)
+        if occluder is not None:
+            (ox, oy), radius = occluder
+            # The occluder itself: a dark figure passing in front of the board.
+            cv2.circle(frame, (int(ox), int(oy)), int(radius), (35, 30, 28), -1, cv2.LINE_AA)
+        visible = float(inside.sum()) / total if total else 0.0
+        if visible <= 0.0:
+            return None
+        return int(cx1), int(cy1), int(cx2), int(cy2), round(visible, 4)
+
+    def frames_with_truth(self) -> Iterator[tuple[np.ndarray, list[TruthBox]]]:
+        for index in range(self.frames):
+            yield self.render(index)

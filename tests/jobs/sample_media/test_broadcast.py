@@ -1,0 +1,107 @@
+"""The sample broadcast: deterministic, and its ground truth is where the logos really are."""
+
+from __future__ import annotations
+
+import json
+
+import av
+import numpy as np
+import pyarrow.parquet as pq
+import pytest
+
+from jobs.common.config import load_settings
+from jobs.sample_media import generate
+from jobs.sample_media.broadcast import Broadcast
+
+
+def small(seed: int = 3, seconds: float = 8.0):
+    return load_settings(
+        {
+            "sample_media.seconds": seconds,
+            "sample_media.width": 640,
+            "sample_media.height": 360,
+            "sample_media.seed": seed,
+            "sample_media.scene_seconds": 3.0,
+        }
+    )
+
+
+def test_same_seed_same_broadcast():
+    settings = small()
+    first = Broadcast(settings.sample_media, settings.catalog.brands)
+    again = Broadcast(settings.sample_media, settings.catalog.brands)
+    other = Broadcast(small(seed=4).sample_media, settings.catalog.brands)
+    for index in (0, 45, 130, 200):
+        frame, truth = first.render(index)
+        frame_again, truth_again = again.render(index)
+        assert np.array_equal(frame, frame_again) and truth == truth_again
+    assert [s.background for s in first.scenes] != [s.background for s in other.scenes]
+
+
+def test_every_brand_appears_and_scenes_cut():
+    settings = small(seconds=20)
+    broadcast = Broadcast(settings.sample_media, settings.catalog.brands)
+    seen = {
+        box.brand_id
+        for index in range(0, broadcast.frames, 5)
+        for box in broadcast.render(index)[1]
+    }
+    assert seen == {b.brand_id for b in settings.catalog.brands}
+    assert len(broadcast.scenes) >= 3
+    assert len({s.background for s in broadcast.scenes}) == len(broadcast.scenes)
+
+
+def test_truth_boxes_hold_exactly_the_drawn_logos():
+    """Pixels the logos change lie inside the truth boxes, and every fully visible, sharp box is
+    mostly logo (a tilted logo leaves its box's corners to the background)."""
+    settings = small(seed=5)
+    broadcast = Broadcast(settings.sample_media, settings.catalog.brands)
+    checked = 0
+    for index in range(0, broadcast.frames, 6):
+        scene = broadcast.scene_at(index / broadcast.fps)
+        if any(b.occluder for b in scene.boards):
+            continue  # occluders are foreground but not logos: judged by `visible` instead
+        with_logos, truth = broadcast.render(index)
+        background, _ = broadcast.render(index, with_logos=False)
+        changed = np.abs(with_logos.astype(int) - background.astype(int)).max(axis=2) > 12
+        inside = np.zeros_like(changed)
+        for box in truth:
+            inside[box.y1 : box.y2, box.x1 : box.x2] = True
+            if box.visible > 0.95 and box.blur == 0:
+                assert changed[box.y1 : box.y2, box.x1 : box.x2].mean() > 0.5, box
+        assert changed[~inside].sum() == 0, index
+        checked += bool(truth)
+    assert checked >= 5
+
+
+def test_encoded_video_matches_the_rendered_frames(tmp_path):
+    settings = small(seconds=4)
+    video = generate(settings, tmp_path, name="clip")
+    meta = json.loads((tmp_path / "clip.json").read_text())
+    truth = pq.read_table(tmp_path / "clip.truth.parquet").to_pylist()
+    broadcast = Broadcast(settings.sample_media, settings.catalog.brands)
+    assert meta["frames"] == broadcast.frames == 120
+    assert truth and {r["frame"] for r in truth} <= set(range(120))
+    with av.open(str(video)) as container:
+        stream = container.streams.video[0]
+        assert (stream.codec_context.name, stream.width, stream.height) == ("h264", 640, 360)
+        assert float(stream.average_rate) == 30
+        decoded = [f.to_ndarray(format="rgb24") for f in container.decode(stream)]
+    assert len(decoded) == 120
+    for index in (0, 37, 119):
+        rendered, boxes = broadcast.render(index)
+        error = np.mean((decoded[index].astype(float) - rendered) ** 2)
+        assert 10 * np.log10(255**2 / error) > 30  # PSNR in dB: the same picture
+        assert [(b.brand_id, b.x1, b.y1) for b in boxes] == [
+            (r["brand_id"], r["x1"], r["y1"]) for r in truth if r["frame"] == index
+        ]
+
+
+@pytest.mark.parametrize("size", ["1280x720"])
+def test_cli_writes_video_truth_and_metadata(tmp_path, size):
+    from jobs.sample_media import main
+
+    video = main(["--seconds", "1", "--size", size, "--out", str(tmp_path)])
+    assert video == tmp_path / "sample-720p-7.mp4"
+    assert (tmp_path / "sample-720p-7.truth.parquet").exists()
+    assert json.loads((tmp_path / "sample-720p-7.json").read_text())["width"] == 1280
