@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
 import subprocess
+import sys
 import threading
 import time
+from pathlib import Path
 
 import av
 import pytest
@@ -61,6 +65,7 @@ def test_file_ingest_of_real_footage(isolated_settings):
         assert frames == round(event["duration_s"] * 25)
         total += frames
     assert total == 341
+    assert decodable_frames(result.landing / PLAYLIST) == 341  # the playlist plays end to end
     assert abs(sum(e["duration_s"] for e in events) - 341 / 25) < 0.05
     starts = [e["start_time"] for e in events]
     assert starts == sorted(starts)
@@ -150,3 +155,40 @@ def test_file_ingest_of_a_generated_sample(isolated_settings, tmp_path):
     assert all(e["duration_s"] == 2.0 for e in events)
     frames = [decodable_frames(result.landing / f"seg_{e['sequence']:06d}.ts") for e in events]
     assert frames == [60, 60, 60]
+
+
+def test_a_killed_ingest_resumes_without_losing_or_repeating_segments(isolated_settings, tmp_path):
+    """SIGKILL `brandlake ingest` (and its ffmpeg) mid-file, run it again: the segments are
+    announced once each, and the new run's segments continue the sequence."""
+    settings = isolated_settings()
+    video = shared_video()
+    args = ["ingest", "file", str(video), "--stream-id", "cam", *set_args(settings)]
+    log = open(tmp_path / "ingest.log", "wb")  # noqa: SIM115 - closed when the test ends
+    first = subprocess.Popen(
+        [sys.executable, "-m", "jobs.cli", *args, "--realtime"],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    landing = Path(settings.landing_uri("cam"))
+    deadline = time.monotonic() + 60
+    while len(read_playlist(landing / PLAYLIST)[0]) < 3:
+        assert first.poll() is None and time.monotonic() < deadline, (
+            tmp_path / "ingest.log"
+        ).read_text()
+        time.sleep(0.1)
+    os.killpg(first.pid, signal.SIGKILL)
+    first.wait()
+    before = announced(settings)
+    assert 2 <= len(before) <= 4
+
+    second = subprocess.run(
+        [sys.executable, "-m", "jobs.cli", *args], capture_output=True, timeout=120
+    )
+    assert second.returncode == 0, second.stderr.decode()[-2000:]
+    events = announced(settings)
+    sequences = [e["sequence"] for e in events]
+    assert sequences == list(range(len(sequences)))
+    entries, ended = read_playlist(landing / PLAYLIST)
+    assert ended and [e.sequence for e in entries] == sequences
+    assert len(sequences) > len(before)
