@@ -36,6 +36,7 @@ def main(argv: list[str] | None = None) -> int:
     add_set_option(tables)
     demo = commands.add_parser("demo", help="run the embedded demo end to end")
     demo.add_argument("--events", type=int, default=200_000, help="simulated records to ingest")
+    demo.add_argument("--video-seconds", type=float, default=20.0, help="sample broadcast length")
     add_set_option(demo)
 
     args, rest = parser.parse_known_args(argv)
@@ -94,7 +95,7 @@ def _dispatch(args: argparse.Namespace, rest: list[str], parser) -> int:
         from jobs.demo import run_demo
 
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
-        run_demo(settings, args.events)
+        run_demo(settings, args.events, args.video_seconds)
         return 0
     raise AssertionError(args.command)
 

@@ -36,6 +36,7 @@ class ObjectSegmentStore:
 
     def publish(self, local: Path, stream_id: str) -> str:
         target = f"{self.path}/{stream_id}/{local.name}"
+        self.filesystem.create_dir(f"{self.path}/{stream_id}", recursive=True)
         pafs.copy_files(str(local), target, destination_filesystem=self.filesystem)
         return f"{self.root}/{stream_id}/{local.name}"
 

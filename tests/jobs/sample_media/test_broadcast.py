@@ -97,11 +97,16 @@ def test_encoded_video_matches_the_rendered_frames(tmp_path):
         ]
 
 
-@pytest.mark.parametrize("size", ["1280x720"])
-def test_cli_writes_video_truth_and_metadata(tmp_path, size):
+@pytest.mark.parametrize(
+    ("size", "name"), [("1280x720", "sample-720p-7"), ("1920x1080", "sample-1080p-7")]
+)
+def test_cli_writes_video_truth_and_metadata(tmp_path, size, name):
     from jobs.sample_media import main
 
     video = main(["--seconds", "1", "--size", size, "--out", str(tmp_path)])
-    assert video == tmp_path / "sample-720p-7.mp4"
-    assert (tmp_path / "sample-720p-7.truth.parquet").exists()
-    assert json.loads((tmp_path / "sample-720p-7.json").read_text())["width"] == 1280
+    assert video == tmp_path / f"{name}.mp4"
+    assert (tmp_path / f"{name}.truth.parquet").exists()
+    width, height = (int(n) for n in size.split("x"))
+    with av.open(str(video)) as container:
+        stream = container.streams.video[0]
+        assert (stream.width, stream.height, stream.frames) == (width, height, 30)
