@@ -19,7 +19,8 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-RESERVED_ENV = {"BRANDLAKE_ENV", "BRANDLAKE_HOME", "BRANDLAKE_CONF_DIR"}
+# Not configuration keys: where things are, for the loader and the tests.
+RESERVED_ENV = {"BRANDLAKE_ENV", "BRANDLAKE_HOME", "BRANDLAKE_CONF_DIR", "BRANDLAKE_TEST_MEDIA"}
 ENV_PREFIX = "BRANDLAKE_"
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
