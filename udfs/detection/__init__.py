@@ -1,0 +1,1 @@
+"""Detectors: people (COCO-pretrained pose model) and brands (trained by brandlake)."""
