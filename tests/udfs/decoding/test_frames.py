@@ -1,0 +1,44 @@
+"""Sampling frames from real footage, and failing clearly on a broken segment."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.media import shared_video
+from udfs.decoding.frames import SegmentDecodeError, sample_frames
+
+
+def test_two_frames_per_second_from_real_footage():
+    video = shared_video()
+    frames = list(sample_frames(video.as_uri(), fps=2.0))
+    # 341 frames at 25 fps: 13.64 s, so samples at 0, 0.5, ..., 13.5 s; each is the first frame
+    # at or after its time (this file's timestamps jitter by a fiftieth of a second).
+    assert [f.pts_s for f in frames] == pytest.approx([i / 2 + 0.03 for i in range(28)], abs=0.035)
+    indices = [f.index for f in frames]
+    assert indices == sorted(set(indices)) and indices[0] == 0 and indices[-1] <= 340
+    assert all(f.image.shape == (720, 1280, 3) and f.image.dtype.name == "uint8" for f in frames)
+
+
+def test_keyframes_only_decodes_just_keyframes():
+    frames = list(sample_frames(str(shared_video()), fps=0.5, keyframes_only=True))
+    assert 1 <= len(frames) <= 10
+    assert frames[0].pts_s == 0.0
+
+
+@pytest.mark.parametrize("content", [b"", b"not a video at all" * 100, bytes(range(256)) * 64])
+def test_broken_segments_raise_one_clear_error(tmp_path, content):
+    broken = tmp_path / "seg_000001.ts"
+    broken.write_bytes(content)
+    with pytest.raises(SegmentDecodeError, match=r"seg_000001\.ts"):
+        list(sample_frames(broken.as_uri(), fps=2.0))
+
+
+def test_a_truncated_segment_gives_what_it_has(tmp_path):
+    whole = shared_video().read_bytes()
+    truncated = tmp_path / "cut.avi"
+    truncated.write_bytes(whole[: len(whole) // 3])
+    try:
+        frames = list(sample_frames(str(truncated), fps=2.0))
+    except SegmentDecodeError:
+        return
+    assert 0 < len(frames) < 28

@@ -1,0 +1,1 @@
+"""Decoding video segments into the frames the analyzers see."""
