@@ -251,7 +251,7 @@ class Broadcast:
                     progress = (time_s - board.t_in) / max(board.t_out - board.t_in, 1e-6)
                     centre = np.array([x0 + (x1 - x0) * progress, board.corners[:, 1].mean()])
                     occluder = (centre @ to_frame[:, :2].T + to_frame[:, 2], radius * scale)
-                box = self._draw(
+                box = paste_logo(
                     frame, self.logos[board.brand_id], corners, board.blur, 1.0, occluder
                 )
                 if box:
@@ -266,50 +266,64 @@ class Broadcast:
                     [[x, y], [x + width, y], [x + width, y + height], [x, y + height]]
                 )
                 logo = self.logos[overlay.brand_id]
-                box = self._draw(frame, logo, corners, 0.0, overlay.opacity, None)
+                box = paste_logo(frame, logo, corners, 0.0, overlay.opacity, None)
                 if box:
                     truth.append(TruthBox(index, time_s, overlay.brand_id, "overlay", *box, 0.0))
         return frame, truth
 
-    def _draw(self, frame, logo, corners, blur, opacity, occluder):
-        """Warp `logo` onto `corners` of `frame`; returns (x1, y1, x2, y2, visible) or None."""
-        x1, y1 = np.floor(corners.min(axis=0)).astype(int)
-        x2, y2 = np.ceil(corners.max(axis=0)).astype(int)
-        cx1, cy1 = max(x1, 0), max(y1, 0)
-        cx2, cy2 = min(x2, self.width), min(y2, self.height)
-        if cx2 - cx1 < 2 or cy2 - cy1 < 2:
-            return None
-        # Warp into the whole quad's box, so the visible share counts what falls off screen.
-        source = np.float32(
-            [[0, 0], [logo.shape[1], 0], [logo.shape[1], logo.shape[0]], [0, logo.shape[0]]]
-        )
-        target = np.float32(corners - [x1, y1])
-        warp = cv2.getPerspectiveTransform(source, target)
-        warped = cv2.warpPerspective(logo, warp, (x2 - x1, y2 - y1), flags=cv2.INTER_LINEAR)
-        if blur:
-            warped = cv2.GaussianBlur(warped, (0, 0), blur)
-        alpha = warped[..., 3].astype(np.float32) / 255 * opacity
-        total = float(alpha.sum())
-        if occluder is not None:
-            (ox, oy), radius = occluder
-            mask = np.ones(alpha.shape, np.float32)
-            cv2.circle(mask, (int(ox - x1), int(oy - y1)), int(radius), 0.0, -1, cv2.LINE_AA)
-            alpha = alpha * mask
-        inside = alpha[cy1 - y1 : cy2 - y1, cx1 - x1 : cx2 - x1]
-        region = frame[cy1:cy2, cx1:cx2].astype(np.float32)
-        colour = warped[cy1 - y1 : cy2 - y1, cx1 - x1 : cx2 - x1, :3].astype(np.float32)
-        frame[cy1:cy2, cx1:cx2] = (
-            region * (1 - inside[..., None]) + colour * inside[..., None]
-        ).astype(np.uint8)
-        if occluder is not None:
-            (ox, oy), radius = occluder
-            # The occluder itself: a dark figure passing in front of the board.
-            cv2.circle(frame, (int(ox), int(oy)), int(radius), (35, 30, 28), -1, cv2.LINE_AA)
-        visible = float(inside.sum()) / total if total else 0.0
-        if visible <= 0.0:
-            return None
-        return int(cx1), int(cy1), int(cx2), int(cy2), round(visible, 4)
-
     def frames_with_truth(self) -> Iterator[tuple[np.ndarray, list[TruthBox]]]:
         for index in range(self.frames):
             yield self.render(index)
+
+
+def paste_logo(
+    frame: np.ndarray,
+    logo: np.ndarray,
+    corners: np.ndarray,
+    blur: float = 0.0,
+    opacity: float = 1.0,
+    occluder: tuple[tuple[float, float], float] | None = None,
+) -> tuple[int, int, int, int, float] | None:
+    """Warp an RGBA `logo` onto the quad `corners` (tl, tr, br, bl) of `frame`, in place.
+
+    Returns the box of the logo's part inside the frame (x1, y1, x2, y2) and the share of its
+    pixels that are in frame and not under `occluder` ((centre, radius), drawn on top), or None
+    when nothing of it shows.
+    """
+    height, width = frame.shape[:2]
+    x1, y1 = np.floor(corners.min(axis=0)).astype(int)
+    x2, y2 = np.ceil(corners.max(axis=0)).astype(int)
+    cx1, cy1 = max(x1, 0), max(y1, 0)
+    cx2, cy2 = min(x2, width), min(y2, height)
+    if cx2 - cx1 < 2 or cy2 - cy1 < 2:
+        return None
+    # Warp into the whole quad's box, so the visible share counts what falls off screen.
+    source = np.float32(
+        [[0, 0], [logo.shape[1], 0], [logo.shape[1], logo.shape[0]], [0, logo.shape[0]]]
+    )
+    target = np.float32(corners - [x1, y1])
+    warp = cv2.getPerspectiveTransform(source, target)
+    warped = cv2.warpPerspective(logo, warp, (x2 - x1, y2 - y1), flags=cv2.INTER_LINEAR)
+    if blur:
+        warped = cv2.GaussianBlur(warped, (0, 0), blur)
+    alpha = warped[..., 3].astype(np.float32) / 255 * opacity
+    total = float(alpha.sum())
+    if occluder is not None:
+        (ox, oy), radius = occluder
+        mask = np.ones(alpha.shape, np.float32)
+        cv2.circle(mask, (int(ox - x1), int(oy - y1)), int(radius), 0.0, -1, cv2.LINE_AA)
+        alpha = alpha * mask
+    inside = alpha[cy1 - y1 : cy2 - y1, cx1 - x1 : cx2 - x1]
+    region = frame[cy1:cy2, cx1:cx2].astype(np.float32)
+    colour = warped[cy1 - y1 : cy2 - y1, cx1 - x1 : cx2 - x1, :3].astype(np.float32)
+    frame[cy1:cy2, cx1:cx2] = (
+        region * (1 - inside[..., None]) + colour * inside[..., None]
+    ).astype(np.uint8)
+    if occluder is not None:
+        (ox, oy), radius = occluder
+        # The occluder itself: a dark figure passing in front of the logo.
+        cv2.circle(frame, (int(ox), int(oy)), int(radius), (35, 30, 28), -1, cv2.LINE_AA)
+    visible = float(inside.sum()) / total if total else 0.0
+    if visible <= 0.0:
+        return None
+    return int(cx1), int(cy1), int(cx2), int(cy2), round(visible, 4)
