@@ -1,0 +1,1 @@
+"""Model training: the brand detector, trained by brandlake on synthetic composites."""
