@@ -9,8 +9,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from confluent_kafka import Consumer, TopicPartition
+
 from jobs.common.config import Settings
-from jobs.common.kafka import producer
+from jobs.common.kafka import client_config, partitions_of, producer, true_end_offsets
 from jobs.ingest.ffmpeg import PLAYLIST
 from jobs.ingest.playlist import PlaylistEntry, read_playlist
 from jobs.ingest.storage import SegmentStore
@@ -65,7 +67,11 @@ class SegmentAnnouncer:
         self._producer = producer(settings, **{"enable.idempotence": True})
         self.state_path = out_dir / STATE_FILE
         state = json.loads(self.state_path.read_text()) if self.state_path.exists() else {}
-        self.last_sequence: int = state.get("last_sequence", -1)
+        # A crash between Kafka's acknowledgement and the state file leaves the file one
+        # segment behind: the topic itself has the last word.
+        self.last_sequence: int = max(
+            state.get("last_sequence", -1), last_announced_on_kafka(settings, stream_id)
+        )
         self.unreadable: list[int] = state.get("unreadable", [])
         self.announced = 0
 
@@ -149,6 +155,39 @@ class SegmentAnnouncer:
         state = {"last_sequence": self.last_sequence, "unreadable": self.unreadable}
         temporary.write_text(json.dumps(state))
         os.replace(temporary, self.state_path)
+
+
+def last_announced_on_kafka(settings: Settings, stream_id: str, lookback: int = 5000) -> int:
+    """The highest sequence the `segments` topic holds for `stream_id` among its last
+    `lookback` records per partition (segments are rare: that is minutes of many streams)."""
+    topic = settings.kafka.topics["segments"].name
+    consumer = Consumer(
+        client_config(settings, **{"group.id": "brandlake-ingest", "enable.auto.commit": False})
+    )
+    try:
+        timeout = settings.kafka.poll_timeout_s
+        partitions = [(topic, p) for p in partitions_of(consumer, topic, timeout)]
+        bounds = true_end_offsets(consumer, partitions, timeout)
+        ends = {p: end for (_, p), (_, end) in bounds.items()}
+        starts = {p: max(low, end - lookback) for (_, p), (low, end) in bounds.items()}
+        pending = {p for p in ends if ends[p] > starts[p]}
+        consumer.assign([TopicPartition(topic, p, starts[p]) for p in pending])
+        last, key = -1, stream_id.encode()
+        while pending:
+            messages = consumer.consume(1000, timeout=timeout)
+            if not messages:
+                break
+            for message in messages:
+                if message.error() is not None:
+                    continue
+                if message.key() == key:
+                    event = json.loads(message.value())
+                    last = max(last, int(event.get("sequence", -1)))
+                if message.offset() + 1 >= ends[message.partition()]:
+                    pending.discard(message.partition())
+        return last
+    finally:
+        consumer.close()
 
 
 def _iso(moment: datetime) -> str:

@@ -192,3 +192,19 @@ def test_a_killed_ingest_resumes_without_losing_or_repeating_segments(isolated_s
     entries, ended = read_playlist(landing / PLAYLIST)
     assert ended and [e.sequence for e in entries] == sequences
     assert len(sequences) > len(before)
+
+
+def test_a_crash_between_kafka_ack_and_state_file_announces_nothing_twice(isolated_settings):
+    """The window the kill test can only hit by luck, made certain: the state file is one
+    segment behind what Kafka acknowledged."""
+    from jobs.ingest.announcer import STATE_FILE, SegmentAnnouncer
+    from jobs.ingest.storage import segment_store
+
+    settings = isolated_settings()
+    result = ingest(settings, "cam", ["-i", str(shared_video()), "-t", "5"], transcode=True)
+    state = result.landing / STATE_FILE
+    state.write_text(json.dumps({"last_sequence": result.last_sequence - 1, "unreadable": []}))
+    again = SegmentAnnouncer(settings, "cam", result.landing, segment_store(settings))
+    assert again.last_sequence == result.last_sequence
+    assert again.scan() == []
+    assert [e["sequence"] for e in announced(settings)] == list(range(result.last_sequence + 1))
