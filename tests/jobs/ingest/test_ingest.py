@@ -180,7 +180,7 @@ def test_a_killed_ingest_resumes_without_losing_or_repeating_segments(isolated_s
     os.killpg(first.pid, signal.SIGKILL)
     first.wait()
     before = announced(settings)
-    assert 2 <= len(before) <= 4
+    assert 1 <= len(before) < 7  # killed mid-file
 
     second = subprocess.run(
         [sys.executable, "-m", "jobs.cli", *args], capture_output=True, timeout=120
