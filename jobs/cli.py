@@ -5,6 +5,7 @@ brandlake run bronze-ingest [...]      a streaming job (--available-now: until c
 brandlake simulate --count N [...]     impressions and viewer events into Kafka
 brandlake ingest rtmp|file [...]       video -> HLS in the landing area -> `segments` events
 brandlake sample-media [...]           a sample broadcast with brand logos and ground truth
+brandlake train brand-detector [...]   train the brand detector on synthetic composites
 brandlake tables                       the lake's tables, their rows and where they are
 brandlake demo                         services, simulated traffic, bronze_ingest, a summary
 """
@@ -32,6 +33,8 @@ def main(argv: list[str] | None = None) -> int:
     commands.add_parser("simulate", help="send simulated traffic to Kafka", add_help=False)
     commands.add_parser("ingest", help="RTMP or a file -> HLS segments -> Kafka", add_help=False)
     commands.add_parser("sample-media", help="render a sample broadcast", add_help=False)
+    train = commands.add_parser("train", help="train a model", add_help=False)
+    train.add_argument("model", choices=("brand-detector",))
     tables = commands.add_parser("tables", help="list the lake's tables")
     add_set_option(tables)
     demo = commands.add_parser("demo", help="run the embedded demo end to end")
@@ -65,6 +68,11 @@ def _dispatch(args: argparse.Namespace, rest: list[str], parser) -> int:
         from jobs.ingest.run import main as ingest_main
 
         ingest_main(rest)
+        return 0
+    if args.command == "train":
+        from jobs.train.brand_detector import main as train_main
+
+        train_main(rest)
         return 0
     if args.command == "sample-media":
         from jobs.sample_media import main as sample_media_main

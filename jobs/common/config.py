@@ -122,6 +122,20 @@ class SampleMediaConf(_Strict):
     scene_seconds: float = Field(gt=0)
 
 
+class TrainProfile(_Strict):
+    images: int = Field(ge=10)
+    image_size: int = Field(ge=64, le=1920, multiple_of=32)
+    epochs: int = Field(ge=1)
+    batch: int = Field(ge=1)
+    patience: int = Field(ge=1)
+
+
+class TrainConf(_Strict):
+    work_dir: str
+    seed: int
+    profiles: dict[str, TrainProfile]
+
+
 class StreamingJobConf(_Strict):
     query_name: str
     trigger_interval: str = Field(pattern=r"^\d+(\.\d+)? (milliseconds|seconds|minutes)$")
@@ -195,6 +209,7 @@ class Settings(_Strict):
     jobs: JobsConf
     ingest: IngestConf
     sample_media: SampleMediaConf
+    train: TrainConf
     simulate: SimulateConf
     catalog: Catalog
 
@@ -248,7 +263,12 @@ def load_settings(overrides: dict[str, Any] | None = None, env: str | None = Non
     home = os.environ.get("BRANDLAKE_HOME", os.getcwd())
     merged["home"] = home
     origins["home"] = "BRANDLAKE_HOME or the current directory"
-    for section, key in (("lake", "root"), ("lake", "checkpoint_root"), (None, "run_dir")):
+    for section, key in (
+        ("lake", "root"),
+        ("lake", "checkpoint_root"),
+        (None, "run_dir"),
+        ("train", "work_dir"),
+    ):
         holder = merged.get(section, {}) if section else merged
         if isinstance(holder.get(key), str) and not is_uri(holder[key]):
             holder[key] = str(Path(home, holder[key]).resolve())

@@ -1,0 +1,52 @@
+"""Training the brand detector end to end on a tiny dataset (real Ultralytics, real weights)."""
+
+from __future__ import annotations
+
+import cv2
+import pytest
+
+from jobs.common.config import load_settings
+from jobs.train.brand_detector import dataset_for, train_brand_detector
+
+
+@pytest.fixture
+def tiny(tmp_path, monkeypatch):
+    monkeypatch.setenv("BRANDLAKE_HOME", str(tmp_path))
+    return load_settings(
+        {
+            "train.profiles.tiny": {
+                "images": 40,
+                "image_size": 160,
+                "epochs": 1,
+                "batch": 8,
+                "patience": 1,
+            }
+        }
+    )
+
+
+def test_tiny_training_gives_a_detector_of_the_catalog_brands(tiny):
+    result = train_brand_detector(tiny, "tiny", device="cpu")
+    assert result.weights.is_file()
+    assert 0.0 <= result.map50 <= 1.0 and 0.0 <= result.recall <= 1.0
+    from ultralytics import YOLO
+
+    model = YOLO(str(result.weights))
+    assert list(model.names.values()) == [b.brand_id for b in tiny.catalog.brands]
+    data_yaml, fingerprint = dataset_for(tiny, "tiny")
+    assert fingerprint == result.dataset_fingerprint
+    image = next((data_yaml.parent / "images" / "val").glob("*.jpg"))
+    prediction = model.predict(cv2.imread(str(image)), imgsz=160, device="cpu", verbose=False)[0]
+    assert prediction.boxes is not None
+
+
+def test_the_dataset_is_built_once_per_fingerprint(tiny):
+    first, fingerprint = dataset_for(tiny, "tiny")
+    stamp = first.stat().st_mtime_ns
+    again, same = dataset_for(tiny, "tiny")
+    assert (again, same) == (first, fingerprint) and again.stat().st_mtime_ns == stamp
+
+
+def test_an_unknown_profile_is_a_clear_error(tiny):
+    with pytest.raises(ValueError, match="unknown profile 'huge'"):
+        train_brand_detector(tiny, "huge", device="cpu")
