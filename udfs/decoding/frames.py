@@ -56,13 +56,13 @@ def sample_frames(uri: str, fps: float, keyframes_only: bool = False) -> Iterato
                 first = moment if first is None else first
                 offset = moment - first
                 # Half a frame of slack: timestamps are rounded to the time base.
-                if (
-                    keyframes_only
-                    or offset + 0.5 / max(float(stream.average_rate or 30), 1) >= next_time
-                ):
+                slack = 0.5 / max(float(stream.average_rate or 30), 1)
+                if keyframes_only or offset + slack >= next_time:
                     yield SampledFrame(index, round(offset, 6), frame.to_ndarray(format="rgb24"))
                     produced += 1
-                    next_time = (int(offset / step + 1e-9) + 1) * step
+                    # The next sample time after this frame, slack included, so a frame a hair
+                    # early for one slot never makes the next frame count for it again.
+                    next_time = (int((offset + slack) / step + 1e-9) + 1) * step
             if produced == 0:
                 raise SegmentDecodeError(f"{uri}: no decodable video frames")
     except SegmentDecodeError:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.media import shared_video
+from tests.media import shared_video, vtest_segment
 from udfs.decoding.frames import SegmentDecodeError, sample_frames
 
 
@@ -42,3 +42,16 @@ def test_a_truncated_segment_gives_what_it_has(tmp_path):
     except SegmentDecodeError:
         return
     assert 0 < len(frames) < 28
+
+
+@pytest.fixture(scope="module")
+def cut_segment(tmp_path_factory):
+    """Seconds 8 to 10 of vtest.avi as an ingest-made segment (frame 225 is at 9 s)."""
+    return vtest_segment(tmp_path_factory.mktemp("seg"))
+
+
+@pytest.mark.parametrize("fps", [1.0, 2.0, 5.0])
+def test_no_sample_slot_is_filled_twice(cut_segment, fps):
+    """A frame a hair before its slot is taken for it; the next frame must not be as well."""
+    frames = list(sample_frames(cut_segment.as_uri(), fps=fps))
+    assert [round(f.pts_s * fps) for f in frames] == list(range(round(2 * fps)))
