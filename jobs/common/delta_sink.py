@@ -92,9 +92,12 @@ class DeltaSink:
         """Write the rows `split` assigns to each of `tables`; one commit per table."""
         if self.settings.delta.writer == "spark":
             return [self._write_with_delta_spark(df, t, split, app_id, batch_id) for t in tables]
-        done = {t.name for t in tables if self._holds(t, app_id, batch_id)}
+        opened = {t.name: self._open(t) for t in tables}
+        done = {name for name, delta in opened.items() if _holds(delta, app_id, batch_id)}
         todo = [t for t in tables if t.name not in done]
-        results = self._write_on_executors(df, todo, split, app_id, batch_id) if todo else {}
+        results = (
+            self._write_on_executors(df, todo, opened, split, app_id, batch_id) if todo else {}
+        )
         return [
             WriteResult(t.name, batch_id, 0, skipped=True) if t.name in done else results[t.name]
             for t in tables
@@ -120,11 +123,7 @@ class DeltaSink:
             self._checked.add(table.name)
         return delta
 
-    def _holds(self, table: TableSpec, app_id: str, batch_id: int) -> bool:
-        done = self._open(table).transaction_version(app_id)
-        return done is not None and done >= batch_id
-
-    def _write_on_executors(self, df, tables, split: Split, app_id: str, batch_id: int):
+    def _write_on_executors(self, df, tables, opened, split: Split, app_id: str, batch_id: int):
         prefix = f"part-{batch_id:08d}-{app_id[:8]}"
         targets = {t.name: (self.uri(t), t.schema, list(t.partition_by)) for t in tables}
         writer = _FileWriter(targets, split, prefix)
@@ -143,7 +142,7 @@ class DeltaSink:
                 )
                 for r in files
             ]
-            _commit_files(self._open(table), table, actions, app_id, batch_id)
+            _commit_files(opened[table.name], table, actions, app_id, batch_id)
             rows = sum(r.rows for r in files)
             results[table.name] = WriteResult(table.name, batch_id, rows, False, files=len(files))
         return results
@@ -161,6 +160,12 @@ class DeltaSink:
             .save(_spark_path(self.uri(table)))
         )
         return WriteResult(table.name, batch_id, None, skipped=False)
+
+
+def _holds(delta: DeltaTable, app_id: str, batch_id: int) -> bool:
+    """Whether the table already has this query's batch (or a later one)."""
+    done = delta.transaction_version(app_id)
+    return done is not None and done >= batch_id
 
 
 def _commit_properties(app_id: str, batch_id: int) -> CommitProperties:
