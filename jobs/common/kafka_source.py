@@ -164,11 +164,13 @@ class KafkaStreamReader(DataSourceStreamReader, SupportsTriggerAvailableNow):
                             "the gap, or start from a new checkpoint."
                         )
                     parts[p] = low
-        max_rows = self.max_rows if self.max_rows else None
+        # The engine's limit wins: ReadAllAvailable means everything, even with a configured cap.
         if isinstance(limit, ReadMaxRows):
             max_rows = limit.max_rows
         elif isinstance(limit, ReadAllAvailable):
             max_rows = None
+        else:
+            max_rows = self.max_rows
         return _apply_limit(begin, ends, max_rows)
 
     def partitions(self, start: Offsets, end: Offsets) -> list[KafkaPartition]:

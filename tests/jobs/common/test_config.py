@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from jobs.common.config import ConfigError, load_settings, parse_overrides
@@ -9,7 +11,7 @@ from jobs.common.config import ConfigError, load_settings, parse_overrides
 
 @pytest.fixture(autouse=True)
 def clean_env(monkeypatch, tmp_path):
-    for key in list(__import__("os").environ):
+    for key in list(os.environ):
         if key.startswith("BRANDLAKE_"):
             monkeypatch.delenv(key)
     monkeypatch.setenv("BRANDLAKE_HOME", str(tmp_path))
