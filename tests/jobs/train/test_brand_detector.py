@@ -6,6 +6,7 @@ import cv2
 import pytest
 
 from jobs.common.config import load_settings
+from jobs.common.registry import champion
 from jobs.train.brand_detector import dataset_for, train_brand_detector
 
 
@@ -38,6 +39,10 @@ def test_tiny_training_gives_a_detector_of_the_catalog_brands(tiny):
     image = next((data_yaml.parent / "images" / "val").glob("*.jpg"))
     prediction = model.predict(cv2.imread(str(image)), imgsz=160, device="cpu", verbose=False)[0]
     assert prediction.boxes is not None
+    # Registered in MLflow; the first version becomes the champion the streaming job loads.
+    assert (result.version, result.promoted) == ("1", True)
+    loaded = champion(tiny, tiny.models.brand_detector.name)
+    assert loaded.version == "1" and loaded.weights.read_bytes() == result.weights.read_bytes()
 
 
 def test_the_dataset_is_built_once_per_fingerprint(tiny):

@@ -1,0 +1,157 @@
+"""The model registry: MLflow tracking and registered models with a `champion` alias.
+
+By default MLflow keeps its tracking and registry in SQLite under the run directory and its
+artifacts beside it (`models.tracking_uri` / `models.artifact_root` point elsewhere). Training
+registers every run as a new version; the alias moves only when the new version beats the
+current champion on the held-out set, so a worse retrain never reaches the streaming job, which
+loads `models:/<name>@<alias>`.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+from jobs.common.config import Settings, join_uri
+
+log = logging.getLogger("brandlake.registry")
+
+SCORE_METRIC = "map50"  # what "beats the champion" means: held-out mAP at IoU 0.5
+
+
+class NoChampionError(LookupError):
+    """No version of the model carries the alias: nothing has been trained and promoted yet."""
+
+
+@dataclass(frozen=True)
+class ModelRef:
+    """A registered model version and where its weights are on this machine."""
+
+    name: str
+    version: str
+    alias: str | None
+    weights: Path
+    score: float | None
+
+    @property
+    def label(self) -> str:
+        """What every output row records as the model version."""
+        return f"{self.name} v{self.version}"
+
+
+@dataclass(frozen=True)
+class Registration:
+    run_id: str
+    version: str
+    score: float
+    previous_champion: ModelRef | None
+    promoted: bool
+
+
+def tracking_uri(settings: Settings) -> str:
+    return settings.models.tracking_uri or f"sqlite:///{Path(settings.run_dir, 'mlflow.db')}"
+
+
+def artifact_root(settings: Settings) -> str:
+    return settings.models.artifact_root or join_uri(settings.run_dir, "mlflow-artifacts")
+
+
+def _client(settings: Settings):
+    import mlflow
+    from mlflow import MlflowClient
+
+    Path(settings.run_dir).mkdir(parents=True, exist_ok=True)
+    uri = tracking_uri(settings)
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_registry_uri(uri)
+    return MlflowClient(uri, uri)
+
+
+def _experiment_id(client, name: str, settings: Settings) -> str:
+    experiment = client.get_experiment_by_name(name)
+    if experiment is not None:
+        return experiment.experiment_id
+    return client.create_experiment(name, artifact_location=join_uri(artifact_root(settings), name))
+
+
+def register_weights(
+    settings: Settings,
+    name: str,
+    weights: Path,
+    score: float,
+    params: dict[str, object],
+    metrics: dict[str, float],
+    tags: dict[str, str],
+) -> Registration:
+    """Log a training run with its weights, register it as a new version of `name`, and move
+    the alias to it when `score` beats the current champion's."""
+    from mlflow.exceptions import MlflowException
+
+    client = _client(settings)
+    alias = settings.models.alias
+    run = client.create_run(_experiment_id(client, name, settings), tags=tags)
+    run_id = run.info.run_id
+    for key, value in params.items():
+        client.log_param(run_id, key, value)
+    for key, value in {**metrics, SCORE_METRIC: score}.items():
+        client.log_metric(run_id, key, value)
+    client.log_artifact(run_id, str(weights), artifact_path="weights")
+    client.set_terminated(run_id)
+
+    try:
+        client.get_registered_model(name)
+    except MlflowException:  # not registered yet
+        client.create_registered_model(name, description="brandlake model, trained by brandlake")
+    source = f"{run.info.artifact_uri}/weights"
+    version = client.create_model_version(name, source, run_id=run_id, tags={SCORE_METRIC: score})
+    champion = _champion(client, settings, name, download=False)
+    promoted = champion is None or champion.score is None or score > champion.score
+    if promoted:
+        client.set_registered_model_alias(name, alias, version.version)
+    log.info(
+        "registered %s v%s (%s %.3f); %s",
+        name,
+        version.version,
+        SCORE_METRIC,
+        score,
+        f"alias {alias} now points to it"
+        if promoted
+        else f"{alias} stays v{champion.version} ({SCORE_METRIC} {champion.score:.3f})",
+    )
+    return Registration(run_id, str(version.version), score, champion, promoted)
+
+
+def champion(settings: Settings, name: str) -> ModelRef:
+    """The version of `name` that carries the alias, its weights downloaded to this machine.
+
+    Raises `NoChampionError` when there is none, saying how to make one.
+    """
+    found = _champion(_client(settings), settings, name, download=True)
+    if found is None:
+        raise NoChampionError(
+            f"no version of {name} carries the alias {settings.models.alias!r} in the registry "
+            f"at {tracking_uri(settings)}: train one with `brandlake train {name}`"
+        )
+    return found
+
+
+def _champion(client, settings: Settings, name: str, download: bool) -> ModelRef | None:
+    from mlflow.exceptions import MlflowException
+
+    alias = settings.models.alias
+    try:
+        version = client.get_model_version_by_alias(name, alias)
+    except MlflowException:  # no such model or alias
+        return None
+    score = version.tags.get(SCORE_METRIC)
+    weights = Path()
+    if download:
+        import mlflow
+
+        folder = Path(mlflow.artifacts.download_artifacts(artifact_uri=version.source))
+        files = sorted(folder.glob("*.pt")) if folder.is_dir() else [folder]
+        if not files:
+            raise FileNotFoundError(f"{name} v{version.version} has no weights in {folder}")
+        weights = files[0]
+    return ModelRef(name, str(version.version), alias, weights, float(score) if score else None)

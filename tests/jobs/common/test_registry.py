@@ -1,0 +1,50 @@
+"""The MLflow registry: versions, the champion alias that moves only on improvement, loading."""
+
+from __future__ import annotations
+
+import pytest
+
+from jobs.common.config import load_settings
+from jobs.common.registry import NoChampionError, champion, register_weights, tracking_uri
+
+
+@pytest.fixture
+def settings(tmp_path, monkeypatch):
+    monkeypatch.setenv("BRANDLAKE_HOME", str(tmp_path))
+    return load_settings()
+
+
+def register(settings, tmp_path, score: float, content: bytes):
+    weights = tmp_path / f"best-{score}.pt"
+    weights.write_bytes(content)
+    return register_weights(
+        settings, "brand-detector", weights, score, {"epochs": 1}, {"recall": 0.5}, {"t": "x"}
+    )
+
+
+def test_no_champion_is_a_clear_error(settings):
+    with pytest.raises(NoChampionError, match="brandlake train brand-detector"):
+        champion(settings, "brand-detector")
+    assert tracking_uri(settings).startswith("sqlite:///") and settings.run_dir in tracking_uri(
+        settings
+    )
+
+
+def test_the_alias_moves_only_when_the_new_version_is_better(settings, tmp_path):
+    first = register(settings, tmp_path, 0.60, b"first")
+    assert (first.version, first.promoted, first.previous_champion) == ("1", True, None)
+    worse = register(settings, tmp_path, 0.55, b"worse")
+    assert (worse.version, worse.promoted) == ("2", False)
+    assert worse.previous_champion.version == "1"
+    loaded = champion(settings, "brand-detector")
+    assert (loaded.version, loaded.score, loaded.label) == ("1", 0.60, "brand-detector v1")
+    assert loaded.weights.read_bytes() == b"first"
+    better = register(settings, tmp_path, 0.70, b"better")
+    assert (better.version, better.promoted) == ("3", True)
+    loaded = champion(settings, "brand-detector")
+    assert loaded.version == "3" and loaded.weights.read_bytes() == b"better"
+
+    import mlflow
+
+    run = mlflow.get_run(better.run_id)
+    assert run.data.metrics["map50"] == 0.70 and run.data.params["epochs"] == "1"
