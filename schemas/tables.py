@@ -82,3 +82,63 @@ QUARANTINE = TableSpec(
     partition_by=("ingest_date",),
     doc="Records that failed parsing or validation: raw bytes, the reason, where they came from.",
 )
+
+_SEGMENT_FRAME = [
+    pa.field("stream_id", pa.string()),
+    pa.field("segment_id", pa.string()),  # the segment event's event_id
+    pa.field("sequence", pa.int64()),
+    pa.field("frame_index", pa.int32()),  # in the segment
+    pa.field("frame_time", TIMESTAMP),  # wall clock: segment start_time + pts_s
+    pa.field("pts_s", pa.float64()),  # seconds from the segment's first frame
+]
+_ANALYSED = [
+    pa.field("analysed_at", TIMESTAMP),
+    pa.field("frame_date", pa.date32()),
+]
+
+DETECTIONS = TableSpec(
+    name="silver.detections",
+    schema=pa.schema(
+        [
+            pa.field("detection_id", pa.string()),  # <segment_id>-<frame_index>-<kind>-<n>
+            *_SEGMENT_FRAME,
+            pa.field("kind", pa.string()),  # brand | person
+            pa.field("label", pa.string()),  # catalog brand id, or "person"
+            pa.field("confidence", pa.float64()),
+            pa.field("x1", pa.float64()),  # box normalised to the frame, 0..1
+            pa.field("y1", pa.float64()),
+            pa.field("x2", pa.float64()),
+            pa.field("y2", pa.float64()),
+            pa.field("area_share", pa.float64()),  # box area / frame area
+            pa.field("model_name", pa.string()),
+            pa.field("model_version", pa.string()),
+            *_ANALYSED,
+        ]
+    ),
+    partition_by=("frame_date",),
+    doc="Brands and people found in sampled frames: one row per box, by frame_analysis.",
+)
+
+SEGMENT_CONTEXT = TableSpec(
+    name="silver.segment_context",
+    schema=pa.schema(
+        [
+            *_SEGMENT_FRAME,
+            pa.field("person_count", pa.int32()),
+            pa.field("brand_count", pa.int32()),
+            pa.field("brightness", pa.float64()),  # mean luma, 0..1
+            pa.field("motion", pa.float64()),  # mean luma change since the last sampled frame
+            pa.field("scene_label", pa.string()),
+            pa.field("safety_score", pa.float64()),  # 1 - P(nsfw); null when disabled
+            pa.field("models", pa.string()),  # every model (and version) that saw the frame
+            *_ANALYSED,
+            # Nested columns last: Delta keeps statistics for the flat ones.
+            pa.field("scene_scores", pa.map_(pa.string(), pa.float64())),
+            pa.field("scene_embedding", pa.list_(pa.float32())),
+        ]
+    ),
+    partition_by=("frame_date",),
+    doc="One row per sampled frame: scene, safety, people and brands counted, light, motion.",
+)
+
+SILVER_TABLES = [DETECTIONS, SEGMENT_CONTEXT]

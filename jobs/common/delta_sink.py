@@ -339,11 +339,14 @@ def _file_stats(metadata: pq.FileMetaData, schema: pa.Schema) -> dict:
     nulls: dict[str, int] = {}
     low: dict[str, object] = {}
     high: dict[str, object] = {}
+    # Parquet lists leaf columns; nested ones (maps, lists) get no statistics, as in Delta.
+    flat = {field.name for field in schema if not pa.types.is_nested(field.type)}
     for group in range(metadata.num_row_groups):
         row_group = metadata.row_group(group)
-        for index, name in enumerate(schema.names):
-            stats = row_group.column(index).statistics
-            if stats is None:
+        for index in range(row_group.num_columns):
+            column = row_group.column(index)
+            name, stats = column.path_in_schema, column.statistics
+            if name not in flat or stats is None:
                 continue
             if stats.null_count is not None:
                 nulls[name] = nulls.get(name, 0) + stats.null_count

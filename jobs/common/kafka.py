@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable
+from functools import lru_cache
 
 from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
@@ -72,10 +73,18 @@ def ensure_topics(settings: Settings) -> list[str]:
     return [t.name for t in wanted]
 
 
+_THROUGHPUT = {"linger.ms": 20, "batch.num.messages": 10000}
+
+
 def producer(settings: Settings, **extra: object) -> Producer:
     """A producer tuned for throughput; call `flush()` before exiting."""
-    defaults = {"linger.ms": 20, "batch.num.messages": 10000}
-    return Producer(client_config(settings, **{**defaults, **extra}))
+    return Producer(client_config(settings, **{**_THROUGHPUT, **extra}))
+
+
+@lru_cache(maxsize=4)
+def cached_producer(config: tuple[tuple[str, object], ...]) -> Producer:
+    """One producer per Python worker and client configuration (executors reuse it)."""
+    return Producer({**_THROUGHPUT, **dict(config)})
 
 
 def partitions_of(consumer: Consumer, topic: str, timeout_s: float) -> list[int]:

@@ -20,7 +20,7 @@ log = logging.getLogger("brandlake.registry")
 SCORE_METRIC = "map50"  # what "beats the champion" means: held-out mAP at IoU 0.5
 
 
-class NoChampionError(LookupError):
+class NoChampionError(RuntimeError):
     """No version of the model carries the alias: nothing has been trained and promoted yet."""
 
 

@@ -60,6 +60,7 @@ def train_brand_detector(
     """Train with `profile` (a key of `train.profiles`) on `device` (default: GPU if any)."""
     # jobs/__init__.py has set the offline environment before Ultralytics imports.
     from ultralytics import YOLO
+    from ultralytics.utils import SETTINGS
 
     from udfs.detection.person import MODEL_NAME, weights_path
     from udfs.devices import torch_device
@@ -72,6 +73,9 @@ def train_brand_detector(
     device = device or torch_device()
     started = time.monotonic()
     data_yaml, fingerprint = dataset_for(settings, profile)
+    # brandlake logs to its own registry; Ultralytics' MLflow callback would start a second
+    # run in a store of its own choosing.
+    SETTINGS.update({"mlflow": False})
     model = YOLO("yolo11n.yaml", task="detect")
     model.load(str(weights_path()))
     run_dir = Path(settings.train.work_dir) / "runs"

