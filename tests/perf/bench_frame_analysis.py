@@ -1,0 +1,95 @@
+"""Frames analysed per second: frame_analysis on Spark vs. the same models in a plain loop.
+
+    make bench                       (BENCH_VIDEO_SECONDS=10 make bench for a quicker run)
+
+A 1080p30 sample broadcast is ingested into 2 s segments; both paths analyse the same segments
+at the configured sampling rate (2 fps) with every analyzer: brand detector, person detector,
+scene embedder, safety model. The plain loop runs in this process with torch's default threads;
+Spark runs the streaming job until caught up, twice (cold: Python workers start and load the
+models; warm: a long-running stream's steady state). Real-time factor: seconds of video analysed
+per wall second. The brand detector is the registry's champion, else a one-epoch model trained
+here (same architecture and input size, so the same cost per frame).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+
+from jobs.common.registry import NoChampionError, champion
+from jobs.frame_analysis import analyzers_for, resolve_models, run
+from jobs.ingest.run import ingest
+from jobs.sample_media import generate
+from jobs.train.brand_detector import train_brand_detector
+from tests.support import read_table
+from udfs.analysis.segment import analyse_segment
+
+SECONDS = float(os.environ.get("BENCH_VIDEO_SECONDS", "30"))
+SAMPLE_FPS = 2.0
+
+
+def brand_model(settings) -> str:
+    try:
+        return champion(settings, settings.models.brand_detector.name).label
+    except NoChampionError:
+        train_brand_detector(settings, "bench", device="cpu")
+        return champion(settings, settings.models.brand_detector.name).label + " (1 epoch)"
+
+
+def test_frame_analysis_throughput(isolated_settings, spark, tmp_path):
+    base = isolated_settings(
+        sample_media__seconds=SECONDS,
+        sample_media__width=1920,
+        sample_media__height=1080,
+        jobs__frame_analysis__sample_fps=SAMPLE_FPS,
+        train__profiles__bench={"images": 40, "image_size": 160, "epochs": 1, "batch": 8,
+                                "patience": 1},
+    )  # fmt: skip
+    label = brand_model(base)
+    video = generate(base, tmp_path / "media", name="bench")
+    result = ingest(base, "bench", ["-i", str(video)], transcode=True)
+    segments = sorted(result.landing.glob("*.ts"))
+    conf = base.jobs.frame_analysis
+    print(
+        f"\nframe_analysis throughput: {SECONDS:.0f} s of 1080p30 in {len(segments)} segments, "
+        f"{conf.sample_fps} frames/s sampled, {os.cpu_count()} cores, brand detector {label}"
+    )
+
+    models = resolve_models(base)
+    analyzers = analyzers_for(models)
+    started = time.perf_counter()
+    frames = sum(
+        len(analyse_segment(s.as_uri(), analyzers, conf.sample_fps, conf.batch_size)[1])
+        for s in segments
+    )
+    plain = report("plain Python loop, same models", frames, time.perf_counter() - started)
+
+    rates = []
+    for attempt in ("first run (cold workers)", "second run (warm workers)"):
+        folder = tmp_path / attempt.split()[0]
+        settings = base.model_copy(
+            update={
+                "lake": base.lake.model_copy(
+                    update={"root": str(folder / "lake"), "checkpoint_root": str(folder / "chk")}
+                )
+            }
+        )
+        started = time.perf_counter()
+        run(settings, available_now=True)
+        elapsed = time.perf_counter() - started
+        analysed = read_table(settings, "silver.segment_context").num_rows
+        rates.append(report(f"Spark frame_analysis, {attempt}", analysed, elapsed))
+        assert analysed == frames
+    print(
+        f"  ratio Spark (warm) / plain loop: {rates[1] / plain:.2f}; cold: {rates[0] / plain:.2f}"
+    )
+
+
+def report(label: str, frames: int, elapsed: float) -> float:
+    rate = frames / elapsed
+    realtime = frames / SAMPLE_FPS / elapsed  # seconds of video per wall second
+    print(
+        f"  {label:46} {frames:>5} frames {elapsed:7.1f}s {rate:6.2f} frames/s  "
+        f"real-time factor {realtime:5.2f}"
+    )
+    return rate
