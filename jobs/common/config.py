@@ -134,6 +134,7 @@ class TrainConf(_Strict):
     work_dir: str
     seed: int
     profiles: dict[str, TrainProfile]
+    augmentation: dict[str, float] = {}  # Ultralytics augmentation arguments (fliplr, hsv_h, ...)
 
 
 class StreamingJobConf(_Strict):

@@ -96,6 +96,7 @@ def train_brand_detector(
         seed=settings.train.seed,
         deterministic=True,
         verbose=False,
+        **settings.train.augmentation,
     )
     best = Path(model.trainer.best)
     metrics = YOLO(str(best)).val(

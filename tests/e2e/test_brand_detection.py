@@ -8,8 +8,9 @@ own seed; the training set is made of photographs and logos only, never of sampl
 
 from __future__ import annotations
 
-import logging
+import uuid
 
+import pyarrow.parquet as pq
 import pytest
 
 from jobs.common.config import load_settings
@@ -23,7 +24,6 @@ from jobs.train.evaluate import score_frames
 from tests.support import read_table
 
 pytestmark = pytest.mark.spark
-log = logging.getLogger(__name__)
 GOAL = 0.9
 
 
@@ -41,9 +41,7 @@ def normalised(row: dict, width: int, height: int) -> tuple[float, float, float,
     return (row["x1"] / width, row["y1"] / height, row["x2"] / width, row["y2"] / height)
 
 
-def test_brands_in_an_unseen_broadcast_are_found(brand_champion, stack, tmp_path):
-    import uuid
-
+def test_brands_in_an_unseen_broadcast_are_found(brand_champion, stack, spark, tmp_path):
     suffix = uuid.uuid4().hex[:8]
     settings = load_settings(
         {
@@ -77,7 +75,7 @@ def test_brands_in_an_unseen_broadcast_are_found(brand_champion, stack, tmp_path
             index = index_of[(row["segment_id"], row["frame_index"])]
             detections[index].append((row["label"], row["confidence"], box))
     truth: dict[int, list] = {}
-    for row in read_table_parquet(tmp_path / "media" / "unseen.truth.parquet"):
+    for row in pq.read_table(tmp_path / "media" / "unseen.truth.parquet").to_pylist():
         box = normalised(row, conf.width, conf.height)
         truth.setdefault(row["frame"], []).append((row["brand_id"], row["visible"], box))
 
@@ -91,9 +89,3 @@ def test_brands_in_an_unseen_broadcast_are_found(brand_champion, stack, tmp_path
     assert score.frames == 40
     assert score.true_positives >= 20  # the sample shows logos most of the time
     assert score.precision >= GOAL and score.recall >= GOAL
-
-
-def read_table_parquet(path):
-    import pyarrow.parquet as pq
-
-    return pq.read_table(path).to_pylist()
