@@ -23,6 +23,7 @@ from pyspark.sql import DataFrame, SparkSession
 from jobs.common.config import Settings, add_set_option, load_settings, parse_overrides
 from jobs.common.delta_sink import DeltaSink, WriteResult
 from jobs.common.kafka import check_broker, client_config
+from jobs.common.quarantine import kafka_coordinates, quarantine_table
 from jobs.common.spark import build_session, read_kafka_stream
 from jobs.common.streaming import configure_logging, run_until_stopped, start_query
 from schemas.events import EVENT_SCHEMAS
@@ -30,12 +31,6 @@ from schemas.tables import BRONZE_TABLES, QUARANTINE
 
 log = logging.getLogger("brandlake.bronze_ingest")
 
-KAFKA_COORDINATES = {
-    "topic": "kafka_topic",
-    "partition": "kafka_partition",
-    "offset": "kafka_offset",
-    "timestamp": "kafka_timestamp",
-}
 TABLES = [*BRONZE_TABLES.values(), QUARANTINE]
 
 
@@ -75,15 +70,8 @@ class SplitRecords:
             if rows
         }
         if rejected:
-            out[QUARANTINE.name] = self._quarantine(batch.take(rejected), reasons)
+            out[QUARANTINE.name] = quarantine_table(batch.take(rejected), reasons, self.ingest_time)
         return out
-
-    def _coordinates(self, batch: pa.RecordBatch) -> dict[str, pa.Array]:
-        rows = batch.num_rows
-        return {
-            **{name: batch.column(source) for source, name in KAFKA_COORDINATES.items()},
-            "ingest_time": pa.array([self.ingest_time] * rows, pa.timestamp("us", tz="UTC")),
-        }
 
     def _bronze(self, key: str, batch: pa.RecordBatch, rows: list[dict]) -> pa.Table:
         event = EVENT_SCHEMAS[key]
@@ -93,21 +81,10 @@ class SplitRecords:
         columns = {
             **{name: typed.column(name) for name in event.names},
             "payload": batch.column("value").cast(pa.string()),
-            **self._coordinates(batch),
+            **kafka_coordinates(batch, self.ingest_time),
             "event_date": pa.array([r[event.event_time].date() for r in rows], pa.date32()),
         }
         return pa.table(columns).select(table.columns).cast(table.schema)
-
-    def _quarantine(self, batch: pa.RecordBatch, reasons: list[str]) -> pa.Table:
-        return pa.table(
-            {
-                **self._coordinates(batch),
-                "kafka_key": batch.column("key"),
-                "payload": batch.column("value"),
-                "reason": pa.array(reasons, pa.string()),
-                "ingest_date": pa.array([self.ingest_time.date()] * batch.num_rows, pa.date32()),
-            }
-        ).select(QUARANTINE.columns)
 
 
 def parse_record(key: str | None, topic: str, value: bytes | None) -> tuple[dict | None, list[str]]:

@@ -38,11 +38,12 @@ from jobs.common.config import Settings, add_set_option, load_settings, parse_ov
 from jobs.common.delta_sink import DeltaSink, WriteResult
 from jobs.common.kafka import check_broker, client_config
 from jobs.common.live_state import LIVE_KEY, redis_url, set_if_newer
+from jobs.common.quarantine import quarantine_table
 from jobs.common.registry import ModelRef, champion
 from jobs.common.spark import build_session, read_kafka_stream
 from jobs.common.streaming import configure_logging, run_until_stopped, start_query
 from schemas.events import SEGMENTS
-from schemas.tables import DETECTIONS, QUARANTINE, SEGMENT_CONTEXT, TIMESTAMP
+from schemas.tables import DETECTIONS, QUARANTINE, SEGMENT_CONTEXT
 from udfs.analysis.segment import Analyzers, DetectionRow, FrameContext, analyse_segment
 from udfs.context.scene import ScenePrototypes
 from udfs.decoding.frames import SegmentDecodeError
@@ -246,7 +247,7 @@ class AnalyseSegments:
             SEGMENT_CONTEXT.name: pa.Table.from_pylist(frames, schema=SEGMENT_CONTEXT.schema),
         }
         if rejected:
-            out[QUARANTINE.name] = self._quarantine(batch.take(rejected), reasons)
+            out[QUARANTINE.name] = quarantine_table(batch.take(rejected), reasons, self.analysed_at)
         return out
 
     def _where(self, segment: dict, frame_index: int, pts_s: float) -> dict:
@@ -336,22 +337,6 @@ class AnalyseSegments:
                     fields,
                     self.outputs.redis_ttl_s,
                 )
-
-    def _quarantine(self, batch: pa.RecordBatch, reasons: list[str]) -> pa.Table:
-        rows = batch.num_rows
-        return pa.table(
-            {
-                "kafka_topic": batch.column("topic"),
-                "kafka_partition": batch.column("partition"),
-                "kafka_offset": batch.column("offset"),
-                "kafka_timestamp": batch.column("timestamp"),
-                "kafka_key": batch.column("key"),
-                "payload": batch.column("value"),
-                "reason": pa.array(reasons, pa.string()),
-                "ingest_time": pa.array([self.analysed_at] * rows, TIMESTAMP),
-                "ingest_date": pa.array([self.analysed_at.date()] * rows, pa.date32()),
-            }
-        ).select(QUARANTINE.columns)
 
 
 def frame_messages(frames: list[dict], detections: list[dict]) -> list[dict]:

@@ -1,0 +1,205 @@
+"""Brand exposure from analysed frames: appearances, screen seconds and quality per minute.
+
+Pure functions over one stream's frames in time order, so the streaming job, the tests and an
+analyst's notebook compute exactly the same numbers.
+
+- A sampled frame stands for the `step_s` seconds until the next sample (0.5 s at 2 fps).
+- An appearance is a run of frames showing the brand; a gap of up to `gap_tolerance_s` without
+  it (a missed detection, an occluder passing) does not split the run and counts as on screen.
+  An appearance covers [first frame, last frame + step_s).
+- Screen seconds: from each frame showing the brand to its next one in the same appearance (or
+  `step_s` after the last), counted in the minute of the earlier frame, so every second lands
+  in a minute that has frames of the brand. Appearances of a minute: those that start in it.
+- Size (mean and max `area_share`), position, clarity (detector confidence) and clutter (other
+  brands in the same frame) average over the minute's frames that show the brand.
+- Share of voice: the brand's screen seconds / all brands' screen seconds, per stream and minute.
+- Quality index (0..1), a weighted sum whose weights live in `conf/` (`exposure.quality`):
+
+      quality = w_size     * min(1, mean_size_share / size_full_share)
+              + w_position * mean_position          (1 at the centre, 0 in a corner)
+              + w_clarity  * mean_confidence
+              + w_duration * min(1, mean_appearance_seconds / duration_full_s)
+              + w_clutter  * 1 / (1 + mean_other_brands)
+
+- Media value = screen_seconds * quality * the stream's rate per second (`rate_card`).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+Box = tuple[float, float, float, float]
+
+
+@dataclass(frozen=True)
+class BrandSeen:
+    brand_id: str
+    confidence: float
+    box: Box
+    area_share: float
+
+
+@dataclass(frozen=True)
+class Frame:
+    stream_id: str
+    frame_time: datetime
+    brands: tuple[BrandSeen, ...] = ()
+
+
+@dataclass(frozen=True)
+class QualityWeights:
+    size: float = 0.3
+    position: float = 0.2
+    clarity: float = 0.2
+    duration: float = 0.2
+    clutter: float = 0.1
+    size_full_share: float = 0.05  # a logo covering 5 % of the frame gets the full size score
+    duration_full_s: float = 5.0  # appearances of 5 s or more get the full duration score
+
+
+@dataclass(frozen=True)
+class Appearance:
+    brand_id: str
+    start: datetime
+    end: datetime  # exclusive: last frame + step
+    frames: int
+
+    @property
+    def seconds(self) -> float:
+        return (self.end - self.start).total_seconds()
+
+
+@dataclass
+class _MinuteSums:
+    screen_seconds: float = 0.0
+    appearances: int = 0
+    appearance_seconds: list[float] = field(default_factory=list)
+    frames: int = 0
+    size_sum: float = 0.0
+    size_max: float = 0.0
+    position_sum: float = 0.0
+    confidence_sum: float = 0.0
+    clutter_sum: float = 0.0
+
+
+def position_weight(box: Box) -> float:
+    """1 when the box's centre is the frame's centre, falling linearly to 0 in a corner."""
+    cx, cy = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
+    return max(0.0, 1.0 - math.hypot(cx - 0.5, cy - 0.5) / math.hypot(0.5, 0.5))
+
+
+def appearances(frames: Iterable[Frame], step_s: float, gap_tolerance_s: float) -> list[Appearance]:
+    """Runs of frames showing each brand, flicker of up to `gap_tolerance_s` bridged."""
+    return _walk(frames, step_s, gap_tolerance_s, {})
+
+
+def _walk(
+    frames: Iterable[Frame],
+    step_s: float,
+    gap_tolerance_s: float,
+    seconds: dict[tuple[datetime, str], float],
+) -> list[Appearance]:
+    """Appearances; adds each brand's on-screen seconds to `seconds[(minute, brand)]`, the time
+    from one of its frames to the next (bridged gaps included) counted in the earlier frame's
+    minute, so every second lands in a minute that has a frame of the brand."""
+    step = timedelta(seconds=step_s)
+    longest_gap = timedelta(seconds=step_s + gap_tolerance_s + 1e-6)
+    open_runs: dict[str, list] = {}  # brand -> [start, last, frames]
+    done: list[Appearance] = []
+
+    def close(brand: str, run: list) -> None:
+        key = (minute_of(run[1]), brand)
+        seconds[key] = seconds.get(key, 0.0) + step_s
+        done.append(Appearance(brand, run[0], run[1] + step, run[2]))
+
+    for frame in sorted(frames, key=lambda f: f.frame_time):
+        for brand in sorted({b.brand_id for b in frame.brands}):
+            run = open_runs.get(brand)
+            if run is not None and frame.frame_time - run[1] <= longest_gap:
+                key = (minute_of(run[1]), brand)
+                seconds[key] = seconds.get(key, 0.0) + (frame.frame_time - run[1]).total_seconds()
+                run[1], run[2] = frame.frame_time, run[2] + 1
+                continue
+            if run is not None:
+                close(brand, run)
+            open_runs[brand] = [frame.frame_time, frame.frame_time, 1]
+    for brand, run in open_runs.items():
+        close(brand, run)
+    return sorted(done, key=lambda a: (a.start, a.brand_id))
+
+
+def minute_of(moment: datetime) -> datetime:
+    return moment.replace(second=0, microsecond=0)
+
+
+def brand_exposure_minutes(
+    frames: list[Frame],
+    step_s: float,
+    gap_tolerance_s: float,
+    weights: QualityWeights,
+    rate_per_second: float,
+) -> list[dict]:
+    """Rows of `gold.brand_exposure_minute` for one stream's frames (any order)."""
+    if not frames:
+        return []
+    stream_id = frames[0].stream_id
+    sums: dict[tuple[datetime, str], _MinuteSums] = {}
+    seconds: dict[tuple[datetime, str], float] = {}
+    for appearance in _walk(frames, step_s, gap_tolerance_s, seconds):
+        first = sums.setdefault((minute_of(appearance.start), appearance.brand_id), _MinuteSums())
+        first.appearances += 1
+        first.appearance_seconds.append(appearance.seconds)
+    for key, on_screen in seconds.items():
+        sums.setdefault(key, _MinuteSums()).screen_seconds = on_screen
+    for frame in frames:
+        brands = {b.brand_id for b in frame.brands}
+        for seen in frame.brands:
+            s = sums.setdefault((minute_of(frame.frame_time), seen.brand_id), _MinuteSums())
+            s.frames += 1
+            s.size_sum += seen.area_share
+            s.size_max = max(s.size_max, seen.area_share)
+            s.position_sum += position_weight(seen.box)
+            s.confidence_sum += seen.confidence
+            s.clutter_sum += len(brands - {seen.brand_id})
+    total_by_minute: dict[datetime, float] = {}
+    for (minute, _brand), s in sums.items():
+        total_by_minute[minute] = total_by_minute.get(minute, 0.0) + s.screen_seconds
+    rows = []
+    for (minute, brand), s in sorted(sums.items()):
+        mean_size = s.size_sum / s.frames
+        mean_position = s.position_sum / s.frames
+        mean_confidence = s.confidence_sum / s.frames
+        mean_clutter = s.clutter_sum / s.frames
+        mean_duration = (
+            sum(s.appearance_seconds) / len(s.appearance_seconds) if s.appearance_seconds else 0
+        )
+        quality = (
+            weights.size * min(1.0, mean_size / weights.size_full_share)
+            + weights.position * mean_position
+            + weights.clarity * mean_confidence
+            + weights.duration * min(1.0, mean_duration / weights.duration_full_s)
+            + weights.clutter / (1.0 + mean_clutter)
+        )
+        total = total_by_minute[minute]
+        rows.append(
+            {
+                "stream_id": stream_id,
+                "brand_id": brand,
+                "minute": minute,
+                "screen_seconds": s.screen_seconds,
+                "appearances": s.appearances,
+                "frames": s.frames,
+                "mean_size_share": mean_size,
+                "max_size_share": s.size_max,
+                "position_weight": mean_position,
+                "clarity": mean_confidence,
+                "clutter": mean_clutter,
+                "share_of_voice": s.screen_seconds / total if total else 0.0,
+                "quality_index": quality,
+                "media_value": s.screen_seconds * quality * rate_per_second,
+            }
+        )
+    return rows
