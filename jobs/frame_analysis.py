@@ -66,6 +66,7 @@ class ModelSpec:
     brand_confidence: float = 0.35
     brand_image_size: int = 640
     prototypes: ScenePrototypes | None = None
+    clip: tuple[str, str] | None = None  # (architecture, weights): CLIP embeds the frames
     safety: bool = True
     torch_threads: int = 0  # 0: leave torch's default
 
@@ -73,7 +74,7 @@ class ModelSpec:
     def key(self) -> tuple:
         fingerprint = self.prototypes.fingerprint if self.prototypes else None
         return (self.person_confidence, self.person_image_size, self.brand, fingerprint,
-                self.brand_confidence, self.brand_image_size, self.safety)  # fmt: skip
+                self.clip, self.brand_confidence, self.brand_image_size, self.safety)  # fmt: skip
 
     def describe(self) -> str:
         """Every model and version that looks at a frame, for `segment_context.models`."""
@@ -85,7 +86,8 @@ class ModelSpec:
         if self.brand is not None:
             parts.append(self.brand.label)
         if self.prototypes is not None:
-            parts.append(f"{scene_version()} prototypes {self.prototypes.fingerprint}")
+            embedder = f"open_clip {' '.join(self.clip)}" if self.clip else scene_version()
+            parts.append(f"{embedder} prototypes {self.prototypes.fingerprint}")
         if self.safety:
             parts.append(safety_version())
         return "; ".join(parts)
@@ -97,7 +99,6 @@ _ANALYZERS: dict[tuple, Analyzers] = {}
 def analyzers_for(spec: ModelSpec) -> Analyzers:
     """The analyzers of `spec`, loaded once per Python worker (Spark reuses workers)."""
     if spec.key not in _ANALYZERS:
-        from udfs.context.scene import ImageEmbedder
         from udfs.detection.brand import BrandDetector
         from udfs.detection.person import PersonDetector
         from udfs.devices import torch_device
@@ -120,11 +121,21 @@ def analyzers_for(spec: ModelSpec) -> Analyzers:
             )
             if brand is not None
             else None,
-            embedder=ImageEmbedder(device) if spec.prototypes is not None else None,
+            embedder=_embedder(spec, device) if spec.prototypes is not None else None,
             prototypes=spec.prototypes,
             safety=SafetyScorer() if spec.safety else None,
         )
     return _ANALYZERS[spec.key]
+
+
+def _embedder(spec: ModelSpec, device: str):
+    if spec.clip is not None:
+        from udfs.context.clip import ClipEmbedder
+
+        return ClipEmbedder(*spec.clip, device)
+    from udfs.context.scene import ImageEmbedder
+
+    return ImageEmbedder(device)
 
 
 def scene_examples(settings: Settings) -> dict[str, list[np.ndarray]]:
@@ -168,15 +179,30 @@ def _logo_card(logo: np.ndarray) -> np.ndarray:
 
 
 def resolve_models(settings: Settings) -> ModelSpec:
-    """The champion brand detector and the scene prototypes, on the driver."""
-    from udfs.context.scene import ImageEmbedder
-
+    """The champion brand detector and the scene prototypes, on the driver: text prompts' CLIP
+    embeddings when `models.scene.clip` is set, else the example frames' CNN embeddings."""
     conf = settings.models
     brand = champion(settings, conf.brand_detector.name) if conf.brand_detector.enabled else None
     scene = conf.scene
-    prototypes = ScenePrototypes.from_examples(
-        ImageEmbedder("cpu"), scene_examples(settings), scene.fallback, scene.min_similarity
-    )
+    clip = None
+    if scene.clip:
+        from udfs.context.clip import ClipEmbedder
+
+        home = Path(settings.home)
+        architecture = scene.clip_architecture
+        if architecture.endswith(".json"):
+            architecture = str(home / architecture)
+        weights = str(home / scene.clip) if Path(home, scene.clip).exists() else scene.clip
+        clip = (architecture, weights)
+        prototypes = ClipEmbedder(*clip, "cpu").text_prototypes(
+            scene.labels, scene.prompt, scene.fallback
+        )
+    else:
+        from udfs.context.scene import ImageEmbedder
+
+        prototypes = ScenePrototypes.from_examples(
+            ImageEmbedder("cpu"), scene_examples(settings), scene.fallback, scene.min_similarity
+        )
     return ModelSpec(
         person_confidence=conf.person_detector.confidence,
         person_image_size=conf.person_detector.image_size,
@@ -184,6 +210,7 @@ def resolve_models(settings: Settings) -> ModelSpec:
         brand_confidence=conf.brand_detector.confidence,
         brand_image_size=conf.brand_detector.image_size,
         prototypes=prototypes,
+        clip=clip,
         safety=conf.safety_enabled,
     )
 

@@ -170,6 +170,9 @@ class SceneConf(_Strict):
     fallback: str  # the label of a frame close to none of the examples
     min_similarity: float = Field(ge=-1, le=1)
     examples: dict[str, list[str]]  # label -> images: file paths/globs, skimage:<name>, logo:<id>
+    clip: str = ""  # CLIP weights (a file, or a hub name where reachable); empty: the shipped CNN
+    clip_architecture: str = "ViT-B-32"  # an open_clip model name or a model config JSON path
+    prompt: str = Field(default="a video frame of {label}", pattern=r"\{label\}")
     clip: str = ""  # open_clip weights (a file or a hub name); empty: the shipped ImageNet CNN
     clip_architecture: str = "ViT-B-32"
     prompt: str = "a video frame of {label}"
