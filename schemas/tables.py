@@ -142,3 +142,143 @@ SEGMENT_CONTEXT = TableSpec(
 )
 
 SILVER_TABLES = [DETECTIONS, SEGMENT_CONTEXT]
+
+_MINUTE = pa.field("minute", TIMESTAMP)  # the minute's start, UTC
+_BRAND_SEEN = pa.struct(
+    [
+        ("brand_id", pa.string()),
+        ("confidence", pa.float64()),
+        ("x1", pa.float64()),
+        ("y1", pa.float64()),
+        ("x2", pa.float64()),
+        ("y2", pa.float64()),
+        ("area_share", pa.float64()),
+    ]
+)
+
+FRAME_BRANDS = TableSpec(
+    name="silver.frame_brands",
+    schema=pa.schema(
+        [
+            pa.field("frame_id", pa.string()),
+            pa.field("stream_id", pa.string()),
+            pa.field("segment_id", pa.string()),
+            pa.field("frame_time", TIMESTAMP),
+            pa.field("scene_label", pa.string()),
+            pa.field("safety_score", pa.float64()),
+            pa.field("person_count", pa.int32()),
+            pa.field("ingest_time", TIMESTAMP),
+            pa.field("frame_date", pa.date32()),
+            pa.field("brands", pa.list_(_BRAND_SEEN)),  # nested last: no statistics
+        ]
+    ),
+    partition_by=("frame_date",),
+    doc="Analysed frames as exposure_revenue received them from the detections topic; a frame "
+    "a retried frame_analysis task sent twice appears twice (gold drops repeats by frame_id).",
+)
+
+IMPRESSION_LOG = TableSpec(
+    name="silver.impressions",
+    schema=pa.schema(
+        [
+            pa.field("event_id", pa.string()),
+            pa.field("event_time", TIMESTAMP),
+            pa.field("stream_id", pa.string()),
+            pa.field("campaign_id", pa.string()),
+            pa.field("brand_id", pa.string()),
+            pa.field("clearing_cpm", pa.float64()),
+            pa.field("ingest_time", TIMESTAMP),
+            pa.field("event_date", pa.date32()),
+        ]
+    ),
+    partition_by=("event_date",),
+    doc="Valid ad impressions as exposure_revenue received them, for joins and revenue.",
+)
+
+CLICKS = TableSpec(
+    name="silver.clicks",
+    schema=pa.schema(
+        [
+            pa.field("event_id", pa.string()),
+            pa.field("event_time", TIMESTAMP),
+            pa.field("stream_id", pa.string()),
+            pa.field("campaign_id", pa.string()),
+            pa.field("ingest_time", TIMESTAMP),
+            pa.field("event_date", pa.date32()),
+        ]
+    ),
+    partition_by=("event_date",),
+    doc="Viewer clicks on ads (viewer_events with event_type click), for CTR.",
+)
+
+BRAND_EXPOSURE_MINUTE = TableSpec(
+    name="gold.brand_exposure_minute",
+    schema=pa.schema(
+        [
+            pa.field("stream_id", pa.string()),
+            pa.field("brand_id", pa.string()),
+            _MINUTE,
+            pa.field("screen_seconds", pa.float64()),
+            pa.field("appearances", pa.int32()),  # appearances that start in the minute
+            pa.field("frames", pa.int32()),  # sampled frames showing the brand
+            pa.field("mean_size_share", pa.float64()),
+            pa.field("max_size_share", pa.float64()),
+            pa.field("position_weight", pa.float64()),  # 1 centre .. 0 corner
+            pa.field("clarity", pa.float64()),  # mean detector confidence
+            pa.field("clutter", pa.float64()),  # mean other brands in the same frame
+            pa.field("share_of_voice", pa.float64()),
+            pa.field("quality_index", pa.float64()),
+            pa.field("media_value", pa.float64()),
+            pa.field("currency", pa.string()),
+            pa.field("updated_at", TIMESTAMP),
+        ]
+    ),
+    doc="Per stream, brand and minute: how long, how big, where and how clearly the brand was "
+    "on screen, and what that was worth (formula in jobs/exposure/metrics.py).",
+)
+
+IMPRESSION_CONTEXT = TableSpec(
+    name="gold.impression_context",
+    schema=pa.schema(
+        [
+            pa.field("event_id", pa.string()),
+            pa.field("event_time", TIMESTAMP),
+            pa.field("stream_id", pa.string()),
+            _MINUTE,
+            pa.field("campaign_id", pa.string()),
+            pa.field("brand_id", pa.string()),
+            pa.field("clearing_cpm", pa.float64()),
+            pa.field("frame_id", pa.string()),  # the frame on screen; null when none was near
+            pa.field("frame_time", TIMESTAMP),
+            pa.field("brands_on_screen", pa.list_(pa.string())),
+            pa.field("own_brand_on_screen", pa.bool_()),
+            pa.field("scene_label", pa.string()),
+            pa.field("safety_score", pa.float64()),
+            pa.field("updated_at", TIMESTAMP),
+        ]
+    ),
+    doc="Each ad impression with what was on screen when it was served: the latest analysed "
+    "frame of its stream at or before the impression, at most exposure.frame_max_age_s older.",
+)
+
+REVENUE_MINUTE = TableSpec(
+    name="gold.revenue_minute",
+    schema=pa.schema(
+        [
+            pa.field("stream_id", pa.string()),
+            pa.field("campaign_id", pa.string()),
+            _MINUTE,
+            pa.field("impressions", pa.int64()),
+            pa.field("revenue", pa.float64()),  # sum(clearing_cpm) / 1000
+            pa.field("ecpm", pa.float64()),
+            pa.field("clicks", pa.int64()),
+            pa.field("ctr", pa.float64()),
+            pa.field("revenue_brand_on_screen", pa.float64()),  # served while its brand showed
+            pa.field("updated_at", TIMESTAMP),
+        ]
+    ),
+    doc="Per stream, campaign and minute: impressions, revenue, eCPM, clicks, CTR, and the "
+    "revenue of impressions served while the campaign's own brand was on screen.",
+)
+
+GOLD_TABLES = [BRAND_EXPOSURE_MINUTE, IMPRESSION_CONTEXT, REVENUE_MINUTE]

@@ -150,9 +150,33 @@ class FrameAnalysisConf(StreamingJobConf):
     redis_ttl_s: int = Field(ge=1)  # live state of a stream that stops being analysed expires
 
 
+class ExposureRevenueConf(StreamingJobConf):
+    live_window_minutes: int = Field(ge=1, le=60)
+    redis_ttl_s: int = Field(ge=1)
+
+
 class JobsConf(_Strict):
     bronze_ingest: StreamingJobConf
     frame_analysis: FrameAnalysisConf
+    exposure_revenue: ExposureRevenueConf
+
+
+class QualityConf(_Strict):
+    size: float = Field(ge=0)
+    position: float = Field(ge=0)
+    clarity: float = Field(ge=0)
+    duration: float = Field(ge=0)
+    clutter: float = Field(ge=0)
+    size_full_share: float = Field(gt=0, le=1)
+    duration_full_s: float = Field(gt=0)
+
+
+class ExposureConf(_Strict):
+    gap_tolerance_s: float = Field(ge=0, le=60)
+    allowed_lateness_s: float = Field(ge=0)
+    frame_max_age_s: float = Field(gt=0)
+    lookback_minutes: int = Field(ge=1, le=1440)
+    quality: QualityConf
 
 
 class DetectorConf(_Strict):
@@ -262,6 +286,7 @@ class Settings(_Strict):
     sample_media: SampleMediaConf
     train: TrainConf
     models: ModelsConf
+    exposure: ExposureConf
     simulate: SimulateConf
     catalog: Catalog
 

@@ -31,6 +31,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from jobs.common.config import QualityConf
+
 Box = tuple[float, float, float, float]
 
 
@@ -47,17 +49,8 @@ class Frame:
     stream_id: str
     frame_time: datetime
     brands: tuple[BrandSeen, ...] = ()
-
-
-@dataclass(frozen=True)
-class QualityWeights:
-    size: float = 0.3
-    position: float = 0.2
-    clarity: float = 0.2
-    duration: float = 0.2
-    clutter: float = 0.1
-    size_full_share: float = 0.05  # a logo covering 5 % of the frame gets the full size score
-    duration_full_s: float = 5.0  # appearances of 5 s or more get the full duration score
+    scene_label: str | None = None
+    safety_score: float | None = None
 
 
 @dataclass(frozen=True)
@@ -139,7 +132,7 @@ def brand_exposure_minutes(
     frames: list[Frame],
     step_s: float,
     gap_tolerance_s: float,
-    weights: QualityWeights,
+    weights: QualityConf,
     rate_per_second: float,
 ) -> list[dict]:
     """Rows of `gold.brand_exposure_minute` for one stream's frames (any order)."""

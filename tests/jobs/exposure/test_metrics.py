@@ -6,15 +6,16 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from jobs.common.config import load_settings
 from jobs.exposure.metrics import (
     BrandSeen,
     Frame,
-    QualityWeights,
     appearances,
     brand_exposure_minutes,
     position_weight,
 )
 
+QUALITY = load_settings().exposure.quality
 T0 = datetime(2026, 11, 22, 8, 0, tzinfo=UTC)
 CENTRE = (0.4, 0.4, 0.6, 0.6)  # 4 % of the frame, centred
 CORNER = (0.0, 0.0, 0.1, 0.1)
@@ -38,7 +39,7 @@ def test_a_short_gap_is_bridged_a_long_one_splits():
 
 def test_seconds_and_appearances_by_minute():
     shown = frames([58.5, 59.0, 59.5, 60.0, 60.5], seen())
-    rows = brand_exposure_minutes(shown, 0.5, 1.0, QualityWeights(), rate_per_second=0.02)
+    rows = brand_exposure_minutes(shown, 0.5, 1.0, QUALITY, rate_per_second=0.02)
     assert [(r["minute"], r["screen_seconds"], r["appearances"], r["frames"]) for r in rows] == [
         (T0, 1.5, 1, 3),
         (T0 + timedelta(minutes=1), 1.0, 0, 2),
@@ -48,7 +49,7 @@ def test_seconds_and_appearances_by_minute():
 def test_share_of_voice_clutter_and_quality():
     both = frames([0, 0.5], seen("fizzco"), seen("lumen", CORNER, 0.5))
     alone = frames([1.0, 1.5], seen("fizzco"))
-    weights = QualityWeights()
+    weights = QUALITY
     rows = {
         r["brand_id"]: r
         for r in brand_exposure_minutes(both + alone, 0.5, 0.0, weights, rate_per_second=0.02)
@@ -73,4 +74,4 @@ def test_position_weight():
 
 
 def test_no_frames_no_rows():
-    assert brand_exposure_minutes([], 0.5, 1.0, QualityWeights(), 0.02) == []
+    assert brand_exposure_minutes([], 0.5, 1.0, QUALITY, 0.02) == []

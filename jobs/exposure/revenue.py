@@ -1,0 +1,83 @@
+"""Ad impressions in context, and revenue per minute: pure functions over one stream's rows.
+
+An impression takes the context of the latest analysed frame of its stream at or before the
+moment it was served, when that frame is at most `frame_max_age_s` older (a bounded stream-stream
+join on stream and time). With no such frame, the context is empty (`frame_id` null), never a
+guess from a frame after the impression.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+
+from jobs.exposure.metrics import Frame, minute_of
+
+
+def impression_context(
+    impressions: Iterable[dict], frames: list[Frame], frame_ids: list[str], max_age_s: float
+) -> list[dict]:
+    """`gold.impression_context` rows. `frames` (with their `frame_ids`) sorted by time."""
+    times = [f.frame_time for f in frames]
+    max_age = timedelta(seconds=max_age_s)
+    rows = []
+    for impression in impressions:
+        at = impression["event_time"]
+        index = bisect.bisect_right(times, at) - 1
+        frame = frames[index] if index >= 0 and at - times[index] <= max_age else None
+        brands = sorted({b.brand_id for b in frame.brands}) if frame else []
+        rows.append(
+            {
+                "event_id": impression["event_id"],
+                "event_time": at,
+                "stream_id": impression["stream_id"],
+                "minute": minute_of(at),
+                "campaign_id": impression["campaign_id"],
+                "brand_id": impression["brand_id"],
+                "clearing_cpm": impression["clearing_cpm"],
+                "frame_id": frame_ids[index] if frame else None,
+                "frame_time": frame.frame_time if frame else None,
+                "brands_on_screen": brands,
+                "own_brand_on_screen": impression["brand_id"] in brands,
+                "scene_label": frame.scene_label if frame else None,
+                "safety_score": frame.safety_score if frame else None,
+            }
+        )
+    return rows
+
+
+def revenue_minutes(contexts: Iterable[dict], clicks: Iterable[dict]) -> list[dict]:
+    """`gold.revenue_minute` rows from impressions in context and clicks."""
+    sums: dict[tuple[str, str, datetime], dict] = {}
+
+    def bucket(stream_id: str, campaign_id: str, minute: datetime) -> dict:
+        return sums.setdefault(
+            (stream_id, campaign_id, minute),
+            {"impressions": 0, "revenue": 0.0, "clicks": 0, "on_screen": 0.0},
+        )
+
+    for row in contexts:
+        s = bucket(row["stream_id"], row["campaign_id"], row["minute"])
+        s["impressions"] += 1
+        s["revenue"] += row["clearing_cpm"] / 1000
+        if row["own_brand_on_screen"]:
+            s["on_screen"] += row["clearing_cpm"] / 1000
+    for click in clicks:
+        bucket(click["stream_id"], click["campaign_id"], minute_of(click["event_time"]))[
+            "clicks"
+        ] += 1
+    return [
+        {
+            "stream_id": stream_id,
+            "campaign_id": campaign_id,
+            "minute": minute,
+            "impressions": s["impressions"],
+            "revenue": s["revenue"],
+            "ecpm": s["revenue"] / s["impressions"] * 1000 if s["impressions"] else 0.0,
+            "clicks": s["clicks"],
+            "ctr": s["clicks"] / s["impressions"] if s["impressions"] else 0.0,
+            "revenue_brand_on_screen": s["on_screen"],
+        }
+        for (stream_id, campaign_id, minute), s in sorted(sums.items())
+    ]
