@@ -3,6 +3,7 @@
 brandlake services up|down|status      the embedded broker and Redis
 brandlake run bronze-ingest [...]      a streaming job (--available-now: until caught up)
 brandlake run frame-analysis [...]     segments -> detections, scene, safety (silver, Kafka, Redis)
+brandlake run exposure-revenue [...]   frames x impressions -> gold exposure and revenue, Redis
 brandlake simulate --count N [...]     impressions and viewer events into Kafka
 brandlake ingest rtmp|file [...]       video -> HLS in the landing area -> `segments` events
 brandlake sample-media [...]           a sample broadcast with brand logos and ground truth
@@ -19,7 +20,11 @@ import sys
 
 from jobs.common.config import ConfigError, add_set_option, load_settings, parse_overrides
 
-JOBS = {"bronze-ingest": "jobs.bronze_ingest", "frame-analysis": "jobs.frame_analysis"}
+JOBS = {
+    "bronze-ingest": "jobs.bronze_ingest",
+    "frame-analysis": "jobs.frame_analysis",
+    "exposure-revenue": "jobs.exposure_revenue",
+}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -144,6 +144,13 @@ SEGMENT_CONTEXT = TableSpec(
 SILVER_TABLES = [DETECTIONS, SEGMENT_CONTEXT]
 
 _MINUTE = pa.field("minute", TIMESTAMP)  # the minute's start, UTC
+_RECEIVED = [
+    pa.field("ingest_time", TIMESTAMP),
+    pa.field("batch_id", pa.int64()),  # the exposure_revenue micro-batch that wrote the row
+    # Older than the watermark when it arrived (allowed_lateness_s behind the newest event time
+    # of its stream and topic): kept and counted here, left out of the gold tables.
+    pa.field("late", pa.bool_()),
+]
 _BRAND_SEEN = pa.struct(
     [
         ("brand_id", pa.string()),
@@ -167,7 +174,7 @@ FRAME_BRANDS = TableSpec(
             pa.field("scene_label", pa.string()),
             pa.field("safety_score", pa.float64()),
             pa.field("person_count", pa.int32()),
-            pa.field("ingest_time", TIMESTAMP),
+            *_RECEIVED,
             pa.field("frame_date", pa.date32()),
             pa.field("brands", pa.list_(_BRAND_SEEN)),  # nested last: no statistics
         ]
@@ -187,7 +194,7 @@ IMPRESSION_LOG = TableSpec(
             pa.field("campaign_id", pa.string()),
             pa.field("brand_id", pa.string()),
             pa.field("clearing_cpm", pa.float64()),
-            pa.field("ingest_time", TIMESTAMP),
+            *_RECEIVED,
             pa.field("event_date", pa.date32()),
         ]
     ),
@@ -203,7 +210,7 @@ CLICKS = TableSpec(
             pa.field("event_time", TIMESTAMP),
             pa.field("stream_id", pa.string()),
             pa.field("campaign_id", pa.string()),
-            pa.field("ingest_time", TIMESTAMP),
+            *_RECEIVED,
             pa.field("event_date", pa.date32()),
         ]
     ),

@@ -32,7 +32,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
-from deltalake import CommitProperties, DeltaTable, Schema, Transaction
+from deltalake import CommitProperties, DeltaTable, Schema, Transaction, write_deltalake
 from deltalake.transaction import AddAction
 from pyspark.sql import DataFrame
 
@@ -102,6 +102,27 @@ class DeltaSink:
             WriteResult(t.name, batch_id, 0, skipped=True) if t.name in done else results[t.name]
             for t in tables
         ]
+
+    def replace(
+        self, table: TableSpec, rows: pa.Table, predicate: str, app_id: str, batch_id: int
+    ) -> WriteResult:
+        """Replace the rows matching `predicate` with `rows` in one commit, once per batch.
+
+        For tables a batch recomputes a part of (gold minutes): `rows` must all match the
+        predicate. Written by the driver; the rows are small aggregates.
+        """
+        delta = self._open(table)
+        if _holds(delta, app_id, batch_id):
+            return WriteResult(table.name, batch_id, 0, skipped=True)
+        write_deltalake(
+            delta,
+            _shape(rows, table.schema),
+            mode="overwrite",
+            predicate=predicate,
+            partition_by=list(table.partition_by) or None,
+            commit_properties=_commit_properties(app_id, batch_id),
+        )
+        return WriteResult(table.name, batch_id, rows.num_rows, skipped=False, files=1)
 
     # -- delta-rs ------------------------------------------------------------------------------
 

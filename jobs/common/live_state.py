@@ -9,6 +9,13 @@ Keys (all expire after `jobs.frame_analysis.redis_ttl_s` without updates):
 
 A write carries its frame time and lands only if it is newer than the stored one, so replayed
 or out-of-order batches never move the state backwards and a replay writes nothing twice.
+
+By exposure_revenue, set from the gold tables after each batch (so a replayed batch writes the
+same values, never adds twice), each replaced whole in one transaction:
+
+- `brandlake:exposure:<stream_id>` (hash): brand id -> screen seconds over the last
+  `jobs.exposure_revenue.live_window_minutes` minutes up to `_until` (the newest minute, ISO).
+- `brandlake:revenue:<stream_id>` (hash): `minute` (ISO), `revenue` in that newest minute.
 """
 
 from __future__ import annotations
@@ -18,6 +25,8 @@ from functools import lru_cache
 from jobs.common.config import Settings
 
 LIVE_KEY = "brandlake:live:{stream_id}"
+EXPOSURE_KEY = "brandlake:exposure:{stream_id}"
+REVENUE_KEY = "brandlake:revenue:{stream_id}"
 
 # KEYS[1]: the hash; ARGV[1]: frame_epoch_ms; ARGV[2]: ttl seconds; ARGV[3..]: field, value, ...
 _SET_IF_NEWER = """
@@ -52,3 +61,23 @@ def set_if_newer(url: str, key: str, epoch_ms: int, fields: dict[str, str], ttl_
     script = client.register_script(_SET_IF_NEWER)
     flat = [item for pair in fields.items() for item in pair]
     return bool(script(keys=[key], args=[epoch_ms, ttl_s, *flat]))
+
+
+def set_live_exposure(url: str, stream_id: str, live: dict, ttl_s: int) -> None:
+    """Replace a stream's rolling exposure and last-minute revenue (see the module docstring)."""
+    exposure = {brand: f"{seconds:.3f}" for brand, seconds in live["screen_seconds"].items()}
+    if live["exposure_until"] is not None:
+        exposure["_until"] = live["exposure_until"].isoformat()
+    revenue = {"revenue": f"{live['revenue_last_minute']:.6f}"}
+    if live["revenue_minute"] is not None:
+        revenue["minute"] = live["revenue_minute"].isoformat()
+    pipe = _client(url).pipeline(transaction=True)
+    for key, fields in (
+        (EXPOSURE_KEY.format(stream_id=stream_id), exposure),
+        (REVENUE_KEY.format(stream_id=stream_id), revenue),
+    ):
+        pipe.delete(key)
+        if fields:
+            pipe.hset(key, mapping=fields)
+            pipe.expire(key, ttl_s)
+    pipe.execute()

@@ -1,0 +1,444 @@
+"""exposure_revenue: analysed frames x ad impressions -> brand exposure and revenue, per minute.
+
+    brandlake run exposure-revenue [--available-now]
+
+Reads the `detections` topic (one message per analysed frame, from frame_analysis),
+`impressions` and the clicks among `viewer_events`, in event time. Each micro-batch:
+
+1. extract -> transform -> load of the inputs: valid records become rows of `silver.frame_brands`,
+   `silver.impressions`, `silver.clicks` (malformed ones go to `bronze.quarantine` with the
+   reason). A record older than its stream's watermark (the newest event time of that stream and
+   topic so far minus `exposure.allowed_lateness_s`) is kept with `late = true` and counted, and
+   left out of gold. Exactly once per batch (Delta app transactions).
+2. The gold minutes the batch touched are recomputed from silver (`jobs/exposure/`): the
+   `gold.brand_exposure_minute`, `gold.impression_context` and `gold.revenue_minute` rows of those
+   streams and minutes are replaced in one commit per table, at most once per batch. Recomputing
+   from silver makes a replayed batch produce identical gold rows, and lets late-arriving frames
+   (video analysis runs behind the ad server) complete the context of impressions already seen.
+3. Live aggregates go to Redis (`jobs/common/live_state.py`), set from gold, so a replay
+   rewrites the same values.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.dataset as ds
+from deltalake import DeltaTable
+from pyspark.sql import DataFrame, SparkSession
+
+from jobs.common.config import Settings, add_set_option, load_settings, parse_overrides
+from jobs.common.delta_sink import DeltaSink, WriteResult
+from jobs.common.kafka import check_broker, client_config
+from jobs.common.live_state import redis_url, set_live_exposure
+from jobs.common.quarantine import quarantine_table
+from jobs.common.spark import build_session, read_kafka_stream
+from jobs.common.streaming import configure_logging, run_until_stopped, start_query
+from jobs.exposure.metrics import BrandSeen, Frame, brand_exposure_minutes, minute_of
+from jobs.exposure.revenue import impression_context, revenue_minutes
+from schemas.events import IMPRESSIONS, VIEWER_EVENTS
+from schemas.tables import (
+    BRAND_EXPOSURE_MINUTE,
+    CLICKS,
+    FRAME_BRANDS,
+    GOLD_TABLES,
+    IMPRESSION_CONTEXT,
+    IMPRESSION_LOG,
+    QUARANTINE,
+    REVENUE_MINUTE,
+)
+
+log = logging.getLogger("brandlake.exposure_revenue")
+
+TOPICS = ["detections", "impressions", "viewer_events"]
+INPUT_TABLES = {"detections": FRAME_BRANDS, "impressions": IMPRESSION_LOG, "viewer_events": CLICKS}
+TIME_COLUMN = {
+    "detections": "frame_time",
+    "impressions": "event_time",
+    "viewer_events": "event_time",
+}
+
+
+# -- inputs ----------------------------------------------------------------------------------
+
+
+def parse_frame_message(value: bytes | None) -> tuple[dict | None, list[str]]:
+    """A `detections` message (see jobs/frame_analysis.py) as a row, or why it is not one."""
+    try:
+        message = json.loads(value or b"")
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        return None, ["frame message is not JSON"]
+    if not isinstance(message, dict):
+        return None, ["frame message is not a JSON object"]
+    why = [f"{k}: missing" for k in ("frame_id", "stream_id", "frame_time") if not message.get(k)]
+    try:
+        frame_time = datetime.fromisoformat(message.get("frame_time") or "")
+    except ValueError:
+        frame_time = None
+        why.append("frame_time: not an ISO 8601 time")
+    if frame_time is not None and frame_time.tzinfo is None:
+        why.append("frame_time: no time zone")
+    brands = []
+    for brand in message.get("brands") or []:
+        try:
+            x1, y1, x2, y2 = (float(v) for v in brand["box"])
+            brands.append(
+                {
+                    "brand_id": str(brand["brand_id"]),
+                    "confidence": float(brand["confidence"]),
+                    "x1": x1, "y1": y1, "x2": x2, "y2": y2,
+                    "area_share": float(brand["area_share"]),
+                }
+            )  # fmt: skip
+        except (KeyError, TypeError, ValueError):
+            why.append(f"brands: malformed entry {json.dumps(brand)[:200]}")
+    if why:
+        return None, why
+    return {
+        "frame_id": message["frame_id"],
+        "stream_id": message["stream_id"],
+        "segment_id": message.get("segment_id"),
+        "frame_time": frame_time.astimezone(UTC),
+        "scene_label": message.get("scene_label"),
+        "safety_score": message.get("safety_score"),
+        "person_count": message.get("person_count"),
+        "brands": brands,
+    }, []
+
+
+def _impression(value: bytes | None) -> tuple[dict | None, list[str]]:
+    return IMPRESSIONS.parse(value)
+
+
+def _click(value: bytes | None) -> tuple[dict | None, list[str]]:
+    event, why = VIEWER_EVENTS.parse(value)
+    if event is not None and event["event_type"] != "click":
+        return None, []  # valid, and not needed here
+    if event is not None and not event.get("campaign_id"):
+        return None, ["campaign_id: missing on a click"]
+    return event, why
+
+
+PARSERS = {"detections": parse_frame_message, "impressions": _impression, "viewer_events": _click}
+
+
+@dataclass(frozen=True)
+class SplitInputs:
+    """Kafka records (one Arrow batch) -> rows of the silver input tables and the quarantine.
+
+    `watermarks` maps (topic key, stream) to the time before which a record is late.
+    """
+
+    topics: dict[str, str]  # Kafka topic name -> topic key
+    watermarks: dict[tuple[str, str], datetime]
+    ingest_time: datetime
+    batch_id: int
+
+    def __call__(self, batch: pa.RecordBatch) -> dict[str, pa.Table]:
+        rows: dict[str, list[dict]] = {key: [] for key in INPUT_TABLES}
+        rejected, reasons = [], []
+        topics, values = batch.column("topic").to_pylist(), batch.column("value").to_pylist()
+        for index, (topic, value) in enumerate(zip(topics, values, strict=True)):
+            key = self.topics.get(topic)
+            row, why = PARSERS[key](value) if key else (None, [f"not an input topic: {topic}"])
+            if why:
+                rejected.append(index)
+                reasons.append("; ".join(why))
+            elif row is not None:
+                rows[key].append(self._received(key, row))
+        out = {
+            INPUT_TABLES[key].name: pa.Table.from_pylist(
+                [{c: r.get(c) for c in INPUT_TABLES[key].columns} for r in found],
+                schema=INPUT_TABLES[key].schema,
+            )
+            for key, found in rows.items()
+        }
+        if rejected:
+            out[QUARANTINE.name] = quarantine_table(batch.take(rejected), reasons, self.ingest_time)
+        return out
+
+    def _received(self, key: str, row: dict) -> dict:
+        at = row[TIME_COLUMN[key]]
+        watermark = self.watermarks.get((key, row["stream_id"]))
+        return {
+            **row,
+            "ingest_time": self.ingest_time,
+            "batch_id": self.batch_id,
+            "late": watermark is not None and at < watermark,
+            "frame_date" if key == "detections" else "event_date": at.date(),
+        }
+
+
+def watermarks(settings: Settings, lateness_s: float) -> dict[tuple[str, str], datetime]:
+    """Per topic and stream: the newest event time in silver minus the allowed lateness."""
+    found = {}
+    for key, table in INPUT_TABLES.items():
+        times = _read(settings, table, ["stream_id", TIME_COLUMN[key]])
+        if times is None or times.num_rows == 0:
+            continue
+        newest = times.group_by("stream_id").aggregate([(TIME_COLUMN[key], "max")])
+        for stream, at in zip(
+            newest.column("stream_id").to_pylist(),
+            newest.column(f"{TIME_COLUMN[key]}_max").to_pylist(),
+            strict=True,
+        ):
+            found[(key, stream)] = at - timedelta(seconds=lateness_s)
+    return found
+
+
+def _read(settings: Settings, table, columns: list[str], where=None) -> pa.Table | None:
+    uri = settings.table_uri(table.name)
+    if not DeltaTable.is_deltatable(uri, storage_options=settings.lake.storage_options or None):
+        return None
+    dataset = DeltaTable(uri, storage_options=settings.lake.storage_options or None)
+    return dataset.to_pyarrow_dataset().to_table(columns=columns, filter=where)
+
+
+# -- gold ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class GoldRows:
+    exposure: list[dict]
+    contexts: list[dict]
+    revenue: list[dict]
+    ranges: dict[str, tuple[datetime, datetime]]  # stream -> (first, last) minute recomputed
+
+
+def touched_minutes(settings: Settings, batch_id: int) -> dict[str, tuple[datetime, datetime]]:
+    """Per stream, the first and last minute whose gold rows the batch's rows can change.
+
+    A frame can extend an appearance that began in the minute before it (a bridged gap), so
+    frames reach back by one sampling step plus the gap tolerance.
+    """
+    reach = timedelta(seconds=_step_s(settings) + settings.exposure.gap_tolerance_s)
+    ranges: dict[str, tuple[datetime, datetime]] = {}
+    for key, table in INPUT_TABLES.items():
+        column = TIME_COLUMN[key]
+        rows = _read(settings, table, ["stream_id", column], ds.field("batch_id") == batch_id)
+        if rows is None:
+            continue
+        for stream, at in zip(
+            rows.column("stream_id").to_pylist(), rows.column(column).to_pylist(), strict=True
+        ):
+            first = minute_of(at - reach if key == "detections" else at)
+            low, high = ranges.get(stream, (first, minute_of(at)))
+            ranges[stream] = (min(low, first), max(high, minute_of(at)))
+    return ranges
+
+
+def _step_s(settings: Settings) -> float:
+    return 1.0 / settings.jobs.frame_analysis.sample_fps
+
+
+def _between(column: str, stream: str, start: datetime, end: datetime):
+    field = ds.field(column)
+    return (ds.field("stream_id") == stream) & (field >= start) & (field < end) & ~ds.field("late")
+
+
+def recompute(settings: Settings, ranges: dict[str, tuple[datetime, datetime]]) -> GoldRows:
+    """The gold rows of the given streams and minutes, from silver."""
+    conf = settings.exposure
+    exposure, contexts, clicks_seen = [], [], []
+    for stream, (first, last) in sorted(ranges.items()):
+        end = last + timedelta(minutes=1)
+        history = first - timedelta(minutes=conf.lookback_minutes)
+        ahead = end + timedelta(seconds=_step_s(settings) + conf.gap_tolerance_s)
+        frames, frame_ids = _frames(settings, _between("frame_time", stream, history, ahead))
+        rate = settings.catalog.rate_card.per_stream.get(
+            stream, settings.catalog.rate_card.default_per_second
+        )
+        exposure += [
+            row
+            for row in brand_exposure_minutes(
+                frames, _step_s(settings), conf.gap_tolerance_s, conf.quality, rate
+            )
+            if first <= row["minute"] <= last
+        ]
+        impressions = _rows(settings, IMPRESSION_LOG, _between("event_time", stream, first, end))
+        contexts += impression_context(impressions, frames, frame_ids, conf.frame_max_age_s)
+        clicks_seen += _rows(settings, CLICKS, _between("event_time", stream, first, end))
+    return GoldRows(exposure, contexts, revenue_minutes(contexts, clicks_seen), ranges)
+
+
+def _rows(settings: Settings, table, where) -> list[dict]:
+    found = _read(settings, table, table.columns, where)
+    rows = found.to_pylist() if found is not None else []
+    unique = {row["event_id"]: row for row in rows}  # a record Kafka delivered twice counts once
+    return sorted(unique.values(), key=lambda r: (r["event_time"], r["event_id"]))
+
+
+def _frames(settings: Settings, where) -> tuple[list[Frame], list[str]]:
+    found = _read(settings, FRAME_BRANDS, FRAME_BRANDS.columns, where)
+    unique = {r["frame_id"]: r for r in (found.to_pylist() if found is not None else [])}
+    ordered = sorted(unique.values(), key=lambda r: (r["frame_time"], r["frame_id"]))
+    frames = [
+        Frame(
+            r["stream_id"],
+            r["frame_time"],
+            tuple(_brand_seen(b) for b in r["brands"]),
+            r["scene_label"],
+            r["safety_score"],
+        )
+        for r in ordered
+    ]
+    return frames, [r["frame_id"] for r in ordered]
+
+
+def _brand_seen(b: dict) -> BrandSeen:
+    return BrandSeen(b["brand_id"], b["confidence"], (b["x1"], b["y1"], b["x2"], b["y2"]),
+                     b["area_share"])  # fmt: skip
+
+
+def replace_predicate(ranges: dict[str, tuple[datetime, datetime]]) -> str:
+    """SQL predicate for the minutes of `ranges` (stream -> first, last minute)."""
+
+    def literal(moment: datetime) -> str:
+        return moment.astimezone(UTC).strftime("'%Y-%m-%dT%H:%M:%SZ'")
+
+    return " OR ".join(
+        f"(stream_id = '{stream.replace(chr(39), chr(39) * 2)}' AND minute >= {literal(first)} "
+        f"AND minute <= {literal(last)})"
+        for stream, (first, last) in sorted(ranges.items())
+    )
+
+
+def load_gold(
+    sink: DeltaSink, gold: GoldRows, currency: str, app_id: str, batch_id: int
+) -> list[WriteResult]:
+    """Replace the recomputed minutes of each gold table, once per batch."""
+    if not gold.ranges:
+        return []
+    now = datetime.now(UTC)
+    extra = {BRAND_EXPOSURE_MINUTE.name: {"currency": currency}}
+    predicate = replace_predicate(gold.ranges)
+    results = []
+    for table, rows in (
+        (BRAND_EXPOSURE_MINUTE, gold.exposure),
+        (IMPRESSION_CONTEXT, gold.contexts),
+        (REVENUE_MINUTE, gold.revenue),
+    ):
+        stamped = [{**row, **extra.get(table.name, {}), "updated_at": now} for row in rows]
+        data = pa.Table.from_pylist(stamped, schema=table.schema)
+        results.append(sink.replace(table, data, predicate, app_id, batch_id))
+    return results
+
+
+# -- live aggregates -------------------------------------------------------------------------
+
+
+def live_aggregates(settings: Settings, streams: Iterable[str]) -> dict[str, dict]:
+    """Per stream, from gold: screen seconds per brand over the last `live_window_minutes`
+    minutes with data, and revenue in the newest minute."""
+    window = settings.jobs.exposure_revenue.live_window_minutes
+    out = {}
+    for stream in streams:
+        is_stream = ds.field("stream_id") == stream
+        exposure = _read(settings, BRAND_EXPOSURE_MINUTE, ["brand_id", "minute", "screen_seconds"],
+                         is_stream)  # fmt: skip
+        revenue = _read(settings, REVENUE_MINUTE, ["minute", "revenue"], is_stream)
+        seconds: dict[str, float] = {}
+        newest = None
+        if exposure is not None and exposure.num_rows:
+            newest = pc.max(exposure.column("minute")).as_py()
+            since = newest - timedelta(minutes=window - 1)
+            for row in exposure.filter(pc.field("minute") >= since).to_pylist():
+                seconds[row["brand_id"]] = seconds.get(row["brand_id"], 0.0) + row["screen_seconds"]
+        last_minute_revenue, revenue_minute = 0.0, None
+        if revenue is not None and revenue.num_rows:
+            revenue_minute = pc.max(revenue.column("minute")).as_py()
+            last = revenue.filter(pc.field("minute") == revenue_minute)
+            last_minute_revenue = float(pc.sum(last.column("revenue")).as_py() or 0.0)
+        out[stream] = {
+            "screen_seconds": seconds,
+            "exposure_until": newest,
+            "revenue_last_minute": last_minute_revenue,
+            "revenue_minute": revenue_minute,
+        }
+    return out
+
+
+# -- extract, transform, load ----------------------------------------------------------------
+
+
+def extract(spark: SparkSession, settings: Settings) -> DataFrame:
+    """Analysed frames, impressions and viewer events as one stream of Kafka records."""
+    return read_kafka_stream(spark, settings, TOPICS)
+
+
+def transform(settings: Settings, batch_id: int, ingest_time: datetime) -> SplitInputs:
+    """How one batch of Kafka records becomes silver rows (late ones flagged)."""
+    return SplitInputs(
+        {settings.kafka.topics[k].name: k for k in TOPICS},
+        watermarks(settings, settings.exposure.allowed_lateness_s),
+        ingest_time,
+        batch_id,
+    )
+
+
+def load(
+    records: DataFrame, split: SplitInputs, sink: DeltaSink, app_id: str, batch_id: int
+) -> list[WriteResult]:
+    """Silver inputs in one pass, then the touched gold minutes; all once per batch."""
+    results = sink.write_split(records, [*INPUT_TABLES.values(), QUARANTINE], split, app_id,
+                               batch_id)  # fmt: skip
+    settings = sink.settings
+    gold = recompute(settings, touched_minutes(settings, batch_id))
+    results += load_gold(sink, gold, settings.catalog.rate_card.currency, app_id, batch_id)
+    if gold.ranges:
+        ttl = settings.jobs.exposure_revenue.redis_ttl_s
+        url = redis_url(settings)
+        for stream, live in live_aggregates(settings, gold.ranges).items():
+            set_live_exposure(url, stream, live, ttl)
+    return results
+
+
+def run(settings: Settings, available_now: bool = False) -> None:
+    """extract -> transform -> load, one micro-batch at a time, until stopped or caught up."""
+    check_broker(client_config(settings))
+    spark = build_session(settings, app_name="brandlake-exposure_revenue")
+    records = extract(spark, settings)
+    sink = DeltaSink(settings)
+
+    def handle(batch: DataFrame, batch_id: int, query_id: str) -> None:
+        started = time.monotonic()
+        split = transform(settings, batch_id, datetime.now(UTC))
+        results = load(batch, split, sink, query_id, batch_id)
+        summary = ", ".join(
+            f"{r.table} {'already written' if r.skipped else f'+{r.rows}'}" for r in results
+        )
+        log.info("batch %d: %s (%.1fs)", batch_id, summary, time.monotonic() - started)
+
+    query = start_query(records, settings, settings.jobs.exposure_revenue, handle, available_now)
+    run_until_stopped(query)
+    if query.exception() is not None:
+        raise RuntimeError(f"exposure_revenue failed: {query.exception()}")
+    for table in [*INPUT_TABLES.values(), *GOLD_TABLES]:
+        log.info("%s: %s", table.name, settings.table_uri(table.name))
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(
+        prog="brandlake run exposure-revenue", description=__doc__.split("\n")[0]
+    )
+    parser.add_argument(
+        "--available-now",
+        action="store_true",
+        help="process what Kafka holds now, in micro-batches, then stop",
+    )
+    add_set_option(parser)
+    args = parser.parse_args(argv)
+    configure_logging()
+    run(load_settings(parse_overrides(args.set)), args.available_now)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,132 @@
+"""exposure_revenue on hand-built events through the real broker, Spark, Delta and Redis.
+
+Frames of stream `s` show fizzco at 10.0 s and 59.5 s (nothing at 10.5 s); impressions fall
+exactly on a frame, between frames, on a minute boundary; a second run brings one record late
+within the allowed lateness and one beyond it.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+
+import pytest
+import redis
+
+from jobs.common.live_state import EXPOSURE_KEY, REVENUE_KEY, redis_url
+from jobs.exposure_revenue import run
+from tests.support import produce, read_table
+
+pytestmark = pytest.mark.spark
+T0 = datetime(2026, 11, 22, 8, 0, tzinfo=UTC)
+BOX = [0.4, 0.4, 0.6, 0.6]
+
+
+def frame(seconds: float, *brands: str, stream: str = "s") -> bytes:
+    at = T0 + timedelta(seconds=seconds)
+    return json.dumps(
+        {
+            "frame_id": f"{stream}-{seconds}", "stream_id": stream, "segment_id": "seg",
+            "frame_time": at.isoformat(), "scene_label": "sports", "safety_score": 0.99,
+            "person_count": 2,
+            "brands": [
+                {"brand_id": b, "confidence": 0.9, "box": BOX, "area_share": 0.04} for b in brands
+            ],
+        }
+    ).encode()  # fmt: skip
+
+
+def impression(event_id: str, seconds: float, cpm: float = 10.0) -> bytes:
+    return json.dumps(
+        {
+            "event_id": event_id, "event_time": (T0 + timedelta(seconds=seconds)).isoformat(),
+            "stream_id": "s", "viewer_id": "v-1", "campaign_id": "cmp-fizz-summer",
+            "advertiser_id": "adv-northwind", "brand_id": "fizzco", "slot_type": "overlay",
+            "bid_cpm": cpm + 1, "clearing_cpm": cpm, "currency": "USD", "device": "tv",
+            "geo": "US",
+        }
+    ).encode()  # fmt: skip
+
+
+def click(event_id: str, seconds: float) -> bytes:
+    return json.dumps(
+        {
+            "event_id": event_id, "event_time": (T0 + timedelta(seconds=seconds)).isoformat(),
+            "stream_id": "s", "viewer_id": "v-1", "event_type": "click", "position_s": 1.0,
+            "bitrate_kbps": 3000, "campaign_id": "cmp-fizz-summer",
+        }
+    ).encode()  # fmt: skip
+
+
+@pytest.fixture
+def settings(isolated_settings):
+    return isolated_settings(exposure__allowed_lateness_s=120)
+
+
+def test_exposure_context_revenue_and_lateness(settings, spark):
+    seconds = [10.0, 10.5, *[s / 2 for s in range(100, 120)]]  # 10.0, 10.5, 50.0 .. 59.5
+    shown = {10.0, *[s / 2 for s in range(100, 120)]}
+    produce(
+        settings, "detections", [frame(s, *(["fizzco"] if s in shown else [])) for s in seconds]
+    )
+    produce(settings, "detections", [b"{not json"])
+    produce(
+        settings,
+        "impressions",
+        [impression("on-frame", 10.0), impression("brand-gone", 10.7), impression("edge", 60.0)],
+    )
+    produce(settings, "viewer_events", [click("c-1", 11.0)])
+    run(settings, available_now=True)
+
+    exposure = read_table(settings, "gold.brand_exposure_minute").to_pylist()
+    assert len(exposure) == 1
+    row = exposure[0]
+    # 10.0 -> 10.5 (brand gone at 10.5: a one-frame appearance) and 50.0 .. 59.5 held to 60.0.
+    assert (row["minute"], row["screen_seconds"], row["appearances"]) == (T0, 10.5, 2)
+    assert row["share_of_voice"] == 1.0 and row["currency"] == "USD"
+    assert row["media_value"] == pytest.approx(10.5 * row["quality_index"] * 0.02)
+
+    contexts = {
+        r["event_id"]: r for r in read_table(settings, "gold.impression_context").to_pylist()
+    }
+    assert contexts["on-frame"]["own_brand_on_screen"] is True
+    assert contexts["brand-gone"]["brands_on_screen"] == []
+    assert contexts["edge"]["minute"] == T0 + timedelta(minutes=1)
+    assert contexts["edge"]["frame_id"] == "s-59.5" and contexts["edge"]["own_brand_on_screen"]
+
+    revenue = {r["minute"]: r for r in read_table(settings, "gold.revenue_minute").to_pylist()}
+    first = revenue[T0]
+    assert (first["impressions"], first["clicks"], first["ctr"]) == (2, 1, 0.5)
+    assert first["revenue"] == pytest.approx(0.02)
+    assert first["revenue_brand_on_screen"] == pytest.approx(0.01)
+    quarantine = read_table(settings, "bronze.quarantine").to_pylist()
+    assert [q["reason"] for q in quarantine] == ["frame message is not JSON"]
+
+    live = redis.Redis.from_url(redis_url(settings), decode_responses=True)
+    assert float(live.hgetall(EXPOSURE_KEY.format(stream_id="s"))["fizzco"]) == 10.5
+    assert (
+        live.hgetall(REVENUE_KEY.format(stream_id="s"))["minute"]
+        == (T0 + timedelta(minutes=1)).isoformat()
+    )
+
+    # Later, the newest frame is at 300 s and the newest impression at 400 s; then a frame 100 s
+    # older (within the 120 s allowed) and an impression 350 s older (beyond) arrive.
+    produce(settings, "detections", [frame(300.0, "lumen")])
+    produce(settings, "impressions", [impression("newest", 400.0)])
+    run(settings, available_now=True)
+    produce(settings, "detections", [frame(200.0, "lumen")])
+    produce(settings, "impressions", [impression("too-late", 50.0)])
+    run(settings, available_now=True)
+    frames = read_table(settings, "silver.frame_brands").to_pylist()
+    assert {f["frame_id"]: f["late"] for f in frames}["s-200.0"] is False
+    impressions = read_table(settings, "silver.impressions").to_pylist()
+    late = {i["event_id"]: i["late"] for i in impressions}
+    assert late["too-late"] is True and late["newest"] is False
+    contexts = read_table(settings, "gold.impression_context").column("event_id").to_pylist()
+    assert "too-late" not in contexts and "newest" in contexts
+    minutes = {
+        (r["brand_id"], r["minute"]): r["screen_seconds"]
+        for r in read_table(settings, "gold.brand_exposure_minute").to_pylist()
+    }
+    assert minutes[("lumen", T0 + timedelta(minutes=3))] == 0.5  # the late-but-allowed frame
+    assert minutes[("fizzco", T0)] == 10.5  # untouched minutes keep their rows
