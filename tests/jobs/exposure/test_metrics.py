@@ -35,6 +35,9 @@ def test_a_short_gap_is_bridged_a_long_one_splits():
     assert [(a.seconds, a.frames) for a in bridged] == [(3.0, 5)]
     split = appearances(shown, step_s=0.5, gap_tolerance_s=0.0)
     assert [a.seconds for a in split] == [1.5, 1.0]
+    # The bridged gap keeps one appearance but adds no screen time: five frames, 2.5 s.
+    (row,) = brand_exposure_minutes(shown, 0.5, 1.0, QUALITY, rate_per_second=0.02)
+    assert (row["screen_seconds"], row["appearances"]) == (2.5, 1)
 
 
 def test_seconds_and_appearances_by_minute():
