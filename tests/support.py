@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from collections.abc import Iterable
 
 import pyarrow as pa
@@ -30,3 +33,39 @@ def produce(
 
 def read_table(settings: Settings, name: str) -> pa.Table:
     return pa.table(DeltaTable(settings.table_uri(name)).to_pyarrow_dataset().to_table())
+
+
+def job_env(job: str, settings: Settings) -> dict[str, str]:
+    """The environment that gives a job subprocess this test's lake, checkpoints and topics."""
+    env = dict(os.environ)
+    env["BRANDLAKE_LAKE__ROOT"] = settings.lake.root
+    env["BRANDLAKE_LAKE__CHECKPOINT_ROOT"] = settings.lake.checkpoint_root
+    env["BRANDLAKE_KAFKA__MAX_OFFSETS_PER_TRIGGER"] = str(settings.kafka.max_offsets_per_trigger)
+    env[f"BRANDLAKE_JOBS__{job.upper()}__TRIGGER_INTERVAL"] = "1 seconds"
+    for key, topic in settings.kafka.topics.items():
+        env[f"BRANDLAKE_KAFKA__TOPICS__{key.upper()}__NAME"] = topic.name
+    return env
+
+
+def start_job(
+    job: str, settings: Settings, log_path, *args: str, env: dict[str, str] | None = None
+) -> subprocess.Popen:
+    """`python -m jobs.<job>` as its own process group (so SIGKILL takes its JVM and workers);
+    `env` adds configuration overrides (BRANDLAKE_...)."""
+    with open(log_path, "ab") as log:
+        return subprocess.Popen(
+            [sys.executable, "-m", f"jobs.{job}", *args],
+            env={**job_env(job, settings), **(env or {})},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+
+def committed_batch(settings: Settings, name: str) -> int:
+    """The newest micro-batch id committed to a table (-1: none, or no table yet)."""
+    uri = settings.table_uri(name)
+    if not DeltaTable.is_deltatable(uri):
+        return -1
+    batches = [int(v.get("brandlake.batch_id", -1)) for v in DeltaTable(uri).history()]
+    return max(batches, default=-1)

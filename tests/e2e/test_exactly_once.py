@@ -12,49 +12,15 @@ import itertools
 import json
 import os
 import signal
-import subprocess
-import sys
 import time
 
 import pytest
-from deltalake import DeltaTable
 
 from jobs.simulate import simulator
-from tests.support import produce, read_table
+from tests.support import committed_batch, produce, read_table, start_job
 
 pytestmark = [pytest.mark.spark, pytest.mark.services]
 EVENTS = 60_000
-
-
-def job_env(settings) -> dict[str, str]:
-    env = dict(os.environ)
-    env["BRANDLAKE_LAKE__ROOT"] = settings.lake.root
-    env["BRANDLAKE_LAKE__CHECKPOINT_ROOT"] = settings.lake.checkpoint_root
-    env["BRANDLAKE_KAFKA__MAX_OFFSETS_PER_TRIGGER"] = str(settings.kafka.max_offsets_per_trigger)
-    env["BRANDLAKE_JOBS__BRONZE_INGEST__TRIGGER_INTERVAL"] = "1 seconds"
-    for key, topic in settings.kafka.topics.items():
-        env[f"BRANDLAKE_KAFKA__TOPICS__{key.upper()}__NAME"] = topic.name
-    return env
-
-
-def start_job(settings, log_path, *args: str) -> subprocess.Popen:
-    with open(log_path, "ab") as log:
-        return subprocess.Popen(
-            [sys.executable, "-m", "jobs.bronze_ingest", *args],
-            env=job_env(settings),
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-
-
-def committed_batch(settings, name: str) -> int:
-    uri = settings.table_uri(name)
-    if not DeltaTable.is_deltatable(uri):
-        return -1
-    versions = DeltaTable(uri).history()
-    batches = [int(v.get("brandlake.batch_id", -1)) for v in versions]
-    return max(batches, default=-1)
 
 
 def test_kill_mid_batch_and_restart_writes_every_event_once(isolated_settings, tmp_path):
@@ -64,7 +30,7 @@ def test_kill_mid_batch_and_restart_writes_every_event_once(isolated_settings, t
         produce(settings, key, (r.value for r in records if r.topic == key))
     log_path = tmp_path / "bronze_ingest.log"
 
-    job = start_job(settings, log_path)
+    job = start_job("bronze_ingest", settings, log_path)
     deadline = time.monotonic() + 240
     try:
         # Tables are written in order (segments, impressions, viewer_events, quarantine): kill
@@ -84,7 +50,7 @@ def test_kill_mid_batch_and_restart_writes_every_event_once(isolated_settings, t
     expected_viewer = sum(1 for r in records if r.topic == "viewer_events" and not r.bad_kind)
     assert rows_at_kill < expected_viewer, "the job finished before it was killed"
 
-    restarted = start_job(settings, log_path, "--available-now")
+    restarted = start_job("bronze_ingest", settings, log_path, "--available-now")
     assert restarted.wait(300) == 0, log_path.read_text()[-3000:]
 
     for key in ("impressions", "viewer_events"):
