@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 
 import pyarrow as pa
 from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql.streaming import StreamingQuery
 
 from jobs.common.config import Settings, add_set_option, load_settings, parse_overrides
 from jobs.common.delta_sink import DeltaSink, WriteResult
@@ -120,13 +121,19 @@ def batch_handler(settings: Settings, sink: DeltaSink):
     return handle
 
 
-def run(settings: Settings, available_now: bool = False) -> None:
-    """extract -> transform -> load, one micro-batch at a time, until stopped or caught up."""
-    check_broker(client_config(settings))
-    spark = build_session(settings, app_name="brandlake-bronze_ingest")
+def start(settings: Settings, spark: SparkSession, available_now: bool = False) -> StreamingQuery:
+    """The running query: extract -> transform -> load, one micro-batch at a time."""
     records = extract(spark, settings)
     handler = batch_handler(settings, DeltaSink(settings))
-    query = start_query(records, settings, settings.jobs.bronze_ingest, handler, available_now)
+    return start_query(records, settings, settings.jobs.bronze_ingest, handler, available_now)
+
+
+def run(settings: Settings, available_now: bool = False) -> None:
+    """Run the job until stopped (Ctrl-C, SIGTERM) or, with `available_now`, caught up."""
+    check_broker(client_config(settings))
+    query = start(
+        settings, build_session(settings, app_name="brandlake-bronze_ingest"), available_now
+    )
     run_until_stopped(query)
     if query.exception() is not None:
         raise RuntimeError(f"bronze_ingest failed: {query.exception()}")

@@ -9,13 +9,12 @@ brandlake ingest rtmp|file [...]       video -> HLS in the landing area -> `segm
 brandlake sample-media [...]           a sample broadcast with brand logos and ground truth
 brandlake train brand-detector [...]   train the brand detector on synthetic composites
 brandlake tables                       the lake's tables, their rows and where they are
-brandlake demo                         services, simulated traffic, bronze_ingest, a summary
+brandlake demo                         the whole pipeline on a sample broadcast, then a summary
 """
 
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
 
 from jobs.common.config import ConfigError, add_set_option, load_settings, parse_overrides
@@ -44,8 +43,8 @@ def main(argv: list[str] | None = None) -> int:
     tables = commands.add_parser("tables", help="list the lake's tables")
     add_set_option(tables)
     demo = commands.add_parser("demo", help="run the embedded demo end to end")
-    demo.add_argument("--events", type=int, default=200_000, help="simulated records to ingest")
-    demo.add_argument("--video-seconds", type=float, default=20.0, help="sample broadcast length")
+    demo.add_argument("--video-seconds", type=float, default=60.0, help="sample broadcast length")
+    demo.add_argument("--rate", type=float, default=500.0, help="simulated ad events per second")
     add_set_option(demo)
 
     args, rest = parser.parse_known_args(argv)
@@ -106,10 +105,11 @@ def _dispatch(args: argparse.Namespace, rest: list[str], parser) -> int:
         print(describe_tables(settings))
         return 0
     if args.command == "demo":
+        from jobs.common.streaming import configure_logging
         from jobs.demo import run_demo
 
-        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
-        run_demo(settings, args.events, args.video_seconds)
+        configure_logging()
+        run_demo(settings, args.video_seconds, args.rate)
         return 0
     raise AssertionError(args.command)
 

@@ -1,46 +1,97 @@
-"""The embedded demo: services, a sample broadcast ingested as a live stream, simulated ad
-traffic, bronze_ingest, and a look at the lake.
+"""The embedded demo, end to end: services, the brand detector, a sample broadcast ingested live
+while simulated ad traffic flows, all three streaming jobs, and a summary per brand.
 
-    make demo          (or: brandlake demo --events 200000 --video-seconds 20)
+    make demo          (or: brandlake demo --video-seconds 60 --rate 500)
+
+Steps: start the broker and Redis; train the brand detector's quick profile when the registry
+has no champion (about 10 minutes on 2 cores, once); render a sample broadcast; start
+bronze_ingest, frame_analysis and exposure_revenue in one Spark application; ingest the video at
+real time as the catalog's first stream while the simulator sends impressions and viewer events
+for the same wall-clock time; let the jobs catch up; print exposure and revenue per brand, the
+tables and how to query them. Ctrl-C stops ingest and the jobs cleanly; the services keep
+running (`make services-down`).
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 from pathlib import Path
 
 from infra.local import services
-from jobs import bronze_ingest, simulate
+from jobs import bronze_ingest, exposure_revenue, frame_analysis, simulate
 from jobs.common.config import Settings
+from jobs.common.kafka import ensure_topics
 from jobs.common.lake import describe_tables, query_hints
+from jobs.common.registry import NoChampionError, champion
+from jobs.common.spark import build_session
+from jobs.exposure.report import brand_summary, format_summary
 from jobs.ingest.run import ingest
 from jobs.sample_media import generate
+from jobs.train.brand_detector import train_brand_detector
 
 log = logging.getLogger("brandlake.demo")
+JOBS = (bronze_ingest, frame_analysis, exposure_revenue)
 
 
-def run_demo(settings: Settings, events: int, video_seconds: float) -> None:
-    log.info("1/5 starting the embedded broker and Redis")
+def ensure_champion(settings: Settings) -> str:
+    name = settings.models.brand_detector.name
+    try:
+        return champion(settings, name).label
+    except NoChampionError:
+        log.info("no %s champion yet: training the quick profile (about 10 min on 2 cores)", name)
+        train_brand_detector(settings, "quick")
+        return champion(settings, name).label
+
+
+def run_demo(settings: Settings, video_seconds: float, rate_per_s: float) -> None:
+    log.info("1/7 starting the embedded broker and Redis")
     services.up(settings, log=log.info)
+    ensure_topics(settings)
+    log.info("2/7 brand detector: %s", ensure_champion(settings))
     stream_id = settings.catalog.streams[0].stream_id
-    log.info("2/5 rendering a %gs sample broadcast with the catalog's brands", video_seconds)
+    log.info("3/7 rendering a %gs sample broadcast with the catalog's brands", video_seconds)
     conf = settings.sample_media.model_copy(update={"seconds": video_seconds})
     video = generate(
         settings.model_copy(update={"sample_media": conf}),
         Path(settings.home) / ".brandlake" / "media",
     )
-    log.info("3/5 ingesting it as stream %s: HLS segments + one `segments` event each", stream_id)
-    ingest(settings, stream_id, ["-i", str(video)], transcode=True)
-    log.info("4/5 sending %d simulated impressions and viewer events (1%% malformed)", events)
-    records = simulate.simulator(settings, bad_ratio=0.01, rate_per_s=0)
-    simulate.publish(settings, iter(records), count=events, duration_s=None, rate_per_s=0)
-    log.info("5/5 bronze_ingest: Kafka -> bronze Delta tables, until caught up")
-    bronze_ingest.run(settings, available_now=True)
+    log.info("4/7 starting bronze_ingest, frame_analysis and exposure_revenue")
+    spark = build_session(settings, app_name="brandlake-demo")
+    queries = [job.start(settings, spark) for job in JOBS]
+    try:
+        log.info(
+            "5/7 ingesting the video at real time as %s, with %g simulated ad events/s",
+            stream_id,
+            rate_per_s,
+        )
+        traffic = threading.Thread(
+            target=simulate.publish,
+            args=(settings, iter(simulate.simulator(settings, rate_per_s=rate_per_s)), None,
+                  video_seconds, rate_per_s),
+            name="simulator",
+            daemon=True,
+        )  # fmt: skip
+        traffic.start()
+        ingest(settings, stream_id, ["-i", str(video)], transcode=True, realtime=True)
+        traffic.join()
+        log.info("6/7 the video has ended; letting the jobs catch up")
+        for query in queries:  # in pipeline order: each one's output feeds the next
+            query.processAllAvailable()
+            if query.exception() is not None:
+                raise RuntimeError(f"{query.name} failed: {query.exception()}")
+    finally:
+        for query in queries:
+            if query.isActive:
+                query.stop()
+    log.info("7/7 done")
+    print()
+    print(f"Brand exposure and revenue on {stream_id} ({video_seconds:g} s of video):")
+    print(format_summary(brand_summary(settings, stream_id), settings.catalog.rate_card.currency))
     print()
     print(describe_tables(settings))
-    print(
-        f"\nSample video: {video} (ground truth beside it); HLS: {settings.landing_uri(stream_id)}"
-    )
+    print(f"\nSample video: {video} (its ground truth beside it)")
+    print(f"HLS: {settings.landing_uri(stream_id)}/index.m3u8")
     print()
     print(query_hints(settings))
     print("\nThe services keep running: `brandlake services status`, `make services-down`.")

@@ -34,6 +34,7 @@ import pyarrow.compute as pc
 import pyarrow.dataset as ds
 from deltalake import DeltaTable
 from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql.streaming import StreamingQuery
 
 from jobs.common.config import Settings, add_set_option, load_settings, parse_overrides
 from jobs.common.delta_sink import DeltaSink, WriteResult
@@ -401,10 +402,8 @@ def load(
     return results
 
 
-def run(settings: Settings, available_now: bool = False) -> None:
-    """extract -> transform -> load, one micro-batch at a time, until stopped or caught up."""
-    check_broker(client_config(settings))
-    spark = build_session(settings, app_name="brandlake-exposure_revenue")
+def start(settings: Settings, spark: SparkSession, available_now: bool = False) -> StreamingQuery:
+    """The running query: extract -> transform -> load, one micro-batch at a time."""
     records = extract(spark, settings)
     sink = DeltaSink(settings)
 
@@ -417,7 +416,14 @@ def run(settings: Settings, available_now: bool = False) -> None:
         )
         log.info("batch %d: %s (%.1fs)", batch_id, summary, time.monotonic() - started)
 
-    query = start_query(records, settings, settings.jobs.exposure_revenue, handle, available_now)
+    return start_query(records, settings, settings.jobs.exposure_revenue, handle, available_now)
+
+
+def run(settings: Settings, available_now: bool = False) -> None:
+    """Run the job until stopped (Ctrl-C, SIGTERM) or, with `available_now`, caught up."""
+    check_broker(client_config(settings))
+    spark = build_session(settings, app_name="brandlake-exposure_revenue")
+    query = start(settings, spark, available_now)
     run_until_stopped(query)
     if query.exception() is not None:
         raise RuntimeError(f"exposure_revenue failed: {query.exception()}")

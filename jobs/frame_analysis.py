@@ -33,6 +33,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql.streaming import StreamingQuery
 
 from jobs.common.config import Settings, add_set_option, load_settings, parse_overrides
 from jobs.common.delta_sink import DeltaSink, WriteResult
@@ -448,12 +449,9 @@ def torch_threads(spark: SparkSession, settings: Settings) -> int:
     return max(1, (os.cpu_count() or 1) // parallelism)
 
 
-def run(settings: Settings, available_now: bool = False) -> None:
-    """extract -> transform -> load, one micro-batch at a time, until stopped or caught up."""
-    check_broker(client_config(settings))
-    models = resolve_models(settings)
-    spark = build_session(settings, app_name="brandlake-frame_analysis")
-    models = replace(models, torch_threads=torch_threads(spark, settings))
+def start(settings: Settings, spark: SparkSession, available_now: bool = False) -> StreamingQuery:
+    """The running query: extract -> transform -> load, one micro-batch at a time."""
+    models = replace(resolve_models(settings), torch_threads=torch_threads(spark, settings))
     log.info("models: %s", models.describe())
     segments = extract(spark, settings)
     sink = DeltaSink(settings)
@@ -468,8 +466,14 @@ def run(settings: Settings, available_now: bool = False) -> None:
         )
         log.info("batch %d: %s (%.1fs)", batch_id, summary, time.monotonic() - started)
 
-    job = settings.jobs.frame_analysis
-    query = start_query(segments, settings, job, handle, available_now)
+    return start_query(segments, settings, settings.jobs.frame_analysis, handle, available_now)
+
+
+def run(settings: Settings, available_now: bool = False) -> None:
+    """Run the job until stopped (Ctrl-C, SIGTERM) or, with `available_now`, caught up."""
+    check_broker(client_config(settings))
+    spark = build_session(settings, app_name="brandlake-frame_analysis")
+    query = start(settings, spark, available_now)
     run_until_stopped(query)
     if query.exception() is not None:
         raise RuntimeError(f"frame_analysis failed: {query.exception()}")

@@ -73,3 +73,19 @@ def spark(stack: Settings):
     session = build_session(stack, app_name="brandlake-tests")
     yield session
     session.stop()
+
+
+@pytest.fixture(scope="session")
+def brand_champion(stack: Settings):
+    """The registry's brand-detector champion; trains the quick profile (about ten minutes on
+    2 CPU cores) when there is none. Set BRANDLAKE_MODELS__TRACKING_URI to a registry with a
+    champion to skip training while iterating."""
+    from jobs.common.registry import NoChampionError, champion
+    from jobs.train.brand_detector import train_brand_detector
+
+    settings = load_settings()
+    try:
+        return champion(settings, settings.models.brand_detector.name)
+    except NoChampionError:
+        train_brand_detector(settings, "quick", device=None)
+        return champion(settings, settings.models.brand_detector.name)

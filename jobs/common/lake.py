@@ -5,9 +5,26 @@ from __future__ import annotations
 from deltalake import DeltaTable
 
 from jobs.common.config import Settings
-from schemas.tables import BRONZE_TABLES, QUARANTINE, TableSpec
+from schemas.tables import (
+    BRONZE_TABLES,
+    CLICKS,
+    FRAME_BRANDS,
+    GOLD_TABLES,
+    IMPRESSION_LOG,
+    QUARANTINE,
+    SILVER_TABLES,
+    TableSpec,
+)
 
-ALL_TABLES: tuple[TableSpec, ...] = (*BRONZE_TABLES.values(), QUARANTINE)
+ALL_TABLES: tuple[TableSpec, ...] = (
+    *BRONZE_TABLES.values(),
+    QUARANTINE,
+    *SILVER_TABLES,
+    FRAME_BRANDS,
+    IMPRESSION_LOG,
+    CLICKS,
+    *GOLD_TABLES,
+)
 
 
 def table_rows(settings: Settings, table: TableSpec) -> tuple[int, int] | None:
@@ -23,20 +40,23 @@ def table_rows(settings: Settings, table: TableSpec) -> tuple[int, int] | None:
 
 
 def describe_tables(settings: Settings) -> str:
-    lines = [f"{'table':22} {'version':>7} {'rows':>10}  location"]
+    lines = [f"{'table':28} {'version':>7} {'rows':>10}  location"]
     for table in ALL_TABLES:
         found = table_rows(settings, table)
         version, rows = found if found else ("-", "-")
-        lines.append(f"{table.name:22} {version:>7} {rows:>10}  {settings.table_uri(table.name)}")
+        lines.append(f"{table.name:28} {version:>7} {rows:>10}  {settings.table_uri(table.name)}")
     return "\n".join(lines)
 
 
 def query_hints(settings: Settings) -> str:
     uri = settings.table_uri("bronze.impressions")
+    exposure = settings.table_uri("gold.brand_exposure_minute")
     return f"""Query the tables (the first three need no Spark):
   delta-rs: from deltalake import DeltaTable; DeltaTable("{uri}").to_pandas()
   polars  : import polars as pl; pl.read_delta("{uri}")
   DuckDB  : import duckdb; from deltalake import DeltaTable
             impressions = DeltaTable("{uri}").to_pyarrow_dataset()
             duckdb.sql("select brand_id, sum(clearing_cpm) / 1000 from impressions group by 1")
+            exposure = DeltaTable("{exposure}").to_pyarrow_dataset()
+            duckdb.sql("select brand_id, sum(screen_seconds) from exposure group by 1")
   Spark   : spark.read.format("delta").load("{uri}")  (with delta-spark's jars)"""

@@ -17,28 +17,16 @@ import pytest
 
 from jobs.common.config import load_settings
 from jobs.common.kafka import ensure_topics
-from jobs.common.registry import NoChampionError, champion
 from jobs.exposure_revenue import run as run_exposure_revenue
 from jobs.frame_analysis import run as run_frame_analysis
 from jobs.ingest.run import ingest
 from jobs.sample_media import generate
-from jobs.train.brand_detector import train_brand_detector
 from jobs.train.evaluate import score_frames
 from tests.support import read_table
 
 pytestmark = pytest.mark.spark
 GOAL = 0.9
 MIN_VISIBLE = 0.5  # as in jobs/train/evaluate.py
-
-
-@pytest.fixture(scope="session")
-def brand_champion(stack):
-    settings = load_settings()
-    try:
-        return champion(settings, settings.models.brand_detector.name)
-    except NoChampionError:
-        train_brand_detector(settings, "quick", device=None)
-        return champion(settings, settings.models.brand_detector.name)
 
 
 def normalised(row: dict, width: int, height: int) -> tuple[float, float, float, float]:

@@ -33,7 +33,7 @@ def test_tables_readable_by_delta_rs_polars_and_duckdb(tmp_path, monkeypatch):
     )
 
     assert table_rows(settings, table) == (0, 10)
-    assert "bronze.impressions           0         10" in describe_tables(settings)
+    assert "bronze.impressions                 0         10" in describe_tables(settings)
     assert len(DeltaTable(uri).to_pandas()) == 10
     assert pl.read_delta(uri).height == 10
     impressions = DeltaTable(uri).to_pyarrow_dataset()  # noqa: F841 - read by DuckDB by name
