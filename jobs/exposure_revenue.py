@@ -336,7 +336,7 @@ def load_gold(
 # -- live aggregates -------------------------------------------------------------------------
 
 
-def live_aggregates(settings: Settings, streams: Iterable[str]) -> dict[str, dict]:
+def live_aggregates(settings: Settings, streams: Iterable[str], batch_id: int) -> dict[str, dict]:
     """Per stream, from gold: screen seconds per brand over the last `live_window_minutes`
     minutes with data, and revenue in the newest minute."""
     window = settings.jobs.exposure_revenue.live_window_minutes
@@ -359,6 +359,7 @@ def live_aggregates(settings: Settings, streams: Iterable[str]) -> dict[str, dic
             last = revenue.filter(pc.field("minute") == revenue_minute)
             last_minute_revenue = float(pc.sum(last.column("revenue")).as_py() or 0.0)
         out[stream] = {
+            "batch_id": batch_id,
             "screen_seconds": seconds,
             "exposure_until": newest,
             "revenue_last_minute": last_minute_revenue,
@@ -397,7 +398,7 @@ def load(
     if gold.ranges:
         ttl = settings.jobs.exposure_revenue.redis_ttl_s
         url = redis_url(settings)
-        for stream, live in live_aggregates(settings, gold.ranges).items():
+        for stream, live in live_aggregates(settings, gold.ranges, batch_id).items():
             set_live_exposure(url, stream, live, ttl)
     return results
 

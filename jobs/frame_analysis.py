@@ -63,9 +63,9 @@ class ModelSpec:
 
     person_confidence: float
     person_image_size: int
+    brand_confidence: float
+    brand_image_size: int
     brand: ModelRef | None = None
-    brand_confidence: float = 0.35
-    brand_image_size: int = 640
     prototypes: ScenePrototypes | None = None
     clip: tuple[str, str] | None = None  # (architecture, weights): CLIP embeds the frames
     safety: bool = True
@@ -221,12 +221,13 @@ def resolve_models(settings: Settings) -> ModelSpec:
 
 @dataclass(frozen=True)
 class Outputs:
-    """Where an executor sends what it found besides Delta (plain values, picklable)."""
+    """Where an executor sends what it found besides Delta (plain values, picklable); the
+    default sends nothing (tests and benchmarks that call the transform directly)."""
 
     kafka: dict[str, object] | None = None
-    detections_topic: str = "detections"
+    detections_topic: str = ""
     redis_url: str | None = None
-    redis_ttl_s: int = 3600
+    redis_ttl_s: int = 0
 
 
 @dataclass(frozen=True)

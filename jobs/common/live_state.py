@@ -14,7 +14,8 @@ By exposure_revenue, set from the gold tables after each batch (so a replayed ba
 same values, never adds twice), each replaced whole in one transaction:
 
 - `brandlake:exposure:<stream_id>` (hash): brand id -> screen seconds over the last
-  `jobs.exposure_revenue.live_window_minutes` minutes up to `_until` (the newest minute, ISO).
+  `jobs.exposure_revenue.live_window_minutes` minutes up to `_until` (the newest minute, ISO);
+  `_batch_id`: the exposure_revenue micro-batch that wrote it.
 - `brandlake:revenue:<stream_id>` (hash): `minute` (ISO), `revenue` in that newest minute.
 """
 
@@ -68,6 +69,7 @@ def set_live_exposure(url: str, stream_id: str, live: dict, ttl_s: int) -> None:
     exposure = {brand: f"{seconds:.3f}" for brand, seconds in live["screen_seconds"].items()}
     if live["exposure_until"] is not None:
         exposure["_until"] = live["exposure_until"].isoformat()
+        exposure["_batch_id"] = str(live["batch_id"])
     revenue = {"revenue": f"{live['revenue_last_minute']:.6f}"}
     if live["revenue_minute"] is not None:
         revenue["minute"] = live["revenue_minute"].isoformat()

@@ -7,7 +7,8 @@ import pytest
 from jobs.demo import run_demo
 from tests.support import read_table
 
-pytestmark = [pytest.mark.spark, pytest.mark.services]
+# The first test to ask for the champion trains it (about ten minutes on 2 cores).
+pytestmark = [pytest.mark.spark, pytest.mark.services, pytest.mark.timeout(2400)]
 
 
 def test_demo_runs_every_job_and_prints_the_brand_summary(

@@ -76,6 +76,8 @@ def live(settings) -> dict[str, dict]:
     keys = [k.format(stream_id=s) for s in STREAMS for k in (EXPOSURE_KEY, REVENUE_KEY)]
     state = {key: client.hgetall(key) for key in keys}
     client.delete(*keys)
+    for fields in state.values():
+        fields.pop("_batch_id", None)  # which batch wrote it depends on where the kill fell
     return state
 
 

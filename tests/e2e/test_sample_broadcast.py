@@ -24,7 +24,8 @@ from jobs.sample_media import generate
 from jobs.train.evaluate import score_frames
 from tests.support import read_table
 
-pytestmark = pytest.mark.spark
+# The first test to ask for the champion trains it (about ten minutes on 2 cores).
+pytestmark = [pytest.mark.spark, pytest.mark.timeout(2400)]
 GOAL = 0.9
 MIN_VISIBLE = 0.5  # as in jobs/train/evaluate.py
 

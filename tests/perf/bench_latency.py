@@ -1,0 +1,150 @@
+"""Latency from a segment's arrival on Kafka to its exposure rows in gold and to Redis.
+
+    make bench                       (BENCH_LATENCY_SECONDS=60 make bench for a quicker run)
+
+A sample broadcast is ingested at real time (5 minutes by default) while frame_analysis and
+exposure_revenue run in one Spark application, as in `make demo`. For each segment: arrival =
+the Kafka timestamp of its `segments` event; gold = the commit time of the exposure_revenue batch
+that wrote its frames (Delta history); Redis = when that batch's aggregates appeared in Redis
+(polled every 50 ms). Printed as p50 / p95 next to the segment length and the model time per
+segment (the same models on one segment in this process, warm). Goal: p95 under two segment
+lengths plus the model time per segment.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import time
+
+import redis
+from confluent_kafka import Consumer, TopicPartition
+from deltalake import DeltaTable
+
+from jobs import exposure_revenue, frame_analysis
+from jobs.common.kafka import client_config, true_end_offsets
+from jobs.common.live_state import EXPOSURE_KEY, redis_url
+from jobs.common.registry import NoChampionError, champion
+from jobs.ingest.run import ingest
+from jobs.sample_media import generate
+from jobs.train.brand_detector import train_brand_detector
+from tests.support import read_table
+from udfs.analysis.segment import analyse_segment
+
+SECONDS = float(os.environ.get("BENCH_LATENCY_SECONDS", "300"))
+STREAM = "arena-live"
+
+
+def percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(share * (len(ordered) - 1)))]
+
+
+def watch_redis(settings, seen: dict[int, float], stop: threading.Event) -> None:
+    client = redis.Redis.from_url(redis_url(settings), decode_responses=True)
+    key = EXPOSURE_KEY.format(stream_id=STREAM)
+    while not stop.is_set():
+        batch = client.hget(key, "_batch_id")
+        if batch is not None and int(batch) not in seen:
+            seen[int(batch)] = time.time()
+        time.sleep(0.05)
+
+
+def gold_commit_times(settings) -> dict[int, float]:
+    history = DeltaTable(settings.table_uri("gold.brand_exposure_minute")).history()
+    return {
+        int(entry["brandlake.batch_id"]): entry["timestamp"] / 1000
+        for entry in history
+        if "brandlake.batch_id" in entry
+    }
+
+
+def test_segment_to_gold_and_redis_latency(isolated_settings, spark, tmp_path):
+    settings = isolated_settings(
+        jobs__frame_analysis__trigger_interval="1 seconds",
+        jobs__exposure_revenue__trigger_interval="1 seconds",
+        train__profiles__bench={"images": 40, "image_size": 160, "epochs": 1, "batch": 8,
+                                "patience": 1},
+    )  # fmt: skip
+    try:
+        label = champion(settings, settings.models.brand_detector.name).label
+    except NoChampionError:
+        train_brand_detector(settings, "bench", device="cpu")
+        label = champion(settings, settings.models.brand_detector.name).label + " (1 epoch)"
+    conf = settings.sample_media.model_copy(update={"seconds": SECONDS})
+    video = generate(settings.model_copy(update={"sample_media": conf}), tmp_path, "latency")
+
+    models = frame_analysis.resolve_models(settings)
+    analyzers = frame_analysis.analyzers_for(models)
+    probe_lake = settings.lake.model_copy(update={"root": str(tmp_path / "probe")})
+    probe = settings.model_copy(update={"lake": probe_lake})
+    segments = sorted(
+        ingest(probe, "probe", ["-i", str(video), "-t", "6"], transcode=True).landing.glob("*.ts")
+    )
+    analyse_segment(segments[0].as_uri(), analyzers)  # warm up
+    started = time.perf_counter()
+    for segment in segments:
+        analyse_segment(segment.as_uri(), analyzers)
+    model_s = (time.perf_counter() - started) / len(segments)
+
+    queries = [job.start(settings, spark) for job in (frame_analysis, exposure_revenue)]
+    seen: dict[int, float] = {}
+    stop = threading.Event()
+    watcher = threading.Thread(target=watch_redis, args=(settings, seen, stop), daemon=True)
+    watcher.start()
+    try:
+        ingest(settings, STREAM, ["-i", str(video)], transcode=True, realtime=True)
+        for query in queries:
+            query.processAllAvailable()
+    finally:
+        for query in queries:
+            query.stop()
+        time.sleep(0.5)
+        stop.set()
+
+    arrivals = segment_arrivals(settings)
+    batch_of = {}
+    for row in read_table(settings, "silver.frame_brands").to_pylist():
+        batch_of[row["segment_id"]] = min(batch_of.get(row["segment_id"], 1 << 30), row["batch_id"])
+    commits = gold_commit_times(settings)
+    to_gold, to_redis = [], []
+    for segment_id, arrived in arrivals.items():
+        batch = batch_of.get(segment_id)
+        if batch is None or batch not in commits:
+            continue
+        to_gold.append(commits[batch] - arrived)
+        if batch in seen:
+            to_redis.append(seen[batch] - arrived)
+    segment_s = settings.ingest.segment_seconds
+    goal = 2 * segment_s + model_s
+    print(
+        f"\nlatency over a {SECONDS:.0f} s real-time run, {len(arrivals)} segments of "
+        f"{segment_s:g} s, {settings.jobs.frame_analysis.sample_fps:g} fps sampled, "
+        f"{os.cpu_count()} cores, brand detector {label}; model time per segment {model_s:.2f} s"
+    )
+    for name, values in (("segment -> gold", to_gold), ("segment -> Redis", to_redis)):
+        p50, p95 = percentile(values, 0.5), percentile(values, 0.95)
+        print(
+            f"  {name:18} p50 {p50:6.2f} s   p95 {p95:6.2f} s   ({len(values)} segments; goal "
+            f"p95 < {goal:.2f} s = 2 x {segment_s:g} s + {model_s:.2f} s)"
+        )
+    assert len(to_gold) >= 0.9 * len(arrivals) and to_redis
+
+
+def segment_arrivals(settings) -> dict[str, float]:
+    """Each segment event's Kafka timestamp (when ingest announced it), epoch seconds."""
+    topic = settings.kafka.topics["segments"].name
+    consumer = Consumer(
+        client_config(settings, **{"group.id": "bench", "enable.auto.commit": False})
+    )
+    partitions = range(settings.kafka.topics["segments"].partitions)
+    ends = true_end_offsets(consumer, [(topic, p) for p in partitions], 10)
+    consumer.assign([TopicPartition(topic, p, 0) for p in partitions])
+    wanted, found = sum(e - b for b, e in ends.values()), {}
+    while len(found) < wanted:
+        message = consumer.poll(10)
+        assert message is not None
+        found[json.loads(message.value())["event_id"]] = message.timestamp()[1] / 1000
+    consumer.close()
+    return found
