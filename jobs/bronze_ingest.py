@@ -11,7 +11,6 @@ micro-batch is written exactly once (see `jobs/common/delta_sink.py`).
 
 from __future__ import annotations
 
-import argparse
 import logging
 import time
 from dataclasses import dataclass
@@ -21,12 +20,11 @@ import pyarrow as pa
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql.streaming import StreamingQuery
 
-from jobs.common.config import Settings, add_set_option, load_settings, parse_overrides
+from jobs.common.config import Settings
 from jobs.common.delta_sink import DeltaSink, WriteResult
-from jobs.common.kafka import check_broker, client_config
 from jobs.common.quarantine import kafka_coordinates, quarantine_table
-from jobs.common.spark import build_session, read_kafka_stream
-from jobs.common.streaming import configure_logging, run_until_stopped, start_query
+from jobs.common.spark import read_kafka_stream
+from jobs.common.streaming import describe_results, job_main, run_job, start_query
 from schemas.events import EVENT_SCHEMAS
 from schemas.tables import BRONZE_TABLES, QUARANTINE
 
@@ -113,10 +111,9 @@ def batch_handler(settings: Settings, sink: DeltaSink):
         started = time.monotonic()
         split = transform(settings, datetime.now(UTC))
         results = load(records, split, sink, query_id, batch_id)
-        summary = ", ".join(
-            f"{r.table} {'already written' if r.skipped else f'+{r.rows}'}" for r in results
+        log.info(
+            "batch %d: %s (%.1fs)", batch_id, describe_results(results), time.monotonic() - started
         )
-        log.info("batch %d: %s (%.1fs)", batch_id, summary, time.monotonic() - started)
 
     return handle
 
@@ -130,36 +127,11 @@ def start(settings: Settings, spark: SparkSession, available_now: bool = False) 
 
 def run(settings: Settings, available_now: bool = False) -> None:
     """Run the job until stopped (Ctrl-C, SIGTERM) or, with `available_now`, caught up."""
-    check_broker(client_config(settings))
-    query = start(
-        settings, build_session(settings, app_name="brandlake-bronze_ingest"), available_now
-    )
-    run_until_stopped(query)
-    if query.exception() is not None:
-        raise RuntimeError(f"bronze_ingest failed: {query.exception()}")
-    for table in TABLES:
-        log.info("%s: %s", table.name, settings.table_uri(table.name))
+    run_job("bronze_ingest", start, settings, available_now, TABLES)
 
 
 def main(argv: list[str] | None = None) -> None:
-    args = parse_args(argv)
-    configure_logging()
-    run(load_settings(args.overrides), args.available_now)
-
-
-def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
-        prog="brandlake run bronze-ingest", description=__doc__.split("\n")[0]
-    )
-    parser.add_argument(
-        "--available-now",
-        action="store_true",
-        help="process what Kafka holds now, in micro-batches, then stop",
-    )
-    add_set_option(parser)
-    args = parser.parse_args(argv)
-    args.overrides = parse_overrides(args.set)
-    return args
+    job_main(argv, "brandlake run bronze-ingest", __doc__.split("\n")[0], run)
 
 
 if __name__ == "__main__":

@@ -21,7 +21,6 @@ Reads the `detections` topic (one message per analysed frame, from frame_analysi
 
 from __future__ import annotations
 
-import argparse
 import json
 import logging
 import time
@@ -36,13 +35,12 @@ from deltalake import DeltaTable
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql.streaming import StreamingQuery
 
-from jobs.common.config import Settings, add_set_option, load_settings, parse_overrides
+from jobs.common.config import Settings
 from jobs.common.delta_sink import DeltaSink, WriteResult
-from jobs.common.kafka import check_broker, client_config
 from jobs.common.live_state import redis_url, set_live_exposure
 from jobs.common.quarantine import quarantine_table
-from jobs.common.spark import build_session, read_kafka_stream
-from jobs.common.streaming import configure_logging, run_until_stopped, start_query
+from jobs.common.spark import read_kafka_stream
+from jobs.common.streaming import describe_results, job_main, run_job, start_query
 from jobs.exposure.metrics import BrandSeen, Frame, brand_exposure_minutes, minute_of
 from jobs.exposure.revenue import impression_context, revenue_minutes
 from schemas.events import IMPRESSIONS, VIEWER_EVENTS
@@ -412,39 +410,22 @@ def start(settings: Settings, spark: SparkSession, available_now: bool = False) 
         started = time.monotonic()
         split = transform(settings, batch_id, datetime.now(UTC))
         results = load(batch, split, sink, query_id, batch_id)
-        summary = ", ".join(
-            f"{r.table} {'already written' if r.skipped else f'+{r.rows}'}" for r in results
+        log.info(
+            "batch %d: %s (%.1fs)", batch_id, describe_results(results), time.monotonic() - started
         )
-        log.info("batch %d: %s (%.1fs)", batch_id, summary, time.monotonic() - started)
 
     return start_query(records, settings, settings.jobs.exposure_revenue, handle, available_now)
 
 
 def run(settings: Settings, available_now: bool = False) -> None:
     """Run the job until stopped (Ctrl-C, SIGTERM) or, with `available_now`, caught up."""
-    check_broker(client_config(settings))
-    spark = build_session(settings, app_name="brandlake-exposure_revenue")
-    query = start(settings, spark, available_now)
-    run_until_stopped(query)
-    if query.exception() is not None:
-        raise RuntimeError(f"exposure_revenue failed: {query.exception()}")
-    for table in [*INPUT_TABLES.values(), *GOLD_TABLES]:
-        log.info("%s: %s", table.name, settings.table_uri(table.name))
+    run_job(
+        "exposure_revenue", start, settings, available_now, [*INPUT_TABLES.values(), *GOLD_TABLES]
+    )
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(
-        prog="brandlake run exposure-revenue", description=__doc__.split("\n")[0]
-    )
-    parser.add_argument(
-        "--available-now",
-        action="store_true",
-        help="process what Kafka holds now, in micro-batches, then stop",
-    )
-    add_set_option(parser)
-    args = parser.parse_args(argv)
-    configure_logging()
-    run(load_settings(parse_overrides(args.set)), args.available_now)
+    job_main(argv, "brandlake run exposure-revenue", __doc__.split("\n")[0], run)
 
 
 if __name__ == "__main__":

@@ -20,7 +20,6 @@ leave that UDF. Out of it come:
 
 from __future__ import annotations
 
-import argparse
 import glob
 import json
 import logging
@@ -35,14 +34,14 @@ import pyarrow as pa
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql.streaming import StreamingQuery
 
-from jobs.common.config import Settings, add_set_option, load_settings, parse_overrides
+from jobs.common.config import Settings
 from jobs.common.delta_sink import DeltaSink, WriteResult
-from jobs.common.kafka import check_broker, client_config
+from jobs.common.kafka import client_config
 from jobs.common.live_state import LIVE_KEY, redis_url, set_if_newer
 from jobs.common.quarantine import quarantine_table
 from jobs.common.registry import ModelRef, champion
-from jobs.common.spark import build_session, read_kafka_stream
-from jobs.common.streaming import configure_logging, run_until_stopped, start_query
+from jobs.common.spark import read_kafka_stream
+from jobs.common.streaming import describe_results, job_main, run_job, start_query
 from schemas.events import SEGMENTS
 from schemas.tables import DETECTIONS, QUARANTINE, SEGMENT_CONTEXT
 from udfs.analysis.segment import Analyzers, DetectionRow, FrameContext, analyse_segment
@@ -462,39 +461,20 @@ def start(settings: Settings, spark: SparkSession, available_now: bool = False) 
         results = load(
             batch, transform(settings, models, datetime.now(UTC)), sink, query_id, batch_id
         )
-        summary = ", ".join(
-            f"{r.table} {'already written' if r.skipped else f'+{r.rows}'}" for r in results
+        log.info(
+            "batch %d: %s (%.1fs)", batch_id, describe_results(results), time.monotonic() - started
         )
-        log.info("batch %d: %s (%.1fs)", batch_id, summary, time.monotonic() - started)
 
     return start_query(segments, settings, settings.jobs.frame_analysis, handle, available_now)
 
 
 def run(settings: Settings, available_now: bool = False) -> None:
     """Run the job until stopped (Ctrl-C, SIGTERM) or, with `available_now`, caught up."""
-    check_broker(client_config(settings))
-    spark = build_session(settings, app_name="brandlake-frame_analysis")
-    query = start(settings, spark, available_now)
-    run_until_stopped(query)
-    if query.exception() is not None:
-        raise RuntimeError(f"frame_analysis failed: {query.exception()}")
-    for table in TABLES:
-        log.info("%s: %s", table.name, settings.table_uri(table.name))
+    run_job("frame_analysis", start, settings, available_now, TABLES)
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(
-        prog="brandlake run frame-analysis", description=__doc__.split("\n")[0]
-    )
-    parser.add_argument(
-        "--available-now",
-        action="store_true",
-        help="analyse the segments Kafka holds now, in micro-batches, then stop",
-    )
-    add_set_option(parser)
-    args = parser.parse_args(argv)
-    configure_logging()
-    run(load_settings(parse_overrides(args.set)), args.available_now)
+    job_main(argv, "brandlake run frame-analysis", __doc__.split("\n")[0], run)
 
 
 if __name__ == "__main__":

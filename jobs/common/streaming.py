@@ -81,3 +81,49 @@ def run_until_stopped(query: StreamingQuery) -> None:
         query.stop()
     finally:
         signal.signal(signal.SIGTERM, previous)
+
+
+def describe_results(results) -> str:
+    """`table +rows` (or `already written`) for each table a batch wrote, for the batch log."""
+    return ", ".join(
+        f"{r.table} {'already written' if r.skipped else f'+{r.rows}'}" for r in results
+    )
+
+
+def run_job(
+    name: str,
+    start: Callable[..., StreamingQuery],
+    settings: Settings,
+    available_now: bool,
+    tables: list,
+) -> None:
+    """Run a job's query (`start(settings, spark, available_now)`) until stopped (Ctrl-C,
+    SIGTERM) or, with `available_now`, caught up; then say where its tables are."""
+    from jobs.common.kafka import check_broker, client_config
+    from jobs.common.spark import build_session
+
+    check_broker(client_config(settings))
+    query = start(settings, build_session(settings, app_name=f"brandlake-{name}"), available_now)
+    run_until_stopped(query)
+    if query.exception() is not None:
+        raise RuntimeError(f"{name} failed: {query.exception()}")
+    for table in tables:
+        log.info("%s: %s", table.name, settings.table_uri(table.name))
+
+
+def job_main(argv: list[str] | None, prog: str, description: str, run: Callable) -> None:
+    """The command line every streaming job shares: `--available-now` and `--set key=value`."""
+    import argparse
+
+    from jobs.common.config import add_set_option, load_settings, parse_overrides
+
+    parser = argparse.ArgumentParser(prog=prog, description=description)
+    parser.add_argument(
+        "--available-now",
+        action="store_true",
+        help="process what Kafka holds now, in micro-batches, then stop",
+    )
+    add_set_option(parser)
+    args = parser.parse_args(argv)
+    configure_logging()
+    run(load_settings(parse_overrides(args.set)), args.available_now)
