@@ -215,22 +215,31 @@ class GoldRows:
 def touched_minutes(settings: Settings, batch_id: int) -> dict[str, tuple[datetime, datetime]]:
     """Per stream, the first and last minute whose gold rows the batch's rows can change.
 
-    A frame can extend an appearance that began in the minute before it (a bridged gap), so
-    frames reach back by one sampling step plus the gap tolerance.
+    A frame can join appearances on either side of it (a bridged gap: one sampling step plus
+    the gap tolerance) and becomes the context of impressions up to `frame_max_age_s` after it.
+    (An appearance's duration also feeds the quality of the minute it started in; a frame that
+    arrives out of order and joins two long runs leaves that term stale in an earlier minute
+    until the minute is recomputed again.)
     """
-    reach = timedelta(seconds=_step_s(settings) + settings.exposure.gap_tolerance_s)
+    conf = settings.exposure
+    back = timedelta(seconds=_step_s(settings) + conf.gap_tolerance_s)
+    ahead = max(back, timedelta(seconds=conf.frame_max_age_s))
     ranges: dict[str, tuple[datetime, datetime]] = {}
     for key, table in INPUT_TABLES.items():
         column = TIME_COLUMN[key]
         rows = _read(settings, table, ["stream_id", column], ds.field("batch_id") == batch_id)
         if rows is None:
             continue
+        frames = key == "detections"
         for stream, at in zip(
             rows.column("stream_id").to_pylist(), rows.column(column).to_pylist(), strict=True
         ):
-            first = minute_of(at - reach if key == "detections" else at)
-            low, high = ranges.get(stream, (first, minute_of(at)))
-            ranges[stream] = (min(low, first), max(high, minute_of(at)))
+            first, last = (
+                minute_of(at - back if frames else at),
+                minute_of(at + ahead if frames else at),
+            )
+            low, high = ranges.get(stream, (first, last))
+            ranges[stream] = (min(low, first), max(high, last))
     return ranges
 
 
