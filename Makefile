@@ -16,24 +16,38 @@ export YOLO_CONFIG_DIR := $(CURDIR)/.brandlake/ultralytics
 export MLFLOW_DISABLE_TELEMETRY := true
 export HF_HUB_OFFLINE := 1
 
-.PHONY: install demo test lint format bench services-up services-down clean
+.PHONY: install demo test lint format bench services-up services-down clean chromium dashboard
 
 install: $(STAMP)
 
-$(STAMP): setup.py
+$(STAMP): setup.py dashboards/package-lock.json
 	@command -v java >/dev/null || { echo "Java 17 is required (Spark runs on the JVM)"; exit 1; }
+	@command -v npm >/dev/null || { echo "Node.js and npm are required (the dashboard's hls.js)"; exit 1; }
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	@echo "installing brandlake and its pinned dependencies into $(VENV) (first time: a few minutes)"
 	@$(BIN)/python -m pip install --quiet --upgrade pip 2>&1 | grep -v "^WARNING: Location" || true
 	@$(BIN)/python -m pip install --quiet -e '.[dev]' 2>&1 | grep -v "^WARNING: Location"; \
 	  test $${PIPESTATUS[0]} -eq 0
+	@npm ci --prefix dashboards --no-audit --no-fund --silent
 	@touch $(STAMP)
 
 demo: install
 	$(BIN)/brandlake demo
 
-test: install lint
+test: install lint chromium
 	$(BIN)/pytest
+
+# The dashboard's browser test drives Debian's Chromium; without it (and without root to install
+# it) that one test is skipped and says why.
+chromium:
+	@command -v chromium >/dev/null || { \
+	  echo "installing Debian's chromium for the dashboard's browser test"; \
+	  { apt-get install -y -qq --no-install-recommends chromium \
+	    || { apt-get update -qq && apt-get install -y -qq --no-install-recommends chromium; }; \
+	  } >/dev/null 2>&1 || echo "could not install chromium: the browser test will be skipped"; }
+
+dashboard: install
+	$(BIN)/brandlake dashboard
 
 lint: install
 	$(BIN)/ruff check .

@@ -45,10 +45,13 @@ INSTALL_REQUIRES = [
     "onnxruntime==1.31.1",
     # Model tracking and registry (SQLite under the run directory by default)
     "mlflow==3.17.2",
+    # The dashboard (hls.js comes from dashboards/package.json through npm)
+    "streamlit==1.67.0",
 ]
 
 DEV_REQUIRES = [
     "kafka-python==3.0.12",  # the second plain-consumer baseline in tests/perf
+    "playwright==1.65.2",  # drives the system's Chromium in the dashboard's browser test
     "pytest==9.2.0",
     "pytest-timeout==2.4.0",
     "ruff==0.17.6",
@@ -60,8 +63,8 @@ setup(
     description="Brand exposure and ad revenue from live video, on Spark and Delta",
     license="AGPL-3.0-or-later",
     python_requires=">=3.11,<3.12",
-    packages=find_packages(include=["jobs*", "udfs*", "schemas*", "infra*"]),
-    package_data={"infra": ["local/*.yaml"]},
+    packages=find_packages(include=["jobs*", "udfs*", "schemas*", "infra*", "dashboards*"]),
+    package_data={"infra": ["local/*.yaml"], "dashboards": ["*.py", "views/*.py", "player/*"]},
     install_requires=INSTALL_REQUIRES,
     extras_require={"dev": DEV_REQUIRES},
     entry_points={"console_scripts": ["brandlake = jobs.cli:main"]},

@@ -10,6 +10,7 @@ brandlake sample-media [...]           a sample broadcast with brand logos and g
 brandlake train brand-detector [...]   train the brand detector on synthetic composites
 brandlake tables                       the lake's tables, their rows and where they are
 brandlake demo                         the whole pipeline on a sample broadcast, then a summary
+brandlake dashboard                    the Streamlit app: live player, exposure, revenue, health
 """
 
 from __future__ import annotations
@@ -46,6 +47,8 @@ def main(argv: list[str] | None = None) -> int:
     demo.add_argument("--video-seconds", type=float, default=60.0, help="sample broadcast length")
     demo.add_argument("--rate", type=float, default=500.0, help="simulated ad events per second")
     add_set_option(demo)
+    dashboard = commands.add_parser("dashboard", help="the Streamlit dashboard")
+    add_set_option(dashboard)
 
     args, rest = parser.parse_known_args(argv)
     try:
@@ -110,6 +113,11 @@ def _dispatch(args: argparse.Namespace, rest: list[str], parser) -> int:
 
         configure_logging()
         run_demo(settings, args.video_seconds, args.rate)
+        return 0
+    if args.command == "dashboard":
+        from dashboards.run import main as dashboard_main
+
+        dashboard_main(settings, parse_overrides(args.set))
         return 0
     raise AssertionError(args.command)
 

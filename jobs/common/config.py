@@ -137,6 +137,14 @@ class TrainConf(_Strict):
     augmentation: dict[str, float] = {}  # Ultralytics augmentation arguments (fliplr, hsv_h, ...)
 
 
+class DashboardConf(_Strict):
+    address: str = "127.0.0.1"
+    port: int = Field(default=8501, ge=0, le=65535)  # the Streamlit app; 0 = a free port
+    media_port: int = Field(default=8502, ge=0, le=65535)  # player, HLS files, detections
+    refresh_seconds: float = Field(default=3.0, gt=0)
+    overlay_window_s: float = Field(default=20.0, gt=0)  # detections fetched per request
+
+
 class StreamingJobConf(_Strict):
     query_name: str
     trigger_interval: str = Field(pattern=r"^\d+(\.\d+)? (milliseconds|seconds|minutes)$")
@@ -288,6 +296,7 @@ class Settings(_Strict):
     models: ModelsConf
     exposure: ExposureConf
     simulate: SimulateConf
+    dashboard: DashboardConf = DashboardConf()
     catalog: Catalog
 
     def table_uri(self, name: str) -> str:

@@ -1,0 +1,24 @@
+"""The brandlake dashboard: live streams with detection overlays, brand exposure, revenue and
+pipeline health.
+
+    brandlake dashboard        (or: streamlit run dashboards/app.py)
+
+Reads the lake with delta-rs (no Spark) and live state from Redis; the Live page's player comes
+from the dashboard's own media server (dashboards/media_server.py).
+"""
+
+import streamlit as st
+
+st.set_page_config(page_title="brandlake", page_icon=":tv:", layout="wide")
+pages = st.navigation(
+    [
+        st.Page("views/live.py", title="Live", icon=":material/live_tv:", default=True),
+        st.Page("views/exposure.py", title="Brand exposure", icon=":material/visibility:",
+                url_path="exposure"),
+        st.Page("views/revenue.py", title="Revenue", icon=":material/payments:",
+                url_path="revenue"),
+        st.Page("views/health.py", title="Health", icon=":material/monitor_heart:",
+                url_path="health"),
+    ]
+)  # fmt: skip
+pages.run()

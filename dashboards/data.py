@@ -1,0 +1,373 @@
+"""What the dashboard shows, read from the lake (delta-rs, no Spark) and from Redis.
+
+Every reader returns plain pandas frames or dataclasses; anything the user can fix (an empty
+lake, a table no job has written yet, a stopped Redis) raises `DataUnavailableError` with a
+message that says what to run, so pages show it instead of a traceback.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.dataset as ds
+from deltalake import DeltaTable
+from pyarrow import fs
+
+from jobs.common.config import Settings, is_uri, join_uri
+from jobs.common.live_state import EXPOSURE_KEY, LIVE_KEY, REVENUE_KEY, redis_url
+from schemas.tables import (
+    BRAND_EXPOSURE_MINUTE,
+    DETECTIONS,
+    IMPRESSION_CONTEXT,
+    QUARANTINE,
+    REVENUE_MINUTE,
+    SEGMENT_CONTEXT,
+)
+
+# Which job writes each table, for the message shown while it does not exist.
+WRITTEN_BY = {
+    "bronze": "brandlake run bronze-ingest",
+    "silver.detections": "brandlake run frame-analysis",
+    "silver.segment_context": "brandlake run frame-analysis",
+    "gold": "brandlake run exposure-revenue",
+}
+SAFETY_BANDS = [(0.0, "unsafe (< 0.5)"), (0.5, "review (0.5-0.8)"), (0.8, "safe (>= 0.8)")]
+
+
+class DataUnavailableError(Exception):
+    """Data the page needs is not there; the message says why and what to run."""
+
+
+def _writer(name: str) -> str:
+    return WRITTEN_BY.get(name) or WRITTEN_BY[name.split(".")[0]]
+
+
+def dataset(settings: Settings, name: str) -> ds.Dataset:
+    """A Delta table as a pyarrow dataset (filters push down to file statistics)."""
+    uri = settings.table_uri(name)
+    options = settings.lake.storage_options or None
+    try:
+        return DeltaTable(uri, storage_options=options).to_pyarrow_dataset()
+    except Exception as error:  # delta-rs raises TableNotFoundError or an OS error by store
+        if not DeltaTable.is_deltatable(uri, storage_options=options):
+            raise DataUnavailableError(
+                f"Table `{name}` does not exist yet at {uri}: run `{_writer(name)}` "
+                "(or `make demo`) to fill the lake."
+            ) from error
+        raise DataUnavailableError(f"Table `{name}` at {uri} cannot be read: {error}") from error
+
+
+def read(
+    settings: Settings,
+    name: str,
+    columns: list[str] | None = None,
+    where: ds.Expression | None = None,
+) -> pd.DataFrame:
+    return dataset(settings, name).to_table(columns=columns, filter=where).to_pandas()
+
+
+def _between(column: str, start: datetime | None, end: datetime | None) -> ds.Expression | None:
+    where = None
+    if start is not None:
+        where = ds.field(column) >= pa.scalar(start, pa.timestamp("us", tz="UTC"))
+    if end is not None:
+        upper = ds.field(column) < pa.scalar(end, pa.timestamp("us", tz="UTC"))
+        where = upper if where is None else where & upper
+    return where
+
+
+def _only(frame: pd.DataFrame, column: str, values: list[str] | None) -> pd.DataFrame:
+    return frame if not values else frame[frame[column].isin(values)]
+
+
+# -- streams and live state ------------------------------------------------------------------
+
+
+def streams(settings: Settings) -> list[str]:
+    """Streams with a playlist in the landing area, segments in the lake or state in Redis."""
+    found: set[str] = set(landed_streams(settings))
+    try:
+        table = dataset(settings, "bronze.segments").to_table(columns=["stream_id"])
+        found.update(pc.unique(table.column("stream_id")).to_pylist())
+    except DataUnavailableError:
+        pass
+    try:
+        keys = _redis(settings).scan_iter(match=LIVE_KEY.format(stream_id="*"), count=500)
+        found.update(key.split(":", 2)[2] for key in keys)
+    except DataUnavailableError:
+        pass
+    return sorted(s for s in found if s)
+
+
+def landed_streams(settings: Settings) -> list[str]:
+    """Streams whose HLS playlist is in the landing area (local folder or object store)."""
+    root = join_uri(settings.lake.root, settings.ingest.landing)
+    try:
+        filesystem, path = fs.FileSystem.from_uri(
+            root if is_uri(root) else str(Path(root).absolute())
+        )
+        listing = filesystem.get_file_info(fs.FileSelector(path, allow_not_found=True))
+        playlists = filesystem.get_file_info([f"{i.path}/index.m3u8" for i in listing])
+    except OSError:
+        return []
+    return [p.path.split("/")[-2] for p in playlists if p.type == fs.FileType.File]
+
+
+@dataclass
+class LiveState:
+    """A stream's state in Redis (keys in jobs/common/live_state.py)."""
+
+    stream_id: str
+    frame_time: datetime | None = None
+    brands_now: list[str] = field(default_factory=list)
+    person_count: int | None = None
+    scene_label: str | None = None
+    safety_score: float | None = None
+    exposure_seconds: dict[str, float] = field(default_factory=dict)  # last few minutes
+    exposure_until: datetime | None = None
+    revenue_last_minute: float | None = None
+    revenue_minute: datetime | None = None
+
+
+def _redis(settings: Settings):
+    import redis
+
+    url = redis_url(settings)
+    client = redis.Redis.from_url(
+        url, socket_timeout=2, socket_connect_timeout=2, decode_responses=True
+    )
+    try:
+        client.ping()
+    except (redis.RedisError, OSError) as error:
+        raise DataUnavailableError(
+            f"Redis at {url} is not reachable ({error}): start it with `brandlake services up`, "
+            "then the streaming jobs fill it."
+        ) from error
+    return client
+
+
+def _time(text: str | None) -> datetime | None:
+    return datetime.fromisoformat(text) if text else None
+
+
+def live_state(settings: Settings, stream_id: str) -> LiveState:
+    client = _redis(settings)
+    pipe = client.pipeline(transaction=False)
+    for key in (LIVE_KEY, EXPOSURE_KEY, REVENUE_KEY):
+        pipe.hgetall(key.format(stream_id=stream_id))
+    live, exposure, revenue = pipe.execute()
+    state = LiveState(stream_id)
+    if live:
+        state.frame_time = _time(live.get("frame_time"))
+        state.brands_now = json.loads(live.get("brands") or "[]")
+        state.person_count = int(live["person_count"]) if live.get("person_count") else None
+        state.scene_label = live.get("scene_label") or None
+        state.safety_score = float(live["safety_score"]) if live.get("safety_score") else None
+    state.exposure_until = _time(exposure.pop("_until", None))
+    exposure.pop("_batch_id", None)
+    state.exposure_seconds = {brand: float(seconds) for brand, seconds in exposure.items()}
+    if revenue:
+        state.revenue_last_minute = float(revenue.get("revenue", 0.0))
+        state.revenue_minute = _time(revenue.get("minute"))
+    return state
+
+
+# -- brand exposure --------------------------------------------------------------------------
+
+
+def exposure_minutes(
+    settings: Settings,
+    streams: list[str] | None = None,
+    brands: list[str] | None = None,
+    start: datetime | None = None,
+    end: datetime | None = None,
+) -> pd.DataFrame:
+    """Rows of gold.brand_exposure_minute in [start, end), for the given streams and brands."""
+    frame = read(settings, BRAND_EXPOSURE_MINUTE.name, where=_between("minute", start, end))
+    frame = _only(_only(frame, "stream_id", streams), "brand_id", brands)
+    return frame.sort_values(["minute", "stream_id", "brand_id"]).reset_index(drop=True)
+
+
+def exposure_by_brand(minutes: pd.DataFrame) -> pd.DataFrame:
+    """Per brand over the given minutes: screen seconds, share of voice (of all brands' screen
+    time in them), quality index weighted by screen seconds, media value."""
+    if minutes.empty:
+        return pd.DataFrame(
+            columns=["brand_id", "screen_seconds", "share_of_voice", "quality_index",
+                     "media_value", "appearances"]
+        )  # fmt: skip
+    weighted = minutes.assign(quality_seconds=minutes.quality_index * minutes.screen_seconds)
+    per_brand = weighted.groupby("brand_id", as_index=False).agg(
+        screen_seconds=("screen_seconds", "sum"),
+        quality_seconds=("quality_seconds", "sum"),
+        media_value=("media_value", "sum"),
+        appearances=("appearances", "sum"),
+    )
+    total = per_brand.screen_seconds.sum()
+    per_brand["share_of_voice"] = per_brand.screen_seconds / total if total else 0.0
+    seconds = per_brand.screen_seconds.where(per_brand.screen_seconds > 0)
+    per_brand["quality_index"] = (per_brand.quality_seconds / seconds).fillna(0.0)
+    columns = ["brand_id", "screen_seconds", "share_of_voice", "quality_index", "media_value"]
+    return (
+        per_brand[[*columns, "appearances"]]
+        .sort_values("screen_seconds", ascending=False)
+        .reset_index(drop=True)
+    )
+
+
+# -- revenue ---------------------------------------------------------------------------------
+
+
+def revenue_minutes(
+    settings: Settings,
+    streams: list[str] | None = None,
+    start: datetime | None = None,
+    end: datetime | None = None,
+) -> pd.DataFrame:
+    frame = read(settings, REVENUE_MINUTE.name, where=_between("minute", start, end))
+    return _only(frame, "stream_id", streams).sort_values("minute").reset_index(drop=True)
+
+
+def revenue_by_campaign(minutes: pd.DataFrame) -> pd.DataFrame:
+    """Per campaign and stream: impressions, revenue, eCPM, clicks, CTR, and the revenue of
+    impressions served while the campaign's own brand was on screen (and its share)."""
+    keys = ["campaign_id", "stream_id"]
+    if minutes.empty:
+        return pd.DataFrame(
+            columns=[*keys, "impressions", "revenue", "ecpm", "clicks", "ctr",
+                     "revenue_brand_on_screen", "on_screen_share"]
+        )  # fmt: skip
+    per = minutes.groupby(keys, as_index=False).agg(
+        impressions=("impressions", "sum"),
+        revenue=("revenue", "sum"),
+        clicks=("clicks", "sum"),
+        revenue_brand_on_screen=("revenue_brand_on_screen", "sum"),
+    )
+    shown = per.impressions.where(per.impressions > 0)
+    per["ecpm"] = (per.revenue * 1000 / shown).fillna(0.0)
+    per["ctr"] = (per.clicks / shown).fillna(0.0)
+    earned = per.revenue.where(per.revenue > 0)
+    per["on_screen_share"] = (per.revenue_brand_on_screen / earned).fillna(0.0)
+    columns = [*keys, "impressions", "revenue", "ecpm", "clicks", "ctr"]
+    return (
+        per[[*columns, "revenue_brand_on_screen", "on_screen_share"]]
+        .sort_values("revenue", ascending=False)
+        .reset_index(drop=True)
+    )
+
+
+def impression_breakdown(
+    settings: Settings,
+    streams: list[str] | None = None,
+    start: datetime | None = None,
+    end: datetime | None = None,
+) -> pd.DataFrame:
+    """Impressions and revenue by the scene and brand-safety band on screen when served."""
+    columns = ["stream_id", "clearing_cpm", "scene_label", "safety_score"]
+    frame = read(
+        settings, IMPRESSION_CONTEXT.name, columns, where=_between("event_time", start, end)
+    )
+    frame = _only(frame, "stream_id", streams)
+    frame["scene_label"] = frame.scene_label.fillna("no frame near")
+    frame["safety"] = frame.safety_score.map(_safety_band)
+    frame["revenue"] = frame.clearing_cpm / 1000
+    return (
+        frame.groupby(["scene_label", "safety"], as_index=False)
+        .agg(impressions=("revenue", "size"), revenue=("revenue", "sum"))
+        .sort_values("revenue", ascending=False)
+        .reset_index(drop=True)
+    )
+
+
+def _safety_band(score: float | None) -> str:
+    if score is None or pd.isna(score):
+        return "not scored"
+    return [label for lower, label in SAFETY_BANDS if score >= lower][-1]
+
+
+# -- health ----------------------------------------------------------------------------------
+
+
+def quarantine_reasons(settings: Settings) -> pd.DataFrame:
+    """Quarantined records by topic and reason (the reason's first line), newest first."""
+    frame = read(settings, QUARANTINE.name, ["kafka_topic", "reason", "ingest_time"])
+    if frame.empty:
+        return pd.DataFrame(columns=["kafka_topic", "reason", "records", "last_seen"])
+    frame["reason"] = frame.reason.str.split("\n").str[0].str.slice(0, 200)
+    return (
+        frame.groupby(["kafka_topic", "reason"], as_index=False)
+        .agg(records=("reason", "size"), last_seen=("ingest_time", "max"))
+        .sort_values("last_seen", ascending=False)
+        .reset_index(drop=True)
+    )
+
+
+def stream_lag(settings: Settings, now: datetime | None = None) -> pd.DataFrame:
+    """Per stream: end of the newest segment in the lake, newest analysed frame, and how far
+    analysis is behind (seconds; null before the first analysed frame)."""
+    segments = read(settings, "bronze.segments", ["stream_id", "start_time", "duration_s"])
+    if segments.empty:
+        return pd.DataFrame(columns=["stream_id", "latest_segment_end", "latest_analysed_frame",
+                                     "analysis_lag_s", "segment_age_s"])  # fmt: skip
+    segments["end"] = segments.start_time + pd.to_timedelta(segments.duration_s, unit="s")
+    lag = segments.groupby("stream_id", as_index=False).agg(latest_segment_end=("end", "max"))
+    try:
+        frames = read(settings, SEGMENT_CONTEXT.name, ["stream_id", "frame_time"])
+        analysed = frames.groupby("stream_id", as_index=False).agg(
+            latest_analysed_frame=("frame_time", "max")
+        )
+        lag = lag.merge(analysed, on="stream_id", how="left")
+    except DataUnavailableError:
+        lag["latest_analysed_frame"] = pd.NaT
+    lag["analysis_lag_s"] = (lag.latest_segment_end - lag.latest_analysed_frame).dt.total_seconds()
+    now = pd.Timestamp(now or datetime.now(UTC))
+    lag["segment_age_s"] = (now - lag.latest_segment_end).dt.total_seconds()
+    return lag.sort_values("stream_id").reset_index(drop=True)
+
+
+def models_in_use(settings: Settings) -> pd.DataFrame:
+    """Every model (name, version) in silver.detections, with its frames and last use."""
+    frame = read(settings, DETECTIONS.name, ["model_name", "model_version", "frame_time"])
+    if frame.empty:
+        return pd.DataFrame(columns=["model_name", "model_version", "detections", "last_used"])
+    return (
+        frame.groupby(["model_name", "model_version"], as_index=False)
+        .agg(detections=("frame_time", "size"), last_used=("frame_time", "max"))
+        .sort_values("last_used", ascending=False)
+        .reset_index(drop=True)
+    )
+
+
+# -- the player's overlay --------------------------------------------------------------------
+
+
+def detections_between(
+    settings: Settings, stream_id: str, start: datetime, end: datetime
+) -> list[dict]:
+    """Analysed frames of a stream in [start, end) with their boxes, oldest first:
+    `{"t": epoch ms, "boxes": [{kind, label, confidence, x1, y1, x2, y2}]}`. Frames with no
+    boxes are listed too, so the player clears the overlay when nothing is on screen."""
+    window = _between("frame_time", start, end) & (ds.field("stream_id") == stream_id)
+    frames: dict[int, list[dict]] = {}
+    try:
+        context = dataset(settings, SEGMENT_CONTEXT.name).to_table(["frame_time"], filter=window)
+        for t in context.column("frame_time").to_pylist():
+            frames.setdefault(_epoch_ms(t), [])
+    except DataUnavailableError:
+        pass
+    columns = ["frame_time", "kind", "label", "confidence", "x1", "y1", "x2", "y2"]
+    for row in dataset(settings, DETECTIONS.name).to_table(columns, filter=window).to_pylist():
+        t = _epoch_ms(row.pop("frame_time"))
+        row["confidence"] = round(row["confidence"], 3)
+        frames.setdefault(t, []).append(row)
+    return [{"t": t, "boxes": boxes} for t, boxes in sorted(frames.items())]
+
+
+def _epoch_ms(t: datetime) -> int:
+    return round(t.timestamp() * 1000)

@@ -1,0 +1,163 @@
+"""The dashboard's media server: the player page, hls.js, a stream's HLS files and its
+detections as JSON, over plain HTTP on `dashboard.media_port`.
+
+Streamlit serves only its own app, so the Live page embeds this server's player in an iframe.
+The browser fetches the playlist and segments from the landing folder (or object store) here,
+and the detections for the window around the playing time, which it draws over the video.
+Everything is local: hls.js is the copy `make install` put under dashboards/node_modules.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import threading
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from urllib.parse import parse_qs, urlparse
+
+from pyarrow import fs
+
+from dashboards.data import DataUnavailableError, detections_between
+from jobs.common.config import Settings
+
+log = logging.getLogger("brandlake.dashboard")
+
+HERE = Path(__file__).parent
+HLS_JS = HERE / "node_modules" / "hls.js" / "dist" / "hls.min.js"
+PLAYER = HERE / "player"
+NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")  # stream ids and segment file names
+CONTENT_TYPES = {
+    ".m3u8": "application/vnd.apple.mpegurl",
+    ".ts": "video/mp2t",
+    ".m4s": "video/iso.segment",
+    ".mp4": "video/mp4",
+    ".js": "text/javascript; charset=utf-8",
+    ".html": "text/html; charset=utf-8",
+}
+# The brand overlay colour; people get their own so the two read apart over any picture.
+BOX_COLOURS = {"brand": "#00e5ff", "person": "#ffd60a"}
+MAX_WINDOW = timedelta(minutes=10)  # the most detections one request may ask for
+
+
+@dataclass
+class MediaServer:
+    server: ThreadingHTTPServer
+    thread: threading.Thread
+
+    @property
+    def url(self) -> str:
+        host, port = self.server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def player_url(self, stream_id: str) -> str:
+        return f"{self.url}/player/{stream_id}"
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def start(settings: Settings, port: int | None = None) -> MediaServer:
+    """Serve in a daemon thread on `dashboard.address`:`port` (default `dashboard.media_port`;
+    0 picks a free port)."""
+    if not HLS_JS.exists():
+        raise FileNotFoundError(
+            f"{HLS_JS} is missing: run `make install` (it runs `npm ci` in dashboards/)"
+        )
+    address = settings.dashboard.address
+    port = settings.dashboard.media_port if port is None else port
+    handler = type("Handler", (_Handler,), {"settings": settings})
+    try:
+        server = ThreadingHTTPServer((address, port), handler)
+    except OSError as error:
+        raise OSError(
+            f"the dashboard's media server cannot listen on {address}:{port} "
+            f"({error}); set dashboard.media_port (BRANDLAKE_DASHBOARD__MEDIA_PORT) to a free port"
+        ) from error
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, name="media-server", daemon=True)
+    thread.start()
+    media = MediaServer(server, thread)
+    log.info("media server on %s", media.url)
+    return media
+
+
+def player_page(settings: Settings, stream_id: str) -> str:
+    config = {
+        "stream": stream_id,
+        "windowMs": round(settings.dashboard.overlay_window_s * 1000),
+        "colours": BOX_COLOURS,
+    }
+    page = (PLAYER / "player.html").read_text()
+    return page.replace("{{config}}", json.dumps(config)).replace("{{stream}}", stream_id)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    settings: Settings
+    server_version = "brandlake-media"
+
+    def do_GET(self) -> None:
+        url = urlparse(self.path)
+        parts = [p for p in url.path.split("/") if p]
+        try:
+            if parts == ["assets", "hls.min.js"]:
+                self._send(HLS_JS.read_bytes(), ".js")
+            elif parts == ["assets", "player.js"]:
+                self._send((PLAYER / "player.js").read_bytes(), ".js")
+            elif len(parts) == 2 and parts[0] == "player" and NAME.match(parts[1]):
+                self._send(player_page(self.settings, parts[1]).encode(), ".html")
+            elif len(parts) == 3 and parts[0] == "hls" and all(map(NAME.match, parts[1:])):
+                self._send_landing_file(parts[1], parts[2])
+            elif len(parts) == 2 and parts[0] == "detections" and NAME.match(parts[1]):
+                self._send_detections(parts[1], parse_qs(url.query))
+            else:
+                self.send_error(HTTPStatus.NOT_FOUND)
+        except (FileNotFoundError, DataUnavailableError) as error:
+            self.send_error(HTTPStatus.NOT_FOUND, explain=str(error))
+        except ValueError as error:
+            self.send_error(HTTPStatus.BAD_REQUEST, explain=str(error))
+        except Exception as error:  # an answer, not a dropped connection; the log has the rest
+            log.exception("media server: %s failed", self.path)
+            self.send_error(HTTPStatus.INTERNAL_SERVER_ERROR, explain=str(error))
+
+    def _send_landing_file(self, stream_id: str, name: str) -> None:
+        suffix = Path(name).suffix
+        if suffix not in (".m3u8", ".ts", ".m4s", ".mp4"):
+            raise FileNotFoundError(name)
+        uri = f"{self.settings.landing_uri(stream_id)}/{name}"
+        filesystem, path = fs.FileSystem.from_uri(
+            uri if "://" in uri else str(Path(uri).absolute())
+        )
+        with filesystem.open_input_stream(path) as stream:
+            self._send(stream.read(), suffix, cache=suffix != ".m3u8")
+
+    def _send_detections(self, stream_id: str, query: dict[str, list[str]]) -> None:
+        start, end = (_epoch_ms(query, key) for key in ("from", "to"))
+        if end <= start or end - start > MAX_WINDOW:
+            raise ValueError("need from < to, at most 10 minutes apart (epoch milliseconds)")
+        frames = detections_between(self.settings, stream_id, start, end)
+        body = {"stream": stream_id, "from": query["from"][0], "to": query["to"][0]}
+        self._send(json.dumps({**body, "frames": frames}).encode(), ".json")
+
+    def _send(self, body: bytes, suffix: str, cache: bool = False) -> None:
+        self.send_response(HTTPStatus.OK)
+        self.send_header("Content-Type", CONTENT_TYPES.get(suffix, "application/json"))
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("Cache-Control", "max-age=3600" if cache else "no-store")
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args) -> None:
+        log.debug("%s %s", self.address_string(), format % args)
+
+
+def _epoch_ms(query: dict[str, list[str]], key: str) -> datetime:
+    try:
+        return datetime.fromtimestamp(int(query[key][0]) / 1000, UTC)
+    except (KeyError, ValueError, OverflowError) as error:
+        raise ValueError(f"`{key}` must be epoch milliseconds") from error

