@@ -22,7 +22,9 @@ install: $(STAMP)
 
 $(STAMP): setup.py dashboards/package-lock.json
 	@command -v java >/dev/null || { echo "Java 17 is required (Spark runs on the JVM)"; exit 1; }
-	@command -v npm >/dev/null || { echo "Node.js and npm are required (the dashboard's hls.js)"; exit 1; }
+	@command -v npm >/dev/null || { echo "installing Debian's npm (the dashboard's hls.js comes from npm)"; \
+	  apt-get install -y -qq --no-install-recommends npm >/dev/null 2>&1 \
+	  || { echo "npm is required (the dashboard's hls.js): install Node.js and npm"; exit 1; }; }
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	@echo "installing brandlake and its pinned dependencies into $(VENV) (first time: a few minutes)"
 	@$(BIN)/python -m pip install --quiet --upgrade pip 2>&1 | grep -v "^WARNING: Location" || true
