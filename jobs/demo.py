@@ -94,4 +94,9 @@ def run_demo(settings: Settings, video_seconds: float, rate_per_s: float) -> Non
     print(f"HLS: {settings.landing_uri(stream_id)}/index.m3u8")
     print()
     print(query_hints(settings))
-    print("\nThe services keep running: `brandlake services status`, `make services-down`.")
+    conf = settings.dashboard
+    print(
+        f"\nSee it in the dashboard: `brandlake dashboard` (or `make dashboard`), then open "
+        f"http://{conf.address}:{conf.port}/?stream={stream_id}"
+    )
+    print("The services keep running: `brandlake services status`, `make services-down`.")

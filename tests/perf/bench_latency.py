@@ -6,9 +6,10 @@ A sample broadcast is ingested at real time (5 minutes by default) while frame_a
 exposure_revenue run in one Spark application, as in `make demo`. For each segment: arrival =
 the Kafka timestamp of its `segments` event; gold = the commit time of the exposure_revenue batch
 that wrote its frames (Delta history); Redis = when that batch's aggregates appeared in Redis
-(polled every 50 ms). Printed as p50 / p95 next to the segment length and the model time per
-segment (the same models on one segment in this process, warm). Goal: p95 under two segment
-lengths plus the model time per segment.
+(polled every 50 ms). Printed as p50 / p95, over all segments and over those after the first
+30 s (Python workers starting and models loading), next to the segment length and the model
+time per segment (the same models on one segment in this process, warm). Goal: p95 under two
+segment lengths plus the model time per segment.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from udfs.analysis.segment import analyse_segment
 
 SECONDS = float(os.environ.get("BENCH_LATENCY_SECONDS", "300"))
 STREAM = "arena-live"
+WARM_UP_S = 30.0  # the first batches start Python workers and load models
 
 
 def percentile(values: list[float], share: float) -> float:
@@ -109,13 +111,20 @@ def test_segment_to_gold_and_redis_latency(isolated_settings, spark, tmp_path):
         batch_of[row["segment_id"]] = min(batch_of.get(row["segment_id"], 1 << 30), row["batch_id"])
     commits = gold_commit_times(settings)
     to_gold, to_redis = [], []
+    warm_gold, warm_redis = [], []  # segments after WARM_UP_S: workers started, models loaded
+    first = min(arrivals.values())
     for segment_id, arrived in arrivals.items():
         batch = batch_of.get(segment_id)
         if batch is None or batch not in commits:
             continue
+        warm = arrived - first >= WARM_UP_S
         to_gold.append(commits[batch] - arrived)
+        if warm:
+            warm_gold.append(to_gold[-1])
         if batch in seen:
             to_redis.append(seen[batch] - arrived)
+            if warm:
+                warm_redis.append(to_redis[-1])
     segment_s = settings.ingest.segment_seconds
     goal = 2 * segment_s + model_s
     print(
@@ -123,10 +132,15 @@ def test_segment_to_gold_and_redis_latency(isolated_settings, spark, tmp_path):
         f"{segment_s:g} s, {settings.jobs.frame_analysis.sample_fps:g} fps sampled, "
         f"{os.cpu_count()} cores, brand detector {label}; model time per segment {model_s:.2f} s"
     )
-    for name, values in (("segment -> gold", to_gold), ("segment -> Redis", to_redis)):
+    for name, values in (
+        ("segment -> gold", to_gold),
+        ("segment -> Redis", to_redis),
+        (f"  after {WARM_UP_S:g} s: gold", warm_gold),
+        (f"  after {WARM_UP_S:g} s: Redis", warm_redis),
+    ):
         p50, p95 = percentile(values, 0.5), percentile(values, 0.95)
         print(
-            f"  {name:18} p50 {p50:6.2f} s   p95 {p95:6.2f} s   ({len(values)} segments; goal "
+            f"  {name:22} p50 {p50:6.2f} s   p95 {p95:6.2f} s   ({len(values)} segments; goal "
             f"p95 < {goal:.2f} s = 2 x {segment_s:g} s + {model_s:.2f} s)"
         )
     assert len(to_gold) >= 0.9 * len(arrivals) and to_redis
