@@ -7,6 +7,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import TypeVar
 
+import pandas as pd
 import streamlit as st
 
 from dashboards import media_server
@@ -59,6 +60,12 @@ def time_range(key: str) -> tuple[datetime | None, datetime | None]:
         start = datetime.combine(first, datetime.min.time(), UTC)
         return start, datetime.combine(last, datetime.min.time(), UTC) + timedelta(days=1)
     return None, None
+
+
+def filtered(frame: pd.DataFrame, column: str, label: str) -> tuple[pd.DataFrame, list[str]]:
+    """A sidebar choice among a column's values; choosing none keeps every row."""
+    chosen = st.sidebar.multiselect(label, sorted(frame[column].unique()), key=column)
+    return (frame[frame[column].isin(chosen)] if chosen else frame), chosen
 
 
 def money(value: float, currency: str) -> str:

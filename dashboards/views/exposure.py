@@ -12,10 +12,8 @@ start, end = ui.time_range("exposure")
 minutes = ui.shown(data.exposure_minutes, conf, start=start, end=end)
 if minutes is None:
     st.stop()
-streams = st.sidebar.multiselect("Streams", sorted(minutes.stream_id.unique()), key="streams")
-brands = st.sidebar.multiselect("Brands", sorted(minutes.brand_id.unique()), key="brands")
-minutes = minutes[minutes.stream_id.isin(streams or minutes.stream_id.unique())]
-minutes = minutes[minutes.brand_id.isin(brands or minutes.brand_id.unique())]
+minutes, _ = ui.filtered(minutes, "stream_id", "Streams")
+minutes, _ = ui.filtered(minutes, "brand_id", "Brands")
 if minutes.empty:
     st.info("No exposure in this selection: widen the time range or the filters.")
     st.stop()

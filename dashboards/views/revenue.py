@@ -12,8 +12,7 @@ start, end = ui.time_range("revenue")
 minutes = ui.shown(data.revenue_minutes, conf, start=start, end=end)
 if minutes is None:
     st.stop()
-streams = st.sidebar.multiselect("Streams", sorted(minutes.stream_id.unique()), key="streams")
-minutes = minutes[minutes.stream_id.isin(streams or minutes.stream_id.unique())]
+minutes, streams = ui.filtered(minutes, "stream_id", "Streams")
 if minutes.empty:
     st.info("No revenue in this selection: widen the time range or the filters.")
     st.stop()

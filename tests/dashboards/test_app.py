@@ -61,8 +61,8 @@ def test_exposure_page_totals_per_brand_and_filters(small_lake):
     assert per_brand.quality_index["fizzco"] == pytest.approx(21.6 / 42)
     assert at.get("download_button")
 
-    at.sidebar.multiselect(key="streams").select("arena-live").run()
-    at.sidebar.multiselect(key="brands").select("fizzco").run()
+    at.sidebar.multiselect(key="stream_id").select("arena-live").run()
+    at.sidebar.multiselect(key="brand_id").select("fizzco").run()
     assert metrics(at)["Screen time"] == "42.0 s"
     assert len(at.dataframe[1].value) == 2  # fizzco's two minutes
 
