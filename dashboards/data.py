@@ -182,15 +182,10 @@ def live_state(settings: Settings, stream_id: str) -> LiveState:
 
 
 def exposure_minutes(
-    settings: Settings,
-    streams: list[str] | None = None,
-    brands: list[str] | None = None,
-    start: datetime | None = None,
-    end: datetime | None = None,
+    settings: Settings, start: datetime | None = None, end: datetime | None = None
 ) -> pd.DataFrame:
-    """Rows of gold.brand_exposure_minute in [start, end), for the given streams and brands."""
+    """Rows of gold.brand_exposure_minute in [start, end); pages filter streams and brands."""
     frame = read(settings, BRAND_EXPOSURE_MINUTE.name, where=_between("minute", start, end))
-    frame = _only(_only(frame, "stream_id", streams), "brand_id", brands)
     return frame.sort_values(["minute", "stream_id", "brand_id"]).reset_index(drop=True)
 
 
@@ -225,13 +220,10 @@ def exposure_by_brand(minutes: pd.DataFrame) -> pd.DataFrame:
 
 
 def revenue_minutes(
-    settings: Settings,
-    streams: list[str] | None = None,
-    start: datetime | None = None,
-    end: datetime | None = None,
+    settings: Settings, start: datetime | None = None, end: datetime | None = None
 ) -> pd.DataFrame:
     frame = read(settings, REVENUE_MINUTE.name, where=_between("minute", start, end))
-    return _only(frame, "stream_id", streams).sort_values("minute").reset_index(drop=True)
+    return frame.sort_values("minute").reset_index(drop=True)
 
 
 def revenue_by_campaign(minutes: pd.DataFrame) -> pd.DataFrame:
