@@ -16,10 +16,10 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.dataset as ds
-from deltalake import DeltaTable
 from pyarrow import fs
 
 from jobs.common.config import Settings, is_uri, join_uri
+from jobs.common.lake import open_table
 from jobs.common.live_state import EXPOSURE_KEY, LIVE_KEY, REVENUE_KEY, redis_url
 from schemas.tables import (
     BRAND_EXPOSURE_MINUTE,
@@ -51,16 +51,16 @@ def _writer(name: str) -> str:
 def dataset(settings: Settings, name: str) -> ds.Dataset:
     """A Delta table as a pyarrow dataset (filters push down to file statistics)."""
     uri = settings.table_uri(name)
-    options = settings.lake.storage_options or None
     try:
-        return DeltaTable(uri, storage_options=options).to_pyarrow_dataset()
-    except Exception as error:  # delta-rs raises TableNotFoundError or an OS error by store
-        if not DeltaTable.is_deltatable(uri, storage_options=options):
-            raise DataUnavailableError(
-                f"Table `{name}` does not exist yet at {uri}: run `{_writer(name)}` "
-                "(or `make demo`) to fill the lake."
-            ) from error
+        delta = open_table(settings, name)
+    except Exception as error:  # delta-rs raises its own errors or an OS error by store
         raise DataUnavailableError(f"Table `{name}` at {uri} cannot be read: {error}") from error
+    if delta is None:
+        raise DataUnavailableError(
+            f"Table `{name}` does not exist yet at {uri}: run `{_writer(name)}` "
+            "(or `make demo`) to fill the lake."
+        )
+    return delta.to_pyarrow_dataset()
 
 
 def read(

@@ -12,7 +12,6 @@ micro-batch is written exactly once (see `jobs/common/delta_sink.py`).
 from __future__ import annotations
 
 import logging
-import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -24,7 +23,7 @@ from jobs.common.config import Settings
 from jobs.common.delta_sink import DeltaSink, WriteResult
 from jobs.common.quarantine import kafka_coordinates, quarantine_table
 from jobs.common.spark import read_kafka_stream
-from jobs.common.streaming import describe_results, job_main, run_job, start_query
+from jobs.common.streaming import BatchClock, job_main, run_job, start_query
 from schemas.events import EVENT_SCHEMAS
 from schemas.tables import BRONZE_TABLES, QUARANTINE
 
@@ -107,13 +106,8 @@ def load(
 
 def batch_handler(settings: Settings, sink: DeltaSink):
 
-    def handle(records: DataFrame, batch_id: int, query_id: str) -> None:
-        started = time.monotonic()
-        split = transform(settings, datetime.now(UTC))
-        results = load(records, split, sink, query_id, batch_id)
-        log.info(
-            "batch %d: %s (%.1fs)", batch_id, describe_results(results), time.monotonic() - started
-        )
+    def handle(records: DataFrame, batch_id: int, query_id: str, clock: BatchClock) -> list:
+        return load(records, transform(settings, datetime.now(UTC)), sink, query_id, batch_id)
 
     return handle
 

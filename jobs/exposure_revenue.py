@@ -23,24 +23,22 @@ from __future__ import annotations
 
 import json
 import logging
-import time
-from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.dataset as ds
-from deltalake import DeltaTable
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql.streaming import StreamingQuery
 
 from jobs.common.config import Settings
 from jobs.common.delta_sink import DeltaSink, WriteResult
+from jobs.common.lake import OpenTables
 from jobs.common.live_state import redis_url, set_live_exposure
 from jobs.common.quarantine import quarantine_table
 from jobs.common.spark import read_kafka_stream
-from jobs.common.streaming import describe_results, job_main, run_job, start_query
+from jobs.common.streaming import BatchClock, job_main, run_job, start_query
 from jobs.exposure.metrics import BrandSeen, Frame, brand_exposure_minutes, minute_of
 from jobs.exposure.revenue import impression_context, revenue_minutes
 from schemas.events import IMPRESSIONS, VIEWER_EVENTS
@@ -176,29 +174,38 @@ class SplitInputs:
         }
 
 
-def watermarks(settings: Settings, lateness_s: float) -> dict[tuple[str, str], datetime]:
-    """Per topic and stream: the newest event time in silver minus the allowed lateness."""
-    found = {}
-    for key, table in INPUT_TABLES.items():
-        times = _read(settings, table, ["stream_id", TIME_COLUMN[key]])
-        if times is None or times.num_rows == 0:
-            continue
-        newest = times.group_by("stream_id").aggregate([(TIME_COLUMN[key], "max")])
-        for stream, at in zip(
-            newest.column("stream_id").to_pylist(),
-            newest.column(f"{TIME_COLUMN[key]}_max").to_pylist(),
-            strict=True,
-        ):
-            found[(key, stream)] = at - timedelta(seconds=lateness_s)
-    return found
+class Watermarks:
+    """Per topic and stream, the newest event time in silver; a record more than
+    `allowed_lateness_s` older than it is late.
 
+    Read from silver once when the job starts, then advanced from each batch's rows, so no batch
+    rereads the tables' history. A batch replayed after a restart sees the same watermarks as
+    before: its rows were never committed, or its silver commit is skipped.
+    """
 
-def _read(settings: Settings, table, columns: list[str], where=None) -> pa.Table | None:
-    uri = settings.table_uri(table.name)
-    if not DeltaTable.is_deltatable(uri, storage_options=settings.lake.storage_options or None):
-        return None
-    dataset = DeltaTable(uri, storage_options=settings.lake.storage_options or None)
-    return dataset.to_pyarrow_dataset().to_table(columns=columns, filter=where)
+    def __init__(self, lateness_s: float) -> None:
+        self.lateness = timedelta(seconds=lateness_s)
+        self.newest: dict[tuple[str, str], datetime] = {}
+
+    @classmethod
+    def from_silver(cls, tables: OpenTables, lateness_s: float) -> Watermarks:
+        marks = cls(lateness_s)
+        for key, table in INPUT_TABLES.items():
+            times = tables.read(table.name, ["stream_id", TIME_COLUMN[key]])
+            if times is None or times.num_rows == 0:
+                continue
+            newest = times.group_by("stream_id").aggregate([(TIME_COLUMN[key], "max")])
+            marks.advance(key, newest.column(0).to_pylist(), newest.column(1).to_pylist())
+        return marks
+
+    def advance(self, key: str, streams: list[str], times: list[datetime]) -> None:
+        for stream, at in zip(streams, times, strict=True):
+            known = self.newest.get((key, stream))
+            if known is None or at > known:
+                self.newest[(key, stream)] = at
+
+    def late_before(self) -> dict[tuple[str, str], datetime]:
+        return {where: at - self.lateness for where, at in self.newest.items()}
 
 
 # -- gold ------------------------------------------------------------------------------------
@@ -212,7 +219,22 @@ class GoldRows:
     ranges: dict[str, tuple[datetime, datetime]]  # stream -> (first, last) minute recomputed
 
 
-def touched_minutes(settings: Settings, batch_id: int) -> dict[str, tuple[datetime, datetime]]:
+BatchTimes = dict[str, pa.Table]  # topic key -> the batch's (stream_id, event time) rows
+
+
+def batch_times(tables: OpenTables, batch_id: int) -> BatchTimes:
+    """The stream and event time of every silver input row the batch wrote (file statistics
+    on `batch_id` keep this to the batch's own files)."""
+    found = {}
+    for key, table in INPUT_TABLES.items():
+        rows = tables.read(table.name, ["stream_id", TIME_COLUMN[key]],
+                           ds.field("batch_id") == batch_id)  # fmt: skip
+        if rows is not None and rows.num_rows:
+            found[key] = rows
+    return found
+
+
+def touched_minutes(settings: Settings, times: BatchTimes) -> dict[str, tuple[datetime, datetime]]:
     """Per stream, the first and last minute whose gold rows the batch's rows can change.
 
     A frame can join appearances on either side of it (a bridged gap: one sampling step plus
@@ -225,15 +247,9 @@ def touched_minutes(settings: Settings, batch_id: int) -> dict[str, tuple[dateti
     back = timedelta(seconds=_step_s(settings) + conf.gap_tolerance_s)
     ahead = max(back, timedelta(seconds=conf.frame_max_age_s))
     ranges: dict[str, tuple[datetime, datetime]] = {}
-    for key, table in INPUT_TABLES.items():
-        column = TIME_COLUMN[key]
-        rows = _read(settings, table, ["stream_id", column], ds.field("batch_id") == batch_id)
-        if rows is None:
-            continue
+    for key, rows in times.items():
         frames = key == "detections"
-        for stream, at in zip(
-            rows.column("stream_id").to_pylist(), rows.column(column).to_pylist(), strict=True
-        ):
+        for stream, at in zip(rows.column(0).to_pylist(), rows.column(1).to_pylist(), strict=True):
             first, last = (
                 minute_of(at - back if frames else at),
                 minute_of(at + ahead if frames else at),
@@ -252,15 +268,16 @@ def _between(column: str, stream: str, start: datetime, end: datetime):
     return (ds.field("stream_id") == stream) & (field >= start) & (field < end) & ~ds.field("late")
 
 
-def recompute(settings: Settings, ranges: dict[str, tuple[datetime, datetime]]) -> GoldRows:
+def recompute(tables: OpenTables, ranges: dict[str, tuple[datetime, datetime]]) -> GoldRows:
     """The gold rows of the given streams and minutes, from silver."""
+    settings = tables.settings
     conf = settings.exposure
     exposure, contexts, clicks_seen = [], [], []
     for stream, (first, last) in sorted(ranges.items()):
         end = last + timedelta(minutes=1)
         history = first - timedelta(minutes=conf.lookback_minutes)
         ahead = end + timedelta(seconds=_step_s(settings) + conf.gap_tolerance_s)
-        frames, frame_ids = _frames(settings, _between("frame_time", stream, history, ahead))
+        frames, frame_ids = _frames(tables, _between("frame_time", stream, history, ahead))
         rate = settings.catalog.rate_card.per_stream.get(
             stream, settings.catalog.rate_card.default_per_second
         )
@@ -271,21 +288,21 @@ def recompute(settings: Settings, ranges: dict[str, tuple[datetime, datetime]]) 
             )
             if first <= row["minute"] <= last
         ]
-        impressions = _rows(settings, IMPRESSION_LOG, _between("event_time", stream, first, end))
+        impressions = _rows(tables, IMPRESSION_LOG, _between("event_time", stream, first, end))
         contexts += impression_context(impressions, frames, frame_ids, conf.frame_max_age_s)
-        clicks_seen += _rows(settings, CLICKS, _between("event_time", stream, first, end))
+        clicks_seen += _rows(tables, CLICKS, _between("event_time", stream, first, end))
     return GoldRows(exposure, contexts, revenue_minutes(contexts, clicks_seen), ranges)
 
 
-def _rows(settings: Settings, table, where) -> list[dict]:
-    found = _read(settings, table, table.columns, where)
+def _rows(tables: OpenTables, table, where) -> list[dict]:
+    found = tables.read(table.name, table.columns, where)
     rows = found.to_pylist() if found is not None else []
     unique = {row["event_id"]: row for row in rows}  # a record Kafka delivered twice counts once
     return sorted(unique.values(), key=lambda r: (r["event_time"], r["event_id"]))
 
 
-def _frames(settings: Settings, where) -> tuple[list[Frame], list[str]]:
-    found = _read(settings, FRAME_BRANDS, FRAME_BRANDS.columns, where)
+def _frames(tables: OpenTables, where) -> tuple[list[Frame], list[str]]:
+    found = tables.read(FRAME_BRANDS.name, FRAME_BRANDS.columns, where)
     unique = {r["frame_id"]: r for r in (found.to_pylist() if found is not None else [])}
     ordered = sorted(unique.values(), key=lambda r: (r["frame_time"], r["frame_id"]))
     frames = [
@@ -343,28 +360,30 @@ def load_gold(
 # -- live aggregates -------------------------------------------------------------------------
 
 
-def live_aggregates(settings: Settings, streams: Iterable[str], batch_id: int) -> dict[str, dict]:
-    """Per stream, from gold: screen seconds per brand over the last `live_window_minutes`
-    minutes with data, and revenue in the newest minute."""
-    window = settings.jobs.exposure_revenue.live_window_minutes
+def live_aggregates(
+    tables: OpenTables, ranges: dict[str, tuple[datetime, datetime]], batch_id: int
+) -> dict[str, dict]:
+    """Per stream, from gold: screen seconds per brand over the `live_window_minutes` minutes
+    up to its newest minute, and revenue in its newest minute with revenue. Only the minutes
+    from the window before the last recomputed one are read (the newest is at or after it)."""
+    window = timedelta(minutes=tables.settings.jobs.exposure_revenue.live_window_minutes - 1)
     out = {}
-    for stream in streams:
-        is_stream = ds.field("stream_id") == stream
-        exposure = _read(settings, BRAND_EXPOSURE_MINUTE, ["brand_id", "minute", "screen_seconds"],
-                         is_stream)  # fmt: skip
-        revenue = _read(settings, REVENUE_MINUTE, ["minute", "revenue"], is_stream)
+    for stream, (_, last) in ranges.items():
+        recent = (ds.field("stream_id") == stream) & (ds.field("minute") >= last - window)
+        exposure = tables.read(BRAND_EXPOSURE_MINUTE.name,
+                               ["brand_id", "minute", "screen_seconds"], recent)  # fmt: skip
+        revenue = tables.read(REVENUE_MINUTE.name, ["minute", "revenue"], recent)
         seconds: dict[str, float] = {}
         newest = None
         if exposure is not None and exposure.num_rows:
             newest = pc.max(exposure.column("minute")).as_py()
-            since = newest - timedelta(minutes=window - 1)
-            for row in exposure.filter(pc.field("minute") >= since).to_pylist():
+            for row in exposure.filter(pc.field("minute") >= newest - window).to_pylist():
                 seconds[row["brand_id"]] = seconds.get(row["brand_id"], 0.0) + row["screen_seconds"]
         last_minute_revenue, revenue_minute = 0.0, None
         if revenue is not None and revenue.num_rows:
             revenue_minute = pc.max(revenue.column("minute")).as_py()
-            last = revenue.filter(pc.field("minute") == revenue_minute)
-            last_minute_revenue = float(pc.sum(last.column("revenue")).as_py() or 0.0)
+            in_minute = revenue.filter(pc.field("minute") == revenue_minute)
+            last_minute_revenue = float(pc.sum(in_minute.column("revenue")).as_py() or 0.0)
         out[stream] = {
             "batch_id": batch_id,
             "screen_seconds": seconds,
@@ -383,30 +402,45 @@ def extract(spark: SparkSession, settings: Settings) -> DataFrame:
     return read_kafka_stream(spark, settings, TOPICS)
 
 
-def transform(settings: Settings, batch_id: int, ingest_time: datetime) -> SplitInputs:
+def transform(
+    settings: Settings, watermarks: Watermarks, batch_id: int, ingest_time: datetime
+) -> SplitInputs:
     """How one batch of Kafka records becomes silver rows (late ones flagged)."""
     return SplitInputs(
         {settings.kafka.topics[k].name: k for k in TOPICS},
-        watermarks(settings, settings.exposure.allowed_lateness_s),
+        watermarks.late_before(),
         ingest_time,
         batch_id,
     )
 
 
 def load(
-    records: DataFrame, split: SplitInputs, sink: DeltaSink, app_id: str, batch_id: int
+    records: DataFrame,
+    split: SplitInputs,
+    sink: DeltaSink,
+    watermarks: Watermarks,
+    app_id: str,
+    batch_id: int,
+    clock: BatchClock | None = None,
 ) -> list[WriteResult]:
     """Silver inputs in one pass, then the touched gold minutes; all once per batch."""
+    clock = clock or BatchClock()
     results = sink.write_split(records, [*INPUT_TABLES.values(), QUARANTINE], split, app_id,
-                               batch_id)  # fmt: skip
-    settings = sink.settings
-    gold = recompute(settings, touched_minutes(settings, batch_id))
-    results += load_gold(sink, gold, settings.catalog.rate_card.currency, app_id, batch_id)
+                               batch_id, clock)  # fmt: skip
+    tables, settings = sink.tables, sink.settings
+    with clock.phase("recompute"):
+        times = batch_times(tables, batch_id)
+        for key, rows in times.items():
+            watermarks.advance(key, rows.column(0).to_pylist(), rows.column(1).to_pylist())
+        gold = recompute(tables, touched_minutes(settings, times))
+    with clock.phase("gold"):
+        results += load_gold(sink, gold, settings.catalog.rate_card.currency, app_id, batch_id)
     if gold.ranges:
-        ttl = settings.jobs.exposure_revenue.redis_ttl_s
-        url = redis_url(settings)
-        for stream, live in live_aggregates(settings, gold.ranges, batch_id).items():
-            set_live_exposure(url, stream, live, ttl)
+        with clock.phase("redis"):
+            ttl = settings.jobs.exposure_revenue.redis_ttl_s
+            url = redis_url(settings)
+            for stream, live in live_aggregates(tables, gold.ranges, batch_id).items():
+                set_live_exposure(url, stream, live, ttl)
     return results
 
 
@@ -414,14 +448,11 @@ def start(settings: Settings, spark: SparkSession, available_now: bool = False) 
     """The running query: extract -> transform -> load, one micro-batch at a time."""
     records = extract(spark, settings)
     sink = DeltaSink(settings)
+    watermarks = Watermarks.from_silver(sink.tables, settings.exposure.allowed_lateness_s)
 
-    def handle(batch: DataFrame, batch_id: int, query_id: str) -> None:
-        started = time.monotonic()
-        split = transform(settings, batch_id, datetime.now(UTC))
-        results = load(batch, split, sink, query_id, batch_id)
-        log.info(
-            "batch %d: %s (%.1fs)", batch_id, describe_results(results), time.monotonic() - started
-        )
+    def handle(batch: DataFrame, batch_id: int, query_id: str, clock: BatchClock) -> list:
+        split = transform(settings, watermarks, batch_id, datetime.now(UTC))
+        return load(batch, split, sink, watermarks, query_id, batch_id, clock)
 
     return start_query(records, settings, settings.jobs.exposure_revenue, handle, available_now)
 

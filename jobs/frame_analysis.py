@@ -24,7 +24,6 @@ import glob
 import json
 import logging
 import os
-import time
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -41,7 +40,7 @@ from jobs.common.live_state import LIVE_KEY, redis_url, set_if_newer
 from jobs.common.quarantine import quarantine_table
 from jobs.common.registry import ModelRef, champion
 from jobs.common.spark import read_kafka_stream
-from jobs.common.streaming import describe_results, job_main, run_job, start_query
+from jobs.common.streaming import BatchClock, job_main, run_job, start_query
 from schemas.events import SEGMENTS
 from schemas.tables import DETECTIONS, QUARANTINE, SEGMENT_CONTEXT
 from udfs.analysis.segment import Analyzers, DetectionRow, FrameContext, analyse_segment
@@ -414,10 +413,10 @@ def latest_per_stream(messages: list[dict]) -> dict[str, dict]:
 
 
 def extract(spark: SparkSession, settings: Settings) -> DataFrame:
-    """Segment events, spread over `parallelism` tasks: only references move, never pixels."""
-    segments = read_kafka_stream(spark, settings, ["segments"])
+    """Segment events, read by up to `parallelism` tasks (a backlog on one Kafka partition is
+    split by offsets, with no shuffle): only references move, never pixels."""
     parallelism = settings.jobs.frame_analysis.parallelism or spark.sparkContext.defaultParallelism
-    return segments.repartition(parallelism)
+    return read_kafka_stream(spark, settings, ["segments"], min_partitions=parallelism)
 
 
 def transform(settings: Settings, models: ModelSpec, analysed_at: datetime) -> AnalyseSegments:
@@ -435,10 +434,15 @@ def transform(settings: Settings, models: ModelSpec, analysed_at: datetime) -> A
 
 
 def load(
-    segments: DataFrame, analyse: AnalyseSegments, sink: DeltaSink, app_id: str, batch_id: int
+    segments: DataFrame,
+    analyse: AnalyseSegments,
+    sink: DeltaSink,
+    app_id: str,
+    batch_id: int,
+    clock: BatchClock | None = None,
 ) -> list[WriteResult]:
     """One pass over the batch; one exactly-once commit per table."""
-    return sink.write_split(segments, TABLES, analyse, app_id, batch_id)
+    return sink.write_split(segments, TABLES, analyse, app_id, batch_id, clock)
 
 
 def torch_threads(spark: SparkSession, settings: Settings) -> int:
@@ -456,14 +460,9 @@ def start(settings: Settings, spark: SparkSession, available_now: bool = False) 
     segments = extract(spark, settings)
     sink = DeltaSink(settings)
 
-    def handle(batch: DataFrame, batch_id: int, query_id: str) -> None:
-        started = time.monotonic()
-        results = load(
-            batch, transform(settings, models, datetime.now(UTC)), sink, query_id, batch_id
-        )
-        log.info(
-            "batch %d: %s (%.1fs)", batch_id, describe_results(results), time.monotonic() - started
-        )
+    def handle(batch: DataFrame, batch_id: int, query_id: str, clock: BatchClock) -> list:
+        analyse = transform(settings, models, datetime.now(UTC))
+        return load(batch, analyse, sink, query_id, batch_id, clock)
 
     return start_query(segments, settings, settings.jobs.frame_analysis, handle, available_now)
 

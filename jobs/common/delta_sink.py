@@ -24,8 +24,10 @@ import posixpath
 import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import Protocol
 from urllib.parse import quote
 
 import pyarrow as pa
@@ -37,6 +39,7 @@ from deltalake.transaction import AddAction
 from pyspark.sql import DataFrame
 
 from jobs.common.config import Settings, is_uri
+from jobs.common.lake import OpenTables
 from schemas.tables import TableSpec
 
 FILE_REPORT = (
@@ -49,6 +52,14 @@ class SchemaMismatchError(ValueError):
 
 
 Split = Callable[[pa.RecordBatch], dict[str, pa.Table]]
+
+
+class Clock(Protocol):
+    def phase(self, name: str) -> AbstractContextManager: ...
+
+
+def _phase(clock: Clock | None, name: str) -> AbstractContextManager:
+    return clock.phase(name) if clock is not None else nullcontext()
 
 
 @dataclass(frozen=True)
@@ -73,9 +84,10 @@ class WholeBatch:
 class DeltaSink:
     """Writes micro-batches to the Delta tables of one streaming query, idempotently."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, tables: OpenTables | None = None) -> None:
         self.settings = settings
         self.storage_options = settings.lake.storage_options or None
+        self.tables = tables or OpenTables(settings)
         self._checked: set[str] = set()
 
     def uri(self, table: TableSpec) -> str:
@@ -87,16 +99,27 @@ class DeltaSink:
         return self.write_split(df, [table], WholeBatch(table.name), app_id, batch_id)[0]
 
     def write_split(
-        self, df: DataFrame, tables: Sequence[TableSpec], split: Split, app_id: str, batch_id: int
+        self,
+        df: DataFrame,
+        tables: Sequence[TableSpec],
+        split: Split,
+        app_id: str,
+        batch_id: int,
+        clock: Clock | None = None,
     ) -> list[WriteResult]:
-        """Write the rows `split` assigns to each of `tables`; one commit per table."""
+        """Write the rows `split` assigns to each of `tables`; one commit per table.
+
+        `clock` (a `jobs.common.streaming.BatchClock`) gets the time of the Spark tasks and of
+        the commits."""
         if self.settings.delta.writer == "spark":
             return [self._write_with_delta_spark(df, t, split, app_id, batch_id) for t in tables]
         opened = {t.name: self._open(t) for t in tables}
         done = {name for name, delta in opened.items() if _holds(delta, app_id, batch_id)}
         todo = [t for t in tables if t.name not in done]
         results = (
-            self._write_on_executors(df, todo, opened, split, app_id, batch_id) if todo else {}
+            self._write_on_executors(df, todo, opened, split, app_id, batch_id, clock)
+            if todo
+            else {}
         )
         return [
             WriteResult(t.name, batch_id, 0, skipped=True) if t.name in done else results[t.name]
@@ -127,10 +150,10 @@ class DeltaSink:
     # -- delta-rs ------------------------------------------------------------------------------
 
     def _open(self, table: TableSpec) -> DeltaTable:
-        uri = self.uri(table)
-        if not DeltaTable.is_deltatable(uri, storage_options=self.storage_options):
+        delta = self.tables.get(table.name)
+        if delta is None:
             DeltaTable.create(
-                uri,
+                self.uri(table),
                 schema=table.schema,
                 partition_by=list(table.partition_by) or None,
                 mode="ignore",
@@ -138,17 +161,20 @@ class DeltaSink:
                 description=table.doc,
                 storage_options=self.storage_options,
             )
-        delta = DeltaTable(uri, storage_options=self.storage_options)
+            delta = self.tables.get(table.name)
         if table.name not in self._checked:
             check_table_schema(delta, table)
             self._checked.add(table.name)
         return delta
 
-    def _write_on_executors(self, df, tables, opened, split: Split, app_id: str, batch_id: int):
+    def _write_on_executors(
+        self, df, tables, opened, split: Split, app_id: str, batch_id: int, clock: Clock | None
+    ):
         prefix = f"part-{batch_id:08d}-{app_id[:8]}"
         targets = {t.name: (self.uri(t), t.schema, list(t.partition_by)) for t in tables}
         writer = _FileWriter(targets, split, prefix)
-        reports = df.mapInArrow(writer, FILE_REPORT).collect()
+        with _phase(clock, "tasks"):
+            reports = df.mapInArrow(writer, FILE_REPORT).collect()
         results = {}
         for table in tables:
             files = [r for r in reports if r.table == table.name]
@@ -163,7 +189,8 @@ class DeltaSink:
                 )
                 for r in files
             ]
-            _commit_files(opened[table.name], table, actions, app_id, batch_id)
+            with _phase(clock, "commits"):
+                _commit_files(opened[table.name], table, actions, app_id, batch_id)
             rows = sum(r.rows for r in files)
             results[table.name] = WriteResult(table.name, batch_id, rows, False, files=len(files))
         return results

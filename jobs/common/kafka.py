@@ -100,7 +100,10 @@ def true_end_offsets(
 ) -> dict[tuple[str, int], tuple[int, int]]:
     """(beginning, end) offsets of each (topic, partition); `end` is one past the last record.
 
-    All partitions are probed together, so one call costs one empty poll, not one per topic.
+    tansu's high watermark is one past the *first* record of the newest produced batch, so the
+    records after it are found by fetching from just below it: a fetch returns whole batches,
+    so the first messages from a partition reach its end (as of that fetch). All partitions are
+    probed together; one call costs one fetch round trip, not one per topic or partition.
     """
     bounds: dict[tuple[str, int], tuple[int, int]] = {}
     probe: list[TopicPartition] = []
@@ -114,19 +117,25 @@ def true_end_offsets(
     if not probe:
         return bounds
     consumer.assign(probe)
-    # Under a steady stream of new records this would never see an empty poll: stop after a
-    # while, and report what was seen (an end that is too low is only caught up next time).
-    deadline = time.monotonic() + max(1.0, timeout_s)
     last = {(tp.topic, tp.partition): bounds[(tp.topic, tp.partition)][1] for tp in probe}
+    waiting = set(last)
+    deadline = time.monotonic() + max(1.0, timeout_s)
     try:
-        while time.monotonic() < deadline:
-            messages = consumer.consume(num_messages=10_000, timeout=0.2)
+        # Stop once every partition answered, on an empty poll (a probed record that is gone),
+        # or, under a steady stream of new records, at the deadline: an end that is too low is
+        # only caught up next time.
+        while waiting and time.monotonic() < deadline:
+            # A batch consume waits out its whole timeout unless it fills: wait for one
+            # message, then take what has arrived with it.
+            messages = consumer.consume(num_messages=1, timeout=0.2)
             if not messages:
                 break
+            messages += consumer.consume(num_messages=10_000, timeout=0)
             for message in messages:
                 if message.error() is None:
                     key = (message.topic(), message.partition())
                     last[key] = max(last[key], message.offset() + 1)
+                    waiting.discard(key)
     finally:
         consumer.unassign()
     return {key: (low, last.get(key, high)) for key, (low, high) in bounds.items()}

@@ -6,13 +6,14 @@ job switches between the two by format name alone (`kafka.source` in `conf/`).
 
 Offsets per topic partition live in Spark's checkpoint (`{"topic": {"0": 42}}`, the native
 source's format). Each micro-batch plans one input partition per Kafka partition with new
-records; executors read them with assign/seek (no consumer group, nothing to wedge) and return
+records (split further, by offset range, to reach `minPartitions` tasks); executors read them with assign/seek (no consumer group, nothing to wedge) and return
 Arrow batches. The driver only asks for offsets.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -52,8 +53,8 @@ class DataLossError(RuntimeError):
 
 class KafkaSource(DataSource):
     """Options: `kafka.bootstrap.servers`, `subscribe` (comma-separated), `startingOffsets`,
-    `maxOffsetsPerTrigger`, `kafkaConsumer.pollTimeoutMs`, `failOnDataLoss`, and any other
-    `kafka.<librdkafka setting>`."""
+    `maxOffsetsPerTrigger`, `minPartitions`, `kafkaConsumer.pollTimeoutMs`, `failOnDataLoss`,
+    and any other `kafka.<librdkafka setting>`."""
 
     @classmethod
     def name(cls) -> str:
@@ -88,6 +89,7 @@ class KafkaStreamReader(DataSourceStreamReader, SupportsTriggerAvailableNow):
         self.starting = options.get("startingOffsets", "earliest")
         max_rows = options.get("maxOffsetsPerTrigger")
         self.max_rows = int(max_rows) if max_rows else None
+        self.min_partitions = int(options.get("minPartitions") or 0)
         self.poll_timeout_s = float(options.get("kafkaConsumer.pollTimeoutMs", "10000")) / 1000
         self.fail_on_data_loss = options.get("failOnDataLoss", "true").lower() == "true"
         self._consumer = None
@@ -101,7 +103,10 @@ class KafkaStreamReader(DataSourceStreamReader, SupportsTriggerAvailableNow):
         from jobs.common.kafka import partitions_of, true_end_offsets
 
         if self._consumer is None:
-            self._consumer = Consumer(_consumer_config(self.config, "brandlake-driver"))
+            # It only probes the newest records (kafka.true_end_offsets): a short fetch wait
+            # keeps a probe from queueing behind the previous probe's fetch held by the broker.
+            config = {**_consumer_config(self.config, "brandlake-driver"), "fetch.wait.max.ms": 5}
+            self._consumer = Consumer(config)
         partitions = [
             (topic, p)
             for topic in self.topics
@@ -175,15 +180,17 @@ class KafkaStreamReader(DataSourceStreamReader, SupportsTriggerAvailableNow):
 
     def partitions(self, start: Offsets, end: Offsets) -> list[KafkaPartition]:
         config = tuple(sorted(self.config.items()))
-        planned = []
-        for topic, parts in end.items():
-            for p, stop in parts.items():
-                begin = start.get(topic, {}).get(p, stop)
-                if stop > begin:
-                    planned.append(
-                        KafkaPartition(topic, int(p), begin, stop, config, self.poll_timeout_s)
-                    )
-        return planned
+        ranges = [
+            (topic, int(p), start.get(topic, {}).get(p, stop), stop)
+            for topic, parts in end.items()
+            for p, stop in parts.items()
+        ]
+        return [
+            KafkaPartition(topic, p, begin, stop, config, self.poll_timeout_s)
+            for topic, p, begin, stop in split_ranges(
+                [r for r in ranges if r[3] > r[2]], self.min_partitions
+            )
+        ]
 
     def commit(self, end: Offsets) -> None:
         """Offsets live in Spark's checkpoint; nothing to acknowledge to Kafka."""
@@ -209,6 +216,27 @@ def _consumer_config(config: dict[str, str], client_id: str) -> dict[str, object
         "enable.partition.eof": False,
         "fetch.wait.max.ms": 100,
     }
+
+
+def split_ranges(
+    ranges: list[tuple[str, int, int, int]], min_partitions: int
+) -> list[tuple[str, int, int, int]]:
+    """(topic, partition, start, end) ranges cut into at least `min_partitions` pieces where
+    there are records enough, each in parts proportional to its share of the records (as the
+    native source's `minPartitions`): a backlog on one Kafka partition is read and processed
+    by several tasks, without a shuffle."""
+    total = sum(end - begin for _, _, begin, end in ranges)
+    if min_partitions <= len(ranges) or total == 0:
+        return ranges
+    pieces = []
+    for topic, partition, begin, end in ranges:
+        size = end - begin
+        parts = min(size, max(1, math.ceil(size * min_partitions / total)))
+        pieces += [
+            (topic, partition, begin + size * i // parts, begin + size * (i + 1) // parts)
+            for i in range(parts)
+        ]
+    return pieces
 
 
 def _apply_limit(begin: Offsets, ends: Offsets, max_rows: int | None) -> Offsets:

@@ -1,7 +1,9 @@
-"""What is in the lake: each table's location, version and row count, read with delta-rs."""
+"""The lake's Delta tables by name: opening them, and what is in them (location, version, rows)."""
 
 from __future__ import annotations
 
+import pyarrow as pa
+import pyarrow.dataset as ds
 from deltalake import DeltaTable
 
 from jobs.common.config import Settings
@@ -27,13 +29,53 @@ ALL_TABLES: tuple[TableSpec, ...] = (
 )
 
 
-def table_rows(settings: Settings, table: TableSpec) -> tuple[int, int] | None:
-    """(version, rows) of a table, or None if it does not exist yet."""
-    uri = settings.table_uri(table.name)
+def open_table(settings: Settings, name: str) -> DeltaTable | None:
+    """Table `layer.table` at its newest version, or None if it does not exist yet."""
+    uri = settings.table_uri(name)
     options = settings.lake.storage_options or None
     if not DeltaTable.is_deltatable(uri, storage_options=options):
         return None
-    delta = DeltaTable(uri, storage_options=options)
+    return DeltaTable(uri, storage_options=options)
+
+
+class OpenTables:
+    """The tables a streaming job reads or writes every batch, each opened once and brought up
+    to date (only the commits since its last use are read) whenever it is used again.
+
+    Opening a table replays its log from the last checkpoint: done for every read, that grew
+    with every batch and cost more than the batch's own work.
+    """
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._open: dict[str, DeltaTable] = {}
+
+    def get(self, name: str) -> DeltaTable | None:
+        delta = self._open.get(name)
+        if delta is not None:
+            delta.update_incremental()
+            return delta
+        delta = open_table(self.settings, name)
+        if delta is not None:
+            self._open[name] = delta
+        return delta
+
+    def read(
+        self, name: str, columns: list[str] | None = None, where: ds.Expression | None = None
+    ) -> pa.Table | None:
+        """Rows of a table (filters prune files by partition and statistics); None if the
+        table does not exist yet."""
+        delta = self.get(name)
+        if delta is None:
+            return None
+        return delta.to_pyarrow_dataset().to_table(columns=columns, filter=where)
+
+
+def table_rows(settings: Settings, table: TableSpec) -> tuple[int, int] | None:
+    """(version, rows) of a table, or None if it does not exist yet."""
+    delta = open_table(settings, table.name)
+    if delta is None:
+        return None
     actions = delta.get_add_actions(flatten=True)
     rows = sum(n or 0 for n in actions.column("num_records").to_pylist()) if actions.num_rows else 0
     return delta.version(), rows

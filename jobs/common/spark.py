@@ -33,8 +33,11 @@ def build_session(settings: Settings, app_name: str | None = None) -> SparkSessi
     return spark
 
 
-def read_kafka_stream(spark: SparkSession, settings: Settings, topics: list[str]) -> DataFrame:
-    """A stream of `topics` (keys of `kafka.topics`) with the native Kafka source's columns."""
+def read_kafka_stream(
+    spark: SparkSession, settings: Settings, topics: list[str], min_partitions: int = 0
+) -> DataFrame:
+    """A stream of `topics` (keys of `kafka.topics`) with the native Kafka source's columns,
+    in at least `min_partitions` tasks per batch where there are records enough."""
     reader = (
         spark.readStream.format(FORMAT if settings.kafka.source == "python" else "kafka")
         .option("kafka.bootstrap.servers", bootstrap_servers(settings))
@@ -42,6 +45,8 @@ def read_kafka_stream(spark: SparkSession, settings: Settings, topics: list[str]
         .option("startingOffsets", settings.kafka.starting_offsets)
         .option("kafkaConsumer.pollTimeoutMs", str(int(settings.kafka.poll_timeout_s * 1000)))
     )
+    if min_partitions:
+        reader = reader.option("minPartitions", str(min_partitions))
     if settings.kafka.max_offsets_per_trigger:
         reader = reader.option("maxOffsetsPerTrigger", str(settings.kafka.max_offsets_per_trigger))
     for key, value in settings.kafka.client.items():

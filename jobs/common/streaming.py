@@ -5,7 +5,9 @@ from __future__ import annotations
 import logging
 import signal
 import threading
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 from pyspark.sql import DataFrame
 from pyspark.sql.streaming import StreamingQuery
@@ -13,7 +15,31 @@ from pyspark.sql.streaming import StreamingQuery
 from jobs.common.config import Settings, StreamingJobConf
 
 log = logging.getLogger("brandlake")
-BatchHandler = Callable[[DataFrame, int, str], None]
+
+
+class BatchClock:
+    """Where a micro-batch's time went, for its log line (`with clock.phase("gold"): ...`)."""
+
+    def __init__(self) -> None:
+        self.started = time.monotonic()
+        self.phases: dict[str, float] = {}
+
+    @contextmanager
+    def phase(self, name: str) -> Iterator[None]:
+        began = time.monotonic()
+        try:
+            yield
+        finally:
+            self.phases[name] = self.phases.get(name, 0.0) + time.monotonic() - began
+
+    def __str__(self) -> str:
+        parts = ", ".join(f"{name} {seconds:.2f}s" for name, seconds in self.phases.items())
+        total = f"{time.monotonic() - self.started:.2f}s"
+        return f"{total}: {parts}" if parts else total
+
+
+# (batch DataFrame, batch id, query id, clock) -> what each table got
+BatchHandler = Callable[[DataFrame, int, str, BatchClock], list]
 
 
 def configure_logging() -> None:
@@ -30,7 +56,8 @@ def start_query(
     handle_batch: BatchHandler,
     available_now: bool = False,
 ) -> StreamingQuery:
-    """Run `handle_batch(batch_df, batch_id, query_id)` for each micro-batch of `stream`.
+    """Run `handle_batch(batch_df, batch_id, query_id, clock)` for each micro-batch of
+    `stream` and log what it wrote and where its time went.
 
     The query id (kept in the checkpoint, so stable across restarts) is the Delta app id that
     makes replayed batches idempotent; it is known only once the query has started, so each
@@ -41,7 +68,10 @@ def start_query(
 
     def run(batch_df: DataFrame, batch_id: int) -> None:
         started.wait()
-        handle_batch(batch_df, batch_id, holder["id"])
+        clock = BatchClock()
+        results = handle_batch(batch_df, batch_id, holder["id"], clock)
+        log.info("%s batch %d: %s (%s)", job.query_name, batch_id, describe_results(results),
+                 clock)  # fmt: skip
 
     writer = (
         stream.writeStream.foreachBatch(run)

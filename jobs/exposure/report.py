@@ -2,21 +2,14 @@
 
 from __future__ import annotations
 
-from deltalake import DeltaTable
-
 from jobs.common.config import Settings
+from jobs.common.lake import open_table
 from schemas.tables import BRAND_EXPOSURE_MINUTE, IMPRESSION_CONTEXT
 
 
 def _rows(settings: Settings, name: str) -> list[dict]:
-    uri = settings.table_uri(name)
-    if not DeltaTable.is_deltatable(uri, storage_options=settings.lake.storage_options or None):
-        return []
-    return (
-        DeltaTable(uri, storage_options=settings.lake.storage_options or None)
-        .to_pyarrow_table()
-        .to_pylist()
-    )
+    delta = open_table(settings, name)
+    return delta.to_pyarrow_table().to_pylist() if delta is not None else []
 
 
 def brand_summary(settings: Settings, stream_id: str | None = None) -> list[dict]:

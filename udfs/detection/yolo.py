@@ -63,6 +63,9 @@ class YoloDetector:
         """Objects in each frame (RGB, height x width x 3)."""
         if not frames:
             return []
+        import torch
+
+        threads = torch.get_num_threads()
         # Ultralytics takes numpy images as BGR, OpenCV's order.
         results = self.model.predict(
             [np.ascontiguousarray(frame[..., 2::-1]) for frame in frames],
@@ -71,6 +74,9 @@ class YoloDetector:
             device=self.device,
             verbose=False,
         )
+        # Its first predict sets torch's CPU threads to cores - 1 for the whole process; keep
+        # the worker's own setting (frame_analysis shares the cores among concurrent tasks).
+        torch.set_num_threads(threads)
         names = self.model.names
         detections = []
         for result in results:

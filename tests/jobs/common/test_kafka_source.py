@@ -8,7 +8,7 @@ import pytest
 from confluent_kafka import Consumer, TopicPartition
 
 from jobs.common.kafka import bootstrap_servers, true_end_offsets
-from jobs.common.kafka_source import KafkaPartition, _apply_limit, read_partition
+from jobs.common.kafka_source import KafkaPartition, _apply_limit, read_partition, split_ranges
 from jobs.common.spark import read_kafka_stream
 from tests.support import produce
 
@@ -16,13 +16,16 @@ from tests.support import produce
 def test_true_end_offsets_see_past_the_broker_watermark(isolated_settings):
     settings = isolated_settings()
     produce(settings, "impressions", (b"x%d" % i for i in range(30_000)), partition=0)
+    for flush in range(3):  # small batches, as frame_analysis produces them
+        produce(settings, "impressions", (b"y%d" % i for i in range(4 + flush)), partition=2)
     consumer = Consumer({"bootstrap.servers": bootstrap_servers(settings), "group.id": "t"})
     topic = settings.kafka.topics["impressions"].name
     _, watermark = consumer.get_watermark_offsets(TopicPartition(topic, 0), timeout=5)
     bounds = true_end_offsets(consumer, [(topic, p) for p in range(4)], timeout_s=5)
     consumer.close()
     assert bounds[(topic, 0)] == (0, 30_000)
-    assert bounds[(topic, 1)] == bounds[(topic, 2)] == bounds[(topic, 3)] == (0, 0)
+    assert bounds[(topic, 2)] == (0, 15)
+    assert bounds[(topic, 1)] == bounds[(topic, 3)] == (0, 0)
     # The embedded broker under-reports; if it ever stops doing so this still holds.
     assert watermark <= 30_000
 
@@ -79,16 +82,43 @@ def test_apply_limit_shares_the_batch_by_backlog(max_rows, expected):
 
 
 @pytest.mark.spark
+@pytest.mark.parametrize(
+    ("ranges", "min_partitions", "expected"),
+    [
+        # one busy partition: cut into equal offset ranges
+        ([("s", 0, 10, 20)], 3, [("s", 0, 10, 13), ("s", 0, 13, 16), ("s", 0, 16, 20)]),
+        # proportional to backlog; a single record cannot be cut
+        ([("s", 0, 0, 9), ("s", 1, 5, 6)], 4,
+         [("s", 0, 0, 2), ("s", 0, 2, 4), ("s", 0, 4, 6), ("s", 0, 6, 9), ("s", 1, 5, 6)]),
+        # enough partitions already, or nothing asked
+        ([("s", 0, 0, 9), ("s", 1, 0, 9)], 2, [("s", 0, 0, 9), ("s", 1, 0, 9)]),
+        ([("s", 0, 0, 9)], 0, [("s", 0, 0, 9)]),
+        ([("s", 0, 4, 5)], 8, [("s", 0, 4, 5)]),
+    ],
+)  # fmt: skip
+def test_split_ranges_reaches_min_partitions_without_losing_an_offset(
+    ranges, min_partitions, expected
+):
+    pieces = split_ranges(ranges, min_partitions)
+    assert pieces == expected
+    for topic, partition, begin, end in ranges:
+        mine = [(b, e) for t, p, b, e in pieces if (t, p) == (topic, partition)]
+        assert mine[0][0] == begin and mine[-1][1] == end
+        assert all(a[1] == b[0] for a, b in zip(mine, mine[1:], strict=False))
+
+
 def test_spark_stream_reads_every_record_once_in_limited_batches(isolated_settings, spark):
     settings = isolated_settings(kafka__max_offsets_per_trigger=1500)
     sent = produce(settings, "viewer_events", (json.dumps({"i": i}).encode() for i in range(5000)))
-    stream = read_kafka_stream(spark, settings, ["viewer_events"])
+    stream = read_kafka_stream(spark, settings, ["viewer_events"], min_partitions=7)
     batches: list[int] = []
+    tasks: list[int] = []
     seen: list[tuple[int, int]] = []
 
     def collect(df, batch_id):
         rows = df.select("partition", "offset", "value", "topic").collect()
         batches.append(len(rows))
+        tasks.append(df.rdd.getNumPartitions())
         seen.extend((r.partition, r.offset) for r in rows)
         assert {r.topic for r in rows} <= {settings.kafka.topics["viewer_events"].name}
 
@@ -102,6 +132,7 @@ def test_spark_stream_reads_every_record_once_in_limited_batches(isolated_settin
     assert query.exception() is None
     assert len(seen) == sent == len(set(seen))
     assert max(batches) <= 1500 and len(batches) >= 4
+    assert min(tasks) >= 7  # four Kafka partitions, split by offset range
 
 
 @pytest.mark.spark
