@@ -6,10 +6,11 @@ A sample broadcast is ingested at real time (5 minutes by default; repackaged, a
 encoder) while frame_analysis and exposure_revenue run in one Spark application, as in `make
 demo`. For each segment: arrival = the Kafka timestamp of its `segments` event; gold = the
 commit time of the exposure_revenue batch that wrote its frames (Delta history); Redis = when
-that batch's aggregates appeared in Redis (polled every 50 ms). Printed as p50 / p95, over all segments and over those after the first
-30 s (Python workers starting and models loading), next to the segment length and the model
-time per segment (the same models on one segment in this process, warm). Goal: p95 under two
-segment lengths plus the model time per segment.
+that batch's aggregates appeared in Redis (polled every 50 ms). Printed as p50 / p95, over all
+segments and over those after the first 30 s (Python workers starting and models loading), next
+to the segment length and the model time per segment (the same models on one segment in this
+process, warm), with the slowest segments and where Spark's batch time went. Goal: p95 under
+two segment lengths plus the model time per segment.
 """
 
 from __future__ import annotations
