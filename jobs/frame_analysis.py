@@ -24,6 +24,8 @@ import glob
 import json
 import logging
 import os
+import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -415,8 +417,9 @@ def latest_per_stream(messages: list[dict]) -> dict[str, dict]:
 def extract(spark: SparkSession, settings: Settings) -> DataFrame:
     """Segment events, read by up to `parallelism` tasks (a backlog on one Kafka partition is
     split by offsets, with no shuffle): only references move, never pixels."""
-    parallelism = settings.jobs.frame_analysis.parallelism or spark.sparkContext.defaultParallelism
-    return read_kafka_stream(spark, settings, ["segments"], min_partitions=parallelism)
+    return read_kafka_stream(
+        spark, settings, ["segments"], min_partitions=analysing_tasks(spark, settings)
+    )
 
 
 def transform(settings: Settings, models: ModelSpec, analysed_at: datetime) -> AnalyseSegments:
@@ -445,18 +448,47 @@ def load(
     return sink.write_split(segments, TABLES, analyse, app_id, batch_id, clock)
 
 
+def analysing_tasks(spark: SparkSession, settings: Settings) -> int:
+    """Segments analysed at once: `parallelism`, or Spark's default parallelism."""
+    return settings.jobs.frame_analysis.parallelism or spark.sparkContext.defaultParallelism
+
+
+@dataclass(frozen=True)
+class WarmUp:
+    """What each warm-up task runs: load the models and run them once on a blank frame."""
+
+    models: ModelSpec
+
+    def __call__(self, batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        for batch in batches:
+            analyzers_for(self.models).warm_up()
+            yield pa.RecordBatch.from_pydict({"frames": [batch.num_rows]})
+
+
+def warm_up(spark: SparkSession, models: ModelSpec, parallelism: int) -> None:
+    """Load the models in as many Python workers as analyse at once, before the first segment
+    arrives: loading takes longer than analysing a segment, and would make the first ones late.
+    Spark keeps the workers (`spark.python.worker.reuse`), so the query's tasks find them ready.
+    """
+    spark.range(parallelism, numPartitions=parallelism).mapInArrow(
+        WarmUp(models), "frames long"
+    ).collect()
+
+
 def torch_threads(spark: SparkSession, settings: Settings) -> int:
     """CPU threads per analysing task, so concurrent tasks do not oversubscribe the cores."""
     if not settings.spark.master.startswith("local"):
         return int(spark.conf.get("spark.task.cpus", "1"))
-    parallelism = settings.jobs.frame_analysis.parallelism or spark.sparkContext.defaultParallelism
-    return max(1, (os.cpu_count() or 1) // parallelism)
+    return max(1, (os.cpu_count() or 1) // analysing_tasks(spark, settings))
 
 
 def start(settings: Settings, spark: SparkSession, available_now: bool = False) -> StreamingQuery:
     """The running query: extract -> transform -> load, one micro-batch at a time."""
     models = replace(resolve_models(settings), torch_threads=torch_threads(spark, settings))
     log.info("models: %s", models.describe())
+    started = time.monotonic()
+    warm_up(spark, models, analysing_tasks(spark, settings))
+    log.info("models loaded in the Python workers (%.1f s)", time.monotonic() - started)
     segments = extract(spark, settings)
     sink = DeltaSink(settings)
 

@@ -6,8 +6,9 @@ job switches between the two by format name alone (`kafka.source` in `conf/`).
 
 Offsets per topic partition live in Spark's checkpoint (`{"topic": {"0": 42}}`, the native
 source's format). Each micro-batch plans one input partition per Kafka partition with new
-records (split further, by offset range, to reach `minPartitions` tasks); executors read them with assign/seek (no consumer group, nothing to wedge) and return
-Arrow batches. The driver only asks for offsets.
+records (split further, by offset range, to reach `minPartitions` tasks); executors read them
+with assign/seek (no consumer group, nothing to wedge) and return Arrow batches. The driver
+only asks for offsets.
 """
 
 from __future__ import annotations

@@ -28,6 +28,13 @@ def build_session(settings: Settings, app_name: str | None = None) -> SparkSessi
         builder = configure_spark_with_delta_pip(builder)
     spark = builder.getOrCreate()
     spark.sparkContext.setLogLevel("WARN")
+    # Each job logs every batch's duration and where it went; Spark would also warn for every
+    # batch longer than the trigger interval, which a live job keeps short on purpose.
+    jvm = spark.sparkContext._jvm
+    jvm.org.apache.logging.log4j.core.config.Configurator.setLevel(
+        "org.apache.spark.sql.execution.streaming.runtime.ProcessingTimeExecutor",
+        jvm.org.apache.logging.log4j.Level.ERROR,
+    )
     if settings.kafka.source == "python":
         spark.dataSource.register(KafkaSource)
     return spark

@@ -63,6 +63,16 @@ class Analyzers:
         found = [("person", self.people)]
         return found + ([("brand", self.brands)] if self.brands is not None else [])
 
+    def warm_up(self, height: int = 720, width: int = 1280) -> None:
+        """Run every model once on a blank frame: a first call sets up more than it computes."""
+        blank = [np.zeros((height, width, 3), np.uint8)]
+        for _, detector in self.detectors:
+            detector.detect(blank)
+        if self.embedder is not None:
+            self.embedder.embed(blank)
+        if self.safety is not None:
+            self.safety.score(blank)
+
 
 def _batches(frames: Iterator[SampledFrame], size: int) -> Iterator[list[SampledFrame]]:
     batch: list[SampledFrame] = []
