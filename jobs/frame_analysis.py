@@ -466,11 +466,15 @@ class WarmUp:
 
 
 def warm_up(spark: SparkSession, models: ModelSpec, parallelism: int) -> None:
-    """Load the models in as many Python workers as analyse at once, before the first segment
-    arrives: loading takes longer than analysing a segment, and would make the first ones late.
-    Spark keeps the workers (`spark.python.worker.reuse`), so the query's tasks find them ready.
+    """Load the models in the Python workers before the first segment arrives: loading takes
+    longer than analysing a segment, and would make the first ones late.
+
+    Spark keeps idle workers (`spark.python.worker.reuse`) and hands them out oldest first. A
+    query task uses two at once (the Kafka read and the analysis), and either may be the one
+    that analyses next time: two chained steps per task warm both.
     """
-    spark.range(parallelism, numPartitions=parallelism).mapInArrow(
+    tasks = spark.range(parallelism, numPartitions=parallelism)
+    tasks.mapInArrow(WarmUp(models), "frames long").mapInArrow(
         WarmUp(models), "frames long"
     ).collect()
 
