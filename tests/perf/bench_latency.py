@@ -181,9 +181,12 @@ def segment_arrivals(settings) -> dict[str, float]:
     ends = true_end_offsets(consumer, [(topic, p) for p in partitions], 10)
     consumer.assign([TopicPartition(topic, p, 0) for p in partitions])
     wanted, found = sum(e - b for b, e in ends.values()), {}
-    while len(found) < wanted:
+    while wanted:
         message = consumer.poll(10)
         assert message is not None
-        found[json.loads(message.value())["event_id"]] = message.timestamp()[1] / 1000
+        event = json.loads(message.value())
+        if event["stream_id"] == STREAM:  # not the segments that measured the model time
+            found[event["event_id"]] = message.timestamp()[1] / 1000
+        wanted -= 1
     consumer.close()
     return found
