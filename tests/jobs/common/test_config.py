@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import os
+import shutil
 
 import pytest
 
-from jobs.common.config import ConfigError, load_settings, parse_overrides
+from jobs.common.config import ConfigError, conf_dir, load_settings, parse_overrides
 
 
 @pytest.fixture(autouse=True)
@@ -98,3 +99,17 @@ def test_starting_offsets_must_be_a_keyword_or_json():
     assert load_settings({"kafka.starting_offsets": '{"impressions": {"0": 5}}'})
     with pytest.raises(ConfigError, match=r"kafka\.starting_offsets = 'beginning'"):
         load_settings({"kafka.starting_offsets": "beginning"})
+
+
+def test_a_key_given_twice_is_an_error_with_its_line(monkeypatch, tmp_path):
+    conf = tmp_path / "conf"
+    shutil.copytree(conf_dir(), conf)
+    text = (conf / "local.yaml").read_text()
+    (conf / "local.yaml").write_text(
+        text + "\nredis:\n  url: embedded\n  url: redis://other:6379\n"
+    )
+    monkeypatch.setenv("BRANDLAKE_CONF_DIR", str(conf))
+    lines = len((conf / "local.yaml").read_text().splitlines())
+    with pytest.raises(ConfigError, match=rf"local\.yaml is not valid YAML: .*'url' is given twice"
+                       rf"(.|\n)*line {lines}"):  # fmt: skip
+        load_settings()
