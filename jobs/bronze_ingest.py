@@ -107,7 +107,9 @@ def load(
 def batch_handler(settings: Settings, sink: DeltaSink):
 
     def handle(records: DataFrame, batch_id: int, query_id: str, clock: BatchClock) -> list:
-        return load(records, transform(settings, datetime.now(UTC)), sink, query_id, batch_id)
+        results = load(records, transform(settings, datetime.now(UTC)), sink, query_id, batch_id)
+        sink.compact(list(BRONZE_TABLES.values()), batch_id, clock)
+        return results
 
     return handle
 

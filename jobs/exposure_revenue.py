@@ -452,7 +452,9 @@ def start(settings: Settings, spark: SparkSession, available_now: bool = False) 
 
     def handle(batch: DataFrame, batch_id: int, query_id: str, clock: BatchClock) -> list:
         split = transform(settings, watermarks, batch_id, datetime.now(UTC))
-        return load(batch, split, sink, watermarks, query_id, batch_id, clock)
+        results = load(batch, split, sink, watermarks, query_id, batch_id, clock)
+        sink.compact([*INPUT_TABLES.values(), *GOLD_TABLES], batch_id, clock)
+        return results
 
     return start_query(records, settings, settings.jobs.exposure_revenue, handle, available_now)
 

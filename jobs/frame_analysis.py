@@ -44,7 +44,7 @@ from jobs.common.registry import ModelRef, champion
 from jobs.common.spark import read_kafka_stream
 from jobs.common.streaming import BatchClock, job_main, run_job, start_query
 from schemas.events import SEGMENTS
-from schemas.tables import DETECTIONS, QUARANTINE, SEGMENT_CONTEXT
+from schemas.tables import DETECTIONS, QUARANTINE, SEGMENT_CONTEXT, SILVER_TABLES
 from udfs.analysis.segment import Analyzers, DetectionRow, FrameContext, analyse_segment
 from udfs.context.scene import ScenePrototypes
 from udfs.decoding.frames import SegmentDecodeError
@@ -498,7 +498,9 @@ def start(settings: Settings, spark: SparkSession, available_now: bool = False) 
 
     def handle(batch: DataFrame, batch_id: int, query_id: str, clock: BatchClock) -> list:
         analyse = transform(settings, models, datetime.now(UTC))
-        return load(batch, analyse, sink, query_id, batch_id, clock)
+        results = load(batch, analyse, sink, query_id, batch_id, clock)
+        sink.compact(SILVER_TABLES, batch_id, clock)
+        return results
 
     return start_query(segments, settings, settings.jobs.frame_analysis, handle, available_now)
 

@@ -100,6 +100,7 @@ class SparkConf(_Strict):
 
 class DeltaConf(_Strict):
     writer: Literal["delta-rs", "spark"]
+    compact_every_batches: int = Field(ge=0)
 
 
 class IngestConf(_Strict):

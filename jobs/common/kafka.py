@@ -126,11 +126,14 @@ def true_end_offsets(
         # only caught up next time.
         while waiting and time.monotonic() < deadline:
             # A batch consume waits out its whole timeout unless it fills: wait for one
-            # message, then take what has arrived with it.
+            # message, then take what has arrived with it (as many calls as that takes).
             messages = consumer.consume(num_messages=1, timeout=0.2)
             if not messages:
                 break
-            messages += consumer.consume(num_messages=10_000, timeout=0)
+            while more := consumer.consume(num_messages=10_000, timeout=0):
+                messages += more
+                if time.monotonic() > deadline:
+                    break
             for message in messages:
                 if message.error() is None:
                     key = (message.topic(), message.partition())

@@ -50,6 +50,22 @@ def test_a_replayed_batch_is_written_once(isolated_settings, spark):
     assert set(table.column("event_date").to_pylist()) == {date(2026, 11, 22), date(2026, 11, 23)}
 
 
+def test_compaction_every_n_batches_keeps_rows_and_replays_skipped(isolated_settings, spark):
+    settings = isolated_settings(delta__compact_every_batches=3)
+    sink = DeltaSink(settings)
+    files = []
+    for batch_id in range(4):
+        ids = range(10 * batch_id, 10 * batch_id + 10)
+        sink.write(batch(spark, ids, date(2026, 11, 22 + batch_id % 2)), TABLE, "query-a", batch_id)
+        sink.compact([TABLE], batch_id)
+        files.append(len(DeltaTable(settings.table_uri(TABLE.name)).file_uris()))
+    # files pile up (at least one per batch) until batch 3 compacts each day into one
+    assert files[0] < files[1] < files[2] and files[2] >= 3 and files[3] == 2
+    assert sink.write(batch(spark, range(99, 100)), TABLE, "query-a", 3).skipped
+    table = read_table(settings, TABLE.name)
+    assert sorted(table.column("event_id").to_pylist()) == sorted(f"e{i}" for i in range(40))
+
+
 def test_another_query_id_is_a_separate_transaction(isolated_settings, spark):
     settings = isolated_settings()
     sink = DeltaSink(settings)

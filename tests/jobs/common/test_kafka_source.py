@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 
 import pytest
@@ -104,7 +105,7 @@ def test_split_ranges_reaches_min_partitions_without_losing_an_offset(
     for topic, partition, begin, end in ranges:
         mine = [(b, e) for t, p, b, e in pieces if (t, p) == (topic, partition)]
         assert mine[0][0] == begin and mine[-1][1] == end
-        assert all(a[1] == b[0] for a, b in zip(mine, mine[1:], strict=False))
+        assert all(a[1] == b[0] for a, b in itertools.pairwise(mine))
 
 
 def test_spark_stream_reads_every_record_once_in_limited_batches(isolated_settings, spark):
