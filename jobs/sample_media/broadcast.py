@@ -242,6 +242,7 @@ class Broadcast:
         truth: list[TruthBox] = []
         if not with_logos:
             return frame, truth
+        drawn: list[tuple[PastedLogo, str, str, float]] = []  # in drawing order
         for board in scene.boards:
             if board.t_in <= time_s < board.t_out:
                 corners = board.corners @ to_frame[:, :2].T + to_frame[:, 2]
@@ -251,11 +252,11 @@ class Broadcast:
                     progress = (time_s - board.t_in) / max(board.t_out - board.t_in, 1e-6)
                     centre = np.array([x0 + (x1 - x0) * progress, board.corners[:, 1].mean()])
                     occluder = (centre @ to_frame[:, :2].T + to_frame[:, 2], radius * scale)
-                box = paste_logo(
+                pasted = paste_logo(
                     frame, self.logos[board.brand_id], corners, board.blur, 1.0, occluder
                 )
-                if box:
-                    truth.append(TruthBox(index, time_s, board.brand_id, "board", *box, board.blur))
+                if pasted:
+                    drawn.append((pasted, board.brand_id, "board", board.blur))
         for overlay in scene.overlays:
             if overlay.t_in <= time_s < overlay.t_out:
                 x, y, width, height = overlay.box
@@ -266,9 +267,12 @@ class Broadcast:
                     [[x, y], [x + width, y], [x + width, y + height], [x, y + height]]
                 )
                 logo = self.logos[overlay.brand_id]
-                box = paste_logo(frame, logo, corners, 0.0, overlay.opacity, None)
-                if box:
-                    truth.append(TruthBox(index, time_s, overlay.brand_id, "overlay", *box, 0.0))
+                pasted = paste_logo(frame, logo, corners, 0.0, overlay.opacity, None)
+                if pasted:
+                    drawn.append((pasted, overlay.brand_id, "overlay", 0.0))
+        shares = visible_shares([pasted for pasted, *_ in drawn], (self.height, self.width))
+        for (pasted, brand_id, kind, blur), share in zip(drawn, shares, strict=True):
+            truth.append(TruthBox(index, time_s, brand_id, kind, *pasted.box, share, blur))
         return frame, truth
 
     def frames_with_truth(self) -> Iterator[tuple[np.ndarray, list[TruthBox]]]:
@@ -283,12 +287,12 @@ def paste_logo(
     blur: float = 0.0,
     opacity: float = 1.0,
     occluder: tuple[tuple[float, float], float] | None = None,
-) -> tuple[int, int, int, int, float] | None:
+) -> PastedLogo | None:
     """Warp an RGBA `logo` onto the quad `corners` (tl, tr, br, bl) of `frame`, in place.
 
-    Returns the box of the logo's part inside the frame (x1, y1, x2, y2) and the share of its
-    pixels that are in frame and not under `occluder` ((centre, radius), drawn on top), or None
-    when nothing of it shows.
+    Returns the box of the logo's part inside the frame and the share of its pixels that are in
+    frame and not under `occluder` ((centre, radius), drawn on top), or None when nothing of it
+    shows. (Logos pasted after it can cover it too: see `visible_shares`.)
     """
     height, width = frame.shape[:2]
     x1, y1 = np.floor(corners.min(axis=0)).astype(int)
@@ -326,4 +330,26 @@ def paste_logo(
     visible = float(inside.sum()) / total if total else 0.0
     if visible <= 0.0:
         return None
-    return int(cx1), int(cy1), int(cx2), int(cy2), round(visible, 4)
+    return PastedLogo((int(cx1), int(cy1), int(cx2), int(cy2)), round(visible, 4), inside, total)
+
+
+@dataclass(frozen=True)
+class PastedLogo:
+    box: tuple[int, int, int, int]  # its part inside the frame: x1, y1, x2, y2
+    visible: float  # share of its pixels in frame and not under its occluder
+    alpha: np.ndarray  # its opacity over `box`, 0..1 (what it covers of anything under it)
+    total: float  # its opacity summed over the whole logo, in frame or not
+
+
+def visible_shares(drawn: list[PastedLogo], shape: tuple[int, int]) -> list[float]:
+    """Each logo's share of pixels left showing once the logos drawn after it are on top
+    (a channel's overlay over a pitch-side board hides part of the board)."""
+    covered = np.zeros(shape, np.float32)  # how much of each pixel later logos hide, 0..1
+    shares = [0.0] * len(drawn)
+    for position in range(len(drawn) - 1, -1, -1):
+        logo = drawn[position]
+        x1, y1, x2, y2 = logo.box
+        under = covered[y1:y2, x1:x2]
+        shares[position] = round(float((logo.alpha * (1 - under)).sum()) / logo.total, 4)
+        covered[y1:y2, x1:x2] = 1 - (1 - under) * (1 - logo.alpha)
+    return shares

@@ -100,11 +100,11 @@ def compose(random: np.random.Generator, photos, logos, spec: DatasetSpec, camer
             continue
         before = image.copy()
         pasted = paste_logo(image, logos[brand], *placement)
-        if pasted is None or pasted[4] < spec.min_visible:
+        if pasted is None or pasted.visible < spec.min_visible:
             image = before
             continue
         taken.append((*low, *high))
-        x1, y1, x2, y2, _ = pasted
+        x1, y1, x2, y2 = pasted.box
         box = ((x1 + x2) / 2 / size, (y1 + y2) / 2 / size, (x2 - x1) / size, (y2 - y1) / size)
         labels.append((brand, *box))
     return (_camera_effects(random, image) if camera else image), labels

@@ -11,7 +11,7 @@ import pytest
 
 from jobs.common.config import load_settings
 from jobs.sample_media import generate
-from jobs.sample_media.broadcast import Broadcast
+from jobs.sample_media.broadcast import Broadcast, paste_logo, visible_shares
 
 
 def small(seed: int = 3, seconds: float = 8.0):
@@ -110,3 +110,21 @@ def test_cli_writes_video_truth_and_metadata(tmp_path, size, name):
     with av.open(str(video)) as container:
         stream = container.streams.video[0]
         assert (stream.width, stream.height, stream.frames) == (width, height, 30)
+
+
+def test_a_logo_drawn_over_another_hides_its_share():
+    """The overlay is pasted after the board and covers its right half: the board's truth says
+    half of it shows; the overlay, on top, shows whole."""
+    frame = np.zeros((200, 400, 3), np.uint8)
+    logo = np.full((50, 100, 4), 255, np.uint8)  # opaque
+
+    def quad(x1, y1, x2, y2):
+        return np.float32([[x1, y1], [x2, y1], [x2, y2], [x1, y2]])
+
+    board = paste_logo(frame, logo, quad(100, 50, 200, 100))
+    overlay = paste_logo(frame, logo, quad(150, 40, 350, 110))
+    assert board.visible == overlay.visible == 1.0  # each on its own
+    assert visible_shares([board, overlay], frame.shape[:2]) == [pytest.approx(0.5, abs=0.02), 1.0]
+    # an overlay half off screen shows half, whatever is under it
+    edge = paste_logo(frame, logo, quad(350, 120, 450, 170))
+    assert visible_shares([board, edge], frame.shape[:2])[1] == pytest.approx(0.5, abs=0.02)
