@@ -97,15 +97,16 @@ def test_brands_in_an_unseen_broadcast_are_found(analysed, brand_champion):
 
 
 def test_screen_seconds_and_share_of_voice_match_the_truth(analysed):
-    """Truth: a brand is on screen in a frame when at least half of its logo is visible (the
-    detector's goal too); its screen seconds are those frames / fps.
+    """Truth: a brand is on screen in a frame when at least half of its logo is visible (in frame,
+    and not under its occluder or a logo drawn over it; the detector's goal too); its screen
+    seconds are those frames / fps.
 
     The goal is 5 % per brand and 2 points of share of voice. Measured with the quick-profile
-    detector (see the module docstring of jobs/exposure/metrics.py and the issue notes): brands
-    with 10 s or more are within 6 % except one at +12 % (logos detected while less than half
-    visible; the training set labels partly occluded logos too), and a brand shown for 4 s is
-    off by +36 %. This test guards what is reached, not the goal: brands with 10 s or more within
-    15 %, share of voice within 3 points.
+    detector: aquapure -1.6 %, fizzco +1.1 %, pinecrest +1.4 %, share of voice within 1.5 points;
+    lumen +11.6 % (six frames where its board is 44-48 % visible, which the detector finds: the
+    training set labels logos from 35 % visible) and velocity, shown for 4.3 s, +36 % (three such
+    frames and three false ones). This test guards the share-of-voice goal and, for screen
+    seconds, what is reached: brands with 10 s or more within 15 %.
     """
     settings, truth_rows = analysed
     fps = settings.sample_media.fps
@@ -130,4 +131,4 @@ def test_screen_seconds_and_share_of_voice_match_the_truth(analysed):
         if seconds >= 10:
             assert measured[brand] == pytest.approx(seconds, rel=0.15), brand
         share, measured_share = seconds / truth_total, measured[brand] / measured_total
-        assert abs(measured_share - share) <= 0.03, brand
+        assert abs(measured_share - share) <= 0.02, brand
