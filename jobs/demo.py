@@ -4,7 +4,7 @@ while simulated ad traffic flows, all three streaming jobs, and a summary per br
     make demo          (or: brandlake demo --video-seconds 60 --rate 500)
 
 Steps: start the broker and Redis; train the brand detector's quick profile when the registry
-has no champion (about 10 minutes on 2 cores, once); render a sample broadcast; start
+has no champion (about 25 minutes on 2 cores, once); render a sample broadcast; start
 bronze_ingest, frame_analysis and exposure_revenue in one Spark application; ingest the video at
 real time as the catalog's first stream while the simulator sends impressions and viewer events
 for the same wall-clock time; let the jobs catch up; print exposure and revenue per brand, the
@@ -39,7 +39,7 @@ def ensure_champion(settings: Settings) -> str:
     try:
         return champion(settings, name).label
     except NoChampionError:
-        log.info("no %s champion yet: training the quick profile (about 10 min on 2 cores)", name)
+        log.info("no %s champion yet: training the quick profile (about 25 min on 2 cores)", name)
         train_brand_detector(settings, "quick")
         return champion(settings, name).label
 
@@ -73,7 +73,9 @@ def run_demo(settings: Settings, video_seconds: float, rate_per_s: float) -> Non
             daemon=True,
         )  # fmt: skip
         traffic.start()
-        ingest(settings, stream_id, ["-i", str(video)], transcode=True, realtime=True)
+        # The sample has a keyframe every segment length, as from an RTMP encoder, so ingest
+        # repackages it; re-encoding 720p at real time would take a core from the jobs.
+        ingest(settings, stream_id, ["-i", str(video)], transcode=False, realtime=True)
         traffic.join()
         log.info("6/7 the video has ended; letting the jobs catch up")
         for query in queries:  # in pipeline order: each one's output feeds the next

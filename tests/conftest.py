@@ -77,7 +77,7 @@ def spark(stack: Settings):
 
 @pytest.fixture(scope="session")
 def brand_champion(stack: Settings):
-    """The registry's brand-detector champion; trains the quick profile (about ten minutes on
+    """The registry's brand-detector champion; trains the quick profile (about 25 minutes on
     2 CPU cores) when there is none. Set BRANDLAKE_MODELS__TRACKING_URI to a registry with a
     champion to skip training while iterating."""
     from jobs.common.registry import NoChampionError, champion

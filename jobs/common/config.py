@@ -181,6 +181,7 @@ class QualityConf(_Strict):
 
 
 class ExposureConf(_Strict):
+    min_visible_share: float = Field(gt=0, le=1)
     gap_tolerance_s: float = Field(ge=0, le=60)
     allowed_lateness_s: float = Field(ge=0)
     frame_max_age_s: float = Field(gt=0)

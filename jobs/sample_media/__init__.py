@@ -53,13 +53,16 @@ def generate(settings: Settings, out_dir: Path, name: str | None = None) -> Path
     video, truth_path = out_dir / f"{name}.mp4", out_dir / f"{name}.truth.parquet"
     started = time.monotonic()
     broadcast = Broadcast(conf, settings.catalog.brands)
+    # A keyframe every segment length, as an RTMP encoder is set up: ingest can then repackage
+    # the video without re-encoding it.
+    keyframe_every = round(settings.ingest.segment_seconds * conf.fps)
     encoder = subprocess.Popen(
         [
             ffmpeg_binary(), "-hide_banner", "-loglevel", "error", "-y",
             "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{conf.width}x{conf.height}",
             "-r", str(conf.fps), "-i", "-",
             "-c:v", "libx264", "-preset", "veryfast", "-crf", "20", "-pix_fmt", "yuv420p",
-            "-g", str(2 * conf.fps), "-movflags", "+faststart", str(video),
+            "-g", str(keyframe_every), "-movflags", "+faststart", str(video),
         ],
         stdin=subprocess.PIPE,
         stderr=subprocess.PIPE,

@@ -33,7 +33,7 @@ class DatasetSpec:
     seed: int = 0
     negative_share: float = 0.1
     validation_share: float = 0.2
-    min_visible: float = 0.35  # a logo showing less than this is not pasted at all
+    min_visible: float = 0.35  # exposure.min_visible_share: less is not pasted, nor labelled
 
     def fingerprint(self, brand_ids: list[str]) -> str:
         text = json.dumps(

@@ -42,7 +42,12 @@ class TrainResult:
 def dataset_for(settings: Settings, profile: str) -> tuple[Path, str]:
     """The profile's dataset, built once per fingerprint and reused after."""
     conf = settings.train.profiles[profile]
-    spec = DatasetSpec(images=conf.images, image_size=conf.image_size, seed=settings.train.seed)
+    spec = DatasetSpec(
+        images=conf.images,
+        image_size=conf.image_size,
+        seed=settings.train.seed,
+        min_visible=settings.exposure.min_visible_share,
+    )
     fingerprint = spec.fingerprint([b.brand_id for b in settings.catalog.brands])
     folder = Path(settings.train.work_dir) / "datasets" / fingerprint
     data_yaml = folder / "data.yaml"

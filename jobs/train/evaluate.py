@@ -1,10 +1,11 @@
 """How well brand detections match a sample broadcast's ground truth: precision and recall at
 an IoU threshold, frame by frame.
 
-A truth box counts only when the logo is mostly visible (`min_visible` of its pixels in frame and
-not occluded): a detector is not asked to find a logo that is 90 % hidden, and is not punished
-when it does. A detection that matches such a "don't care" box is ignored, neither right nor
-wrong; one that matches nothing is a false positive.
+A truth box counts only when enough of the logo is visible (`min_visible` of its pixels in frame
+and not covered: `exposure.min_visible_share`, the line the training labels use too): a
+detector is not asked to find a logo that is 90 % hidden, and is not punished when it does. A
+detection that matches such a "don't care" box is ignored, neither right nor wrong; one that
+matches nothing is a false positive.
 """
 
 from __future__ import annotations
@@ -45,8 +46,8 @@ def iou(a: Box, b: Box) -> float:
 def score_frames(
     detections: dict[int, list[tuple[str, float, Box]]],
     truth: dict[int, list[tuple[str, float, Box]]],
+    min_visible: float,
     iou_threshold: float = 0.5,
-    min_visible: float = 0.5,
 ) -> Score:
     """`detections`: frame -> [(brand, confidence, box)]; `truth`: frame -> [(brand, visible,
     box)], boxes normalised. Only frames in `detections` (the analysed ones) are scored."""

@@ -7,7 +7,7 @@ import pytest
 from jobs.demo import run_demo
 from tests.support import read_table
 
-# The first test to ask for the champion trains it (about ten minutes on 2 cores).
+# The first test to ask for the champion trains it (about 25 minutes on 2 cores).
 pytestmark = [pytest.mark.spark, pytest.mark.services, pytest.mark.timeout(2400)]
 
 

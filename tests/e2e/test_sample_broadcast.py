@@ -2,7 +2,7 @@
 brand detector through frame_analysis (precision, recall), then exposure_revenue (screen
 seconds and share of voice per brand).
 
-The session trains the `quick` profile (what `make demo` trains; about ten minutes on 2 CPU
+The session trains the `quick` profile (what `make demo` trains; about 25 minutes on 2 CPU
 cores) unless the registry already has a champion: set BRANDLAKE_MODELS__TRACKING_URI to a
 registry with one to skip training while iterating. The sample broadcast is rendered with its
 own seed; the training set is made of photographs and logos only, never of sample frames.
@@ -24,10 +24,9 @@ from jobs.sample_media import generate
 from jobs.train.evaluate import score_frames
 from tests.support import read_table
 
-# The first test to ask for the champion trains it (about ten minutes on 2 cores).
+# The first test to ask for the champion trains it (about 25 minutes on 2 cores).
 pytestmark = [pytest.mark.spark, pytest.mark.timeout(2400)]
 GOAL = 0.9
-MIN_VISIBLE = 0.5  # as in jobs/train/evaluate.py
 
 
 def normalised(row: dict, width: int, height: int) -> tuple[float, float, float, float]:
@@ -84,7 +83,7 @@ def test_brands_in_an_unseen_broadcast_are_found(analysed, brand_champion):
         box = normalised(row, conf.width, conf.height)
         truth.setdefault(row["frame"], []).append((row["brand_id"], row["visible"], box))
 
-    score = score_frames(detections, truth)
+    score = score_frames(detections, truth, settings.exposure.min_visible_share)
     print(
         f"\nbrand detection on an unseen {conf.seconds:.0f} s broadcast, {score.frames} frames "
         f"at {settings.jobs.frame_analysis.sample_fps} fps, {brand_champion.label}: precision "
@@ -97,23 +96,26 @@ def test_brands_in_an_unseen_broadcast_are_found(analysed, brand_champion):
 
 
 def test_screen_seconds_and_share_of_voice_match_the_truth(analysed):
-    """Truth: a brand is on screen in a frame when at least half of its logo is visible (in frame,
-    and not under its occluder or a logo drawn over it; the detector's goal too); its screen
-    seconds are those frames / fps.
+    """Truth: a brand is on screen in a frame when at least `exposure.min_visible_share` of its
+    logo is visible (in frame, and not under its occluder or a logo drawn over it: the line the
+    training labels use); its screen seconds are those frames / fps. Goal: every brand within
+    5 % and share of voice within 2 points.
 
-    The goal is 5 % per brand and 2 points of share of voice. Measured with the quick-profile
-    detector: aquapure -1.6 %, fizzco +1.1 %, pinecrest +1.4 %, share of voice within 1.5 points;
-    lumen +11.6 % (six frames where its board is 44-48 % visible, which the detector finds: the
-    training set labels logos from 35 % visible) and velocity, shown for 4.3 s, +36 % (three such
-    frames and three false ones). This test guards the share-of-voice goal and, for screen
-    seconds, what is reached: brands with 10 s or more within 15 %.
+    Measured with the quick-profile detector: fizzco +2.5 %, lumen +1.0 %, pinecrest +1.1 %,
+    aquapure -5.3 % (missed frames where 35-48 % of its board shows), velocity, shown for
+    4.9 s, +9.5 % (two false frames); share of voice within 1.7 points. Guarded: the share of
+    voice goal, brands with 10 s or more within 7 %, shorter ones within 15 %.
     """
     settings, truth_rows = analysed
     fps = settings.sample_media.fps
+    shown = {
+        (row["frame"], row["brand_id"])
+        for row in truth_rows
+        if row["visible"] >= settings.exposure.min_visible_share
+    }  # a frame with two boards of a brand shows it once
     truth: dict[str, float] = {}
-    for row in truth_rows:
-        if row["visible"] >= MIN_VISIBLE:
-            truth[row["brand_id"]] = truth.get(row["brand_id"], 0.0) + 1 / fps
+    for _frame, brand in shown:
+        truth[brand] = truth.get(brand, 0.0) + 1 / fps
     measured: dict[str, float] = {}
     for row in read_table(settings, "gold.brand_exposure_minute").to_pylist():
         measured[row["brand_id"]] = measured.get(row["brand_id"], 0.0) + row["screen_seconds"]
@@ -128,7 +130,6 @@ def test_screen_seconds_and_share_of_voice_match_the_truth(analysed):
         )
     assert set(measured) == set(truth)
     for brand, seconds in truth.items():
-        if seconds >= 10:
-            assert measured[brand] == pytest.approx(seconds, rel=0.15), brand
+        assert measured[brand] == pytest.approx(seconds, rel=0.07 if seconds >= 10 else 0.15)
         share, measured_share = seconds / truth_total, measured[brand] / measured_total
         assert abs(measured_share - share) <= 0.02, brand
