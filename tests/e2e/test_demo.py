@@ -8,7 +8,7 @@ from jobs.demo import run_demo
 from tests.support import read_table
 
 # The first test to ask for the champion trains it (about 25 minutes on 2 cores).
-pytestmark = [pytest.mark.spark, pytest.mark.services, pytest.mark.timeout(2400)]
+pytestmark = [pytest.mark.spark, pytest.mark.services, pytest.mark.timeout(3600)]
 
 
 def test_demo_runs_every_job_and_prints_the_brand_summary(

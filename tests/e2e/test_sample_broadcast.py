@@ -25,7 +25,7 @@ from jobs.train.evaluate import score_frames
 from tests.support import read_table
 
 # The first test to ask for the champion trains it (about 25 minutes on 2 cores).
-pytestmark = [pytest.mark.spark, pytest.mark.timeout(2400)]
+pytestmark = [pytest.mark.spark, pytest.mark.timeout(3600)]
 GOAL = 0.9
 
 
