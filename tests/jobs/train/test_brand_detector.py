@@ -55,3 +55,14 @@ def test_the_dataset_is_built_once_per_fingerprint(tiny):
 def test_an_unknown_profile_is_a_clear_error(tiny):
     with pytest.raises(ValueError, match="unknown profile 'huge'"):
         train_brand_detector(tiny, "huge", device="cpu")
+
+
+def test_the_dataset_labels_logos_from_the_on_screen_line(tiny):
+    """Training labels and the exposure truth share `exposure.min_visible_share`: changing it
+    gives another dataset."""
+    _, fingerprint = dataset_for(tiny, "tiny")
+    stricter = tiny.model_copy(
+        update={"exposure": tiny.exposure.model_copy(update={"min_visible_share": 0.6})}
+    )
+    _, other = dataset_for(stricter, "tiny")
+    assert other != fingerprint
