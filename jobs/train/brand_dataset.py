@@ -29,11 +29,11 @@ GENERATOR_VERSION = 1  # bump when the images a seed gives change
 @dataclass(frozen=True)
 class DatasetSpec:
     images: int
+    min_visible: float  # exposure.min_visible_share: a logo showing less is not pasted at all
     image_size: int = 640
     seed: int = 0
     negative_share: float = 0.1
     validation_share: float = 0.2
-    min_visible: float = 0.35  # exposure.min_visible_share: less is not pasted, nor labelled
 
     def fingerprint(self, brand_ids: list[str]) -> str:
         text = json.dumps(

@@ -130,6 +130,7 @@ def test_screen_seconds_and_share_of_voice_match_the_truth(analysed):
         )
     assert set(measured) == set(truth)
     for brand, seconds in truth.items():
-        assert measured[brand] == pytest.approx(seconds, rel=0.07 if seconds >= 10 else 0.15)
+        tolerance = 0.07 if seconds >= 10 else 0.15
+        assert measured[brand] == pytest.approx(seconds, rel=tolerance), brand
         share, measured_share = seconds / truth_total, measured[brand] / measured_total
         assert abs(measured_share - share) <= 0.02, brand

@@ -18,8 +18,9 @@ def digest(folder) -> str:
 
 
 def test_dataset_layout_labels_and_determinism(tmp_path):
-    brands = load_settings().catalog.brands
-    spec = DatasetSpec(images=30, image_size=320, seed=4)
+    settings = load_settings()
+    brands, line = settings.catalog.brands, settings.exposure.min_visible_share
+    spec = DatasetSpec(images=30, min_visible=line, image_size=320, seed=4)
     data_yaml = build_dataset(spec, brands, tmp_path / "a")
     build_dataset(spec, brands, tmp_path / "b")
     assert digest(tmp_path / "a") == digest(tmp_path / "b")
@@ -38,7 +39,8 @@ def test_dataset_layout_labels_and_determinism(tmp_path):
         # Labels are written with 6 decimals.
         assert cx - w / 2 >= -1e-5 and cx + w / 2 <= 1 + 1e-5
         assert cy - h / 2 >= -1e-5 and cy + h / 2 <= 1 + 1e-5
-    assert spec.fingerprint([b.brand_id for b in brands]) != DatasetSpec(30, 320, 5).fingerprint(
+    other_seed = DatasetSpec(images=30, min_visible=line, image_size=320, seed=5)
+    assert spec.fingerprint([b.brand_id for b in brands]) != other_seed.fingerprint(
         [b.brand_id for b in brands]
     )
 
@@ -46,10 +48,15 @@ def test_dataset_layout_labels_and_determinism(tmp_path):
 def test_label_boxes_are_where_the_logos_were_pasted():
     """On a flat gray photograph without camera effects: every label box is mostly logo, and
     nothing but logos (and the dark occluders passing in front of them) changes the gray."""
-    brands = load_settings().catalog.brands
-    logos = [render_logo(b) for b in brands]
+    settings = load_settings()
+    logos = [render_logo(b) for b in settings.catalog.brands]
     gray = [np.full((400, 400, 3), 128, np.uint8)]
-    spec = DatasetSpec(images=1, image_size=256, negative_share=0.0)
+    spec = DatasetSpec(
+        images=1,
+        min_visible=settings.exposure.min_visible_share,
+        image_size=256,
+        negative_share=0.0,
+    )
     random = np.random.default_rng(9)
     labelled = 0
     for _ in range(30):

@@ -57,7 +57,7 @@ def test_an_unknown_profile_is_a_clear_error(tiny):
         train_brand_detector(tiny, "huge", device="cpu")
 
 
-def test_the_dataset_labels_logos_from_the_on_screen_line(tiny):
+def test_the_on_screen_line_is_part_of_the_dataset_fingerprint(tiny):
     """Training labels and the exposure truth share `exposure.min_visible_share`: changing it
     gives another dataset."""
     _, fingerprint = dataset_for(tiny, "tiny")
