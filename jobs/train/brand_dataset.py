@@ -1,7 +1,8 @@
 """A labelled brand-detection dataset, made from the catalog's logos on real photographs.
 
 Each image is a random view of a photograph (scikit-image's), with 0 to 4 logos pasted at
-random size, position, perspective, rotation, blur, opacity and occlusion, then lighting
+random size, position, perspective, rotation, blur, opacity and occlusion (by a passing figure
+or by another logo, as in a broadcast), then lighting
 changes, sensor noise and JPEG artefacts over the whole image. Labels are in the YOLO format
 (`class cx cy w h`, normalised). Deterministic for a seed; `fingerprint` names exactly what
 was generated.
@@ -20,10 +21,16 @@ import numpy as np
 import yaml
 
 from jobs.common.config import Brand
-from jobs.sample_media.broadcast import BACKGROUNDS, load_background, paste_logo
+from jobs.sample_media.broadcast import (
+    BACKGROUNDS,
+    PastedLogo,
+    load_background,
+    paste_logo,
+    visible_shares,
+)
 from jobs.sample_media.logos import LOGO_SIZE, render_logo
 
-GENERATOR_VERSION = 1  # bump when the images a seed gives change
+GENERATOR_VERSION = 2  # bump when the images a seed gives change
 
 
 @dataclass(frozen=True)
@@ -87,23 +94,21 @@ def compose(random: np.random.Generator, photos, logos, spec: DatasetSpec, camer
     )
     if random.random() < 0.5:
         image = np.ascontiguousarray(image[:, ::-1])
-    labels, taken = [], []
+    drawn: list[tuple[int, PastedLogo]] = []  # in drawing order
     count = 0 if random.random() < spec.negative_share else int(random.integers(1, 5))
     for _ in range(count):
         brand = int(random.integers(len(logos)))
-        placement = _placement(random, size)
-        low, high = placement[0].min(axis=0), placement[0].max(axis=0)
-        # Logos never overlap: a covered logo would keep a label for pixels it no longer has.
-        if any(
-            low[0] < b[2] and b[0] < high[0] and low[1] < b[3] and b[1] < high[1] for b in taken
-        ):
-            continue
         before = image.copy()
-        pasted = paste_logo(image, logos[brand], *placement)
-        if pasted is None or pasted.visible < spec.min_visible:
+        pasted = paste_logo(image, logos[brand], *_placement(random, size))
+        # Logos may cover one another, as a channel's overlay covers a board; a paste that
+        # leaves any logo under the line is undone, so no unlabelled logo part is ever shown.
+        shares = visible_shares([p for _, p in drawn] + [pasted], (size, size)) if pasted else []
+        if not shares or min(shares) < spec.min_visible:
             image = before
             continue
-        taken.append((*low, *high))
+        drawn.append((brand, pasted))
+    labels = []
+    for brand, pasted in drawn:
         x1, y1, x2, y2 = pasted.box
         box = ((x1 + x2) / 2 / size, (y1 + y2) / 2 / size, (x2 - x1) / size, (y2 - y1) / size)
         labels.append((brand, *box))

@@ -72,3 +72,23 @@ def test_label_boxes_are_where_the_logos_were_pasted():
             labelled += 1
         assert (changed & ~inside & ~occluder).mean() < 0.002
     assert labelled >= 30
+
+
+def test_logos_cover_one_another_as_in_a_broadcast():
+    """A channel's overlay covers part of a board: the dataset shows logos partly under other
+    logos (each still above the on-screen line, so each keeps its label)."""
+    settings = load_settings()
+    logos = [render_logo(b) for b in settings.catalog.brands]
+    gray = [np.full((400, 400, 3), 128, np.uint8)]
+    spec = DatasetSpec(images=1, min_visible=settings.exposure.min_visible_share, image_size=256)
+    random = np.random.default_rng(3)
+    overlapping = 0
+    for _ in range(100):
+        _, labels = compose(random, gray, logos, spec, camera=False)
+        boxes = [(cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2) for _, cx, cy, w, h in labels]
+        overlapping += any(
+            a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
+            for i, a in enumerate(boxes)
+            for b in boxes[i + 1 :]
+        )
+    assert overlapping >= 10
