@@ -8,7 +8,9 @@ import numpy as np
 import yaml
 
 from jobs.common.config import load_settings
+from jobs.sample_media.broadcast import PastedLogo, paste_logo, visible_shares
 from jobs.sample_media.logos import render_logo
+from jobs.train import brand_dataset
 from jobs.train.brand_dataset import DatasetSpec, build_dataset, compose
 
 
@@ -74,18 +76,34 @@ def test_label_boxes_are_where_the_logos_were_pasted():
     assert labelled >= 30
 
 
-def test_logos_cover_one_another_as_in_a_broadcast():
+def test_logos_cover_one_another_as_in_a_broadcast(monkeypatch):
     """A channel's overlay covers part of a board: the dataset shows logos partly under other
-    logos (each still above the on-screen line, so each keeps its label)."""
+    logos, and every labelled logo still shows at least the on-screen line once all logos are
+    drawn (the line the broadcast's truth uses, computed the same way)."""
     settings = load_settings()
+    line = settings.exposure.min_visible_share
     logos = [render_logo(b) for b in settings.catalog.brands]
     gray = [np.full((400, 400, 3), 128, np.uint8)]
-    spec = DatasetSpec(images=1, min_visible=settings.exposure.min_visible_share, image_size=256)
+    spec = DatasetSpec(images=1, min_visible=line, image_size=256)
+    pasted: list[PastedLogo] = []
+
+    def recording_paste(*args, **kwargs):
+        logo = paste_logo(*args, **kwargs)
+        pasted.append(logo)
+        return logo
+
+    monkeypatch.setattr(brand_dataset, "paste_logo", recording_paste)
     random = np.random.default_rng(3)
     overlapping = 0
     for _ in range(100):
+        pasted.clear()
         _, labels = compose(random, gray, logos, spec, camera=False)
-        boxes = [(cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2) for _, cx, cy, w, h in labels]
+        boxes = [
+            tuple(round(v * 256) for v in (cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2))
+            for _, cx, cy, w, h in labels
+        ]
+        kept = [next(p for p in pasted if p and p.box == box) for box in boxes]
+        assert all(share >= line for share in visible_shares(kept, (256, 256)))
         overlapping += any(
             a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
             for i, a in enumerate(boxes)
