@@ -12,14 +12,15 @@ import streamlit as st
 
 from dashboards import media_server
 from dashboards.data import DataUnavailableError
-from jobs.common.config import Settings, load_settings
+from jobs.common.config import Settings
+from jobs.entrypoint import command_settings
 
 T = TypeVar("T")
 
 
 def settings() -> Settings:
     """conf/ and BRANDLAKE_* overrides, read on every rerun (cheap, and edits take effect)."""
-    return load_settings()
+    return command_settings()
 
 
 @st.cache_resource(show_spinner=False)

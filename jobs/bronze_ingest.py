@@ -23,7 +23,7 @@ from jobs.common.config import Settings
 from jobs.common.delta_sink import DeltaSink, WriteResult
 from jobs.common.quarantine import kafka_coordinates, quarantine_table
 from jobs.common.spark import read_kafka_stream
-from jobs.common.streaming import BatchClock, job_main, run_job, start_query
+from jobs.common.streaming import BatchClock, run_job, start_query
 from schemas.events import EVENT_SCHEMAS
 from schemas.tables import BRONZE_TABLES, QUARANTINE
 
@@ -127,7 +127,9 @@ def run(settings: Settings, available_now: bool = False) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    job_main(argv, "brandlake run bronze-ingest", __doc__.split("\n")[0], run)
+    from jobs.entrypoint import streaming_job_main
+
+    streaming_job_main(argv, "brandlake run bronze-ingest", __doc__.split("\n")[0], run)
 
 
 if __name__ == "__main__":

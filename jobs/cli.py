@@ -18,7 +18,9 @@ from __future__ import annotations
 import argparse
 import sys
 
-from jobs.common.config import ConfigError, add_set_option, load_settings, parse_overrides
+from jobs.common import environment
+from jobs.common.config import ConfigError, add_set_option, parse_overrides
+from jobs.entrypoint import command_settings
 
 JOBS = {
     "bronze-ingest": "jobs.bronze_ingest",
@@ -28,6 +30,7 @@ JOBS = {
 
 
 def main(argv: list[str] | None = None) -> int:
+    environment.apply()
     argv = sys.argv[1:] if argv is None else argv
     parser = argparse.ArgumentParser(prog="brandlake", description=__doc__.split("\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
@@ -89,12 +92,16 @@ def _dispatch(args: argparse.Namespace, rest: list[str], parser) -> int:
         return 0
     if rest:
         parser.error(f"unrecognized arguments: {' '.join(rest)}")
-    settings = load_settings(parse_overrides(args.set))
+    settings = command_settings(parse_overrides(args.set))
     if args.command == "services":
         from infra.local import services
 
         if args.action == "up":
             services.up(settings)
+            from jobs.common.kafka import ensure_topics
+
+            for topic in ensure_topics(services.resolve(settings)):
+                print(f"broker: created topic {topic}")
         elif args.action == "down":
             services.down(settings)
         else:

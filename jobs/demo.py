@@ -47,6 +47,7 @@ def ensure_champion(settings: Settings) -> str:
 def run_demo(settings: Settings, video_seconds: float, rate_per_s: float) -> None:
     log.info("1/7 starting the embedded broker and Redis")
     services.up(settings, log=log.info)
+    settings = services.resolve(settings)
     ensure_topics(settings)
     log.info("2/7 brand detector: %s", ensure_champion(settings))
     stream_id = settings.catalog.streams[0].stream_id

@@ -38,7 +38,7 @@ from jobs.common.lake import OpenTables
 from jobs.common.live_state import redis_url, set_live_exposure
 from jobs.common.quarantine import quarantine_table
 from jobs.common.spark import read_kafka_stream
-from jobs.common.streaming import BatchClock, job_main, run_job, start_query
+from jobs.common.streaming import BatchClock, run_job, start_query
 from jobs.exposure.metrics import BrandSeen, Frame, brand_exposure_minutes, minute_of
 from jobs.exposure.revenue import impression_context, revenue_minutes
 from schemas.events import IMPRESSIONS, VIEWER_EVENTS
@@ -467,7 +467,9 @@ def run(settings: Settings, available_now: bool = False) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    job_main(argv, "brandlake run exposure-revenue", __doc__.split("\n")[0], run)
+    from jobs.entrypoint import streaming_job_main
+
+    streaming_job_main(argv, "brandlake run exposure-revenue", __doc__.split("\n")[0], run)
 
 
 if __name__ == "__main__":

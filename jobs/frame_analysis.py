@@ -10,12 +10,17 @@ leave that UDF. Out of it come:
 
 - `silver.detections` (one row per box) and `silver.segment_context` (one row per frame), written
   exactly once per micro-batch by the Delta sink;
-- one message per analysed frame on the `detections` topic (its brands, scene, safety; keyed by
-  stream), for downstream jobs. Delivery is at least once: a retried task sends its frames again
-  with the same `frame_id`, which consumers use to drop repeats;
-- the stream's latest frame in Redis (`jobs/common/live_state.py`);
 - `bronze.quarantine` rows for segment events that are invalid or whose file cannot be decoded,
   with the reason; the stream goes on with the next segment.
+
+Only after those commits, from the rows they committed (read back by the sink), does the load
+step publish:
+
+- one message per analysed frame on the `detections` topic (its brands, scene, safety; keyed by
+  stream), for downstream jobs. Delivery is at least once: a batch replayed after a crash
+  between the commit and the publish sends its frames again with the same `frame_id`s, which
+  consumers use to drop repeats; a batch whose commit failed sends nothing;
+- the stream's latest frame in Redis (`jobs/common/live_state.py`), which never moves back.
 """
 
 from __future__ import annotations
@@ -26,7 +31,7 @@ import logging
 import os
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -37,12 +42,12 @@ from pyspark.sql.streaming import StreamingQuery
 
 from jobs.common.config import Settings
 from jobs.common.delta_sink import DeltaSink, WriteResult
-from jobs.common.kafka import client_config
+from jobs.common.kafka import cached_producer, client_config
 from jobs.common.live_state import LIVE_KEY, redis_url, set_if_newer
 from jobs.common.quarantine import quarantine_table
 from jobs.common.registry import ModelRef, champion
 from jobs.common.spark import read_kafka_stream
-from jobs.common.streaming import BatchClock, job_main, run_job, start_query
+from jobs.common.streaming import BatchClock, run_job, start_query
 from schemas.events import SEGMENTS
 from schemas.tables import DETECTIONS, QUARANTINE, SEGMENT_CONTEXT, SILVER_TABLES
 from udfs.analysis.segment import Analyzers, DetectionRow, FrameContext, analyse_segment
@@ -220,17 +225,6 @@ def resolve_models(settings: Settings) -> ModelSpec:
 
 
 @dataclass(frozen=True)
-class Outputs:
-    """Where an executor sends what it found besides Delta (plain values, picklable); the
-    default sends nothing (tests and benchmarks that call the transform directly)."""
-
-    kafka: dict[str, object] | None = None
-    detections_topic: str = ""
-    redis_url: str | None = None
-    redis_ttl_s: int = 0
-
-
-@dataclass(frozen=True)
 class AnalyseSegments:
     """Kafka segment events (one Arrow batch) -> rows of the silver tables and the quarantine.
 
@@ -243,7 +237,6 @@ class AnalyseSegments:
     batch_size: int
     keyframes_only: bool
     analysed_at: datetime
-    outputs: Outputs = field(default_factory=Outputs)
 
     def __call__(self, batch: pa.RecordBatch) -> dict[str, pa.Table]:
         analyzers = analyzers_for(self.models)
@@ -270,7 +263,6 @@ class AnalyseSegments:
                 continue
             frames += [self._frame_row(segment, c, models) for c in context]
             detections += self._detection_rows(segment, found)
-        self._publish(frames, detections)
         out = {
             DETECTIONS.name: pa.Table.from_pylist(detections, schema=DETECTIONS.schema),
             SEGMENT_CONTEXT.name: pa.Table.from_pylist(frames, schema=SEGMENT_CONTEXT.schema),
@@ -330,43 +322,6 @@ class AnalyseSegments:
             )
         return rows
 
-    def _publish(self, frames: list[dict], detections: list[dict]) -> None:
-        messages = frame_messages(frames, detections)
-        if self.outputs.kafka is not None and messages:
-            from jobs.common.kafka import cached_producer
-
-            producer = cached_producer(tuple(sorted(self.outputs.kafka.items())))
-            for message in messages:
-                producer.produce(
-                    self.outputs.detections_topic,
-                    key=message["stream_id"].encode(),
-                    value=json.dumps(message).encode(),
-                )
-                producer.poll(0)
-            if producer.flush(30):
-                raise RuntimeError("the broker did not acknowledge the frame messages in 30 s")
-        if self.outputs.redis_url is not None:
-            for latest in latest_per_stream(messages).values():
-                fields = {
-                    "frame_time": latest["frame_time"],
-                    "segment_id": latest["segment_id"],
-                    "sequence": str(latest["sequence"]),
-                    "brands": json.dumps(sorted({b["brand_id"] for b in latest["brands"]})),
-                    "person_count": str(latest["person_count"]),
-                    "scene_label": latest["scene_label"] or "",
-                    "safety_score": "" if latest["safety_score"] is None else
-                    f"{latest['safety_score']:.4f}",
-                    "models": latest["models"],
-                    "updated_at": datetime.now(UTC).isoformat(),
-                }  # fmt: skip
-                set_if_newer(
-                    self.outputs.redis_url,
-                    LIVE_KEY.format(stream_id=latest["stream_id"]),
-                    latest["frame_epoch_ms"],
-                    fields,
-                    self.outputs.redis_ttl_s,
-                )
-
 
 def frame_messages(frames: list[dict], detections: list[dict]) -> list[dict]:
     """One `detections`-topic message per analysed frame: its brands (an empty list says none
@@ -402,6 +357,22 @@ def frame_messages(frames: list[dict], detections: list[dict]) -> list[dict]:
     ]
 
 
+def live_fields(message: dict) -> dict[str, str]:
+    """The `brandlake:live:<stream>` hash of a stream's latest frame message."""
+    safety = message["safety_score"]
+    return {
+        "frame_time": message["frame_time"],
+        "segment_id": message["segment_id"],
+        "sequence": str(message["sequence"]),
+        "brands": json.dumps(sorted({b["brand_id"] for b in message["brands"]})),
+        "person_count": str(message["person_count"]),
+        "scene_label": message["scene_label"] or "",
+        "safety_score": "" if safety is None else f"{safety:.4f}",
+        "models": message["models"],
+        "updated_at": datetime.now(UTC).isoformat(),
+    }
+
+
 def latest_per_stream(messages: list[dict]) -> dict[str, dict]:
     latest: dict[str, dict] = {}
     for message in messages:
@@ -423,16 +394,11 @@ def extract(spark: SparkSession, settings: Settings) -> DataFrame:
 
 
 def transform(settings: Settings, models: ModelSpec, analysed_at: datetime) -> AnalyseSegments:
-    """How one batch of segment events becomes rows (and Kafka and Redis updates)."""
+    """How one batch of segment events becomes rows: frames decoded, analysed and dropped on
+    the executors, nothing sent anywhere."""
     conf = settings.jobs.frame_analysis
-    outputs = Outputs(
-        kafka=client_config(settings),
-        detections_topic=settings.kafka.topics["detections"].name,
-        redis_url=redis_url(settings),
-        redis_ttl_s=conf.redis_ttl_s,
-    )
     return AnalyseSegments(
-        models, conf.sample_fps, conf.batch_size, conf.keyframes_only, analysed_at, outputs
+        models, conf.sample_fps, conf.batch_size, conf.keyframes_only, analysed_at
     )
 
 
@@ -444,8 +410,46 @@ def load(
     batch_id: int,
     clock: BatchClock | None = None,
 ) -> list[WriteResult]:
-    """One pass over the batch; one exactly-once commit per table."""
-    return sink.write_split(segments, TABLES, analyse, app_id, batch_id, clock)
+    """Delta first (one pass over the batch, one exactly-once commit per table), then, from
+    what was committed, the frame messages to Kafka and the latest frames to Redis."""
+    clock = clock or BatchClock()
+    results = sink.write_split(segments, TABLES, analyse, app_id, batch_id, clock)
+    with clock.phase("publish"):
+        messages = committed_frame_messages(sink, app_id, batch_id)
+        publish_frames(sink.settings, messages)
+    with clock.phase("redis"):
+        update_live_state(sink.settings, messages)
+    return results
+
+
+def committed_frame_messages(sink: DeltaSink, app_id: str, batch_id: int) -> list[dict]:
+    """The frame messages of the rows the batch committed (the same on a replay)."""
+    frames = sink.batch_rows(SEGMENT_CONTEXT, app_id, batch_id)
+    detections = sink.batch_rows(DETECTIONS, app_id, batch_id)
+    return frame_messages(frames.to_pylist(), detections.to_pylist())
+
+
+def publish_frames(settings: Settings, messages: list[dict]) -> None:
+    """One message per frame on the `detections` topic, keyed by stream; waits for the acks."""
+    if not messages:
+        return
+    producer = cached_producer(tuple(sorted(client_config(settings).items())))
+    topic = settings.kafka.topics["detections"].name
+    for message in messages:
+        producer.produce(
+            topic, key=message["stream_id"].encode(), value=json.dumps(message).encode()
+        )
+        producer.poll(0)
+    if producer.flush(30):
+        raise RuntimeError("the broker did not acknowledge the frame messages in 30 s")
+
+
+def update_live_state(settings: Settings, messages: list[dict]) -> None:
+    """Each stream's latest frame to Redis, unless Redis already holds a newer one."""
+    url, ttl = redis_url(settings), settings.jobs.frame_analysis.redis_ttl_s
+    for latest in latest_per_stream(messages).values():
+        key = LIVE_KEY.format(stream_id=latest["stream_id"])
+        set_if_newer(url, key, latest["frame_epoch_ms"], live_fields(latest), ttl)
 
 
 def analysing_tasks(spark: SparkSession, settings: Settings) -> int:
@@ -511,7 +515,9 @@ def run(settings: Settings, available_now: bool = False) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    job_main(argv, "brandlake run frame-analysis", __doc__.split("\n")[0], run)
+    from jobs.entrypoint import streaming_job_main
+
+    streaming_job_main(argv, "brandlake run frame-analysis", __doc__.split("\n")[0], run)
 
 
 if __name__ == "__main__":

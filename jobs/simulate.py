@@ -23,8 +23,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from jobs.common.config import Catalog, Settings, add_set_option, load_settings, parse_overrides
+from jobs.common.config import Catalog, Settings, add_set_option, parse_overrides
 from jobs.common.kafka import check_broker, client_config, producer
+from jobs.entrypoint import command_settings
 
 log = logging.getLogger("brandlake.simulate")
 
@@ -286,7 +287,7 @@ def main(argv: list[str] | None = None) -> Counter:
     add_set_option(parser)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
-    settings = load_settings(parse_overrides(args.set))
+    settings = command_settings(parse_overrides(args.set))
     chosen = {"rate_per_s": args.rate, "seed": args.seed, "bad_ratio": args.bad_ratio}
     conf = settings.simulate.model_validate(
         {**settings.simulate.model_dump(), **{k: v for k, v in chosen.items() if v is not None}}

@@ -13,7 +13,11 @@ from pathlib import Path
 
 import pytest
 
+from jobs.common import environment
 from jobs.common.config import Settings, load_settings
+from jobs.entrypoint import command_settings
+
+environment.apply()  # before Spark, Ultralytics or MLflow import
 
 SERVICE_ENV = {
     "BRANDLAKE_SERVICES__BROKER__PORT": "0",  # free ports, recorded in <run_dir>/services.json
@@ -38,9 +42,11 @@ def brandlake_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
 def stack(brandlake_home: Path) -> Iterator[Settings]:
     """The embedded broker and Redis, started once for the session and stopped after it."""
     from infra.local import services
+    from jobs.common.kafka import ensure_topics
 
-    settings = load_settings()
-    services.up(settings, log=lambda message: None)
+    services.up(load_settings(), log=lambda message: None)
+    settings = command_settings()
+    ensure_topics(settings)
     yield settings
     services.down(settings, log=lambda message: None)
 
@@ -59,7 +65,7 @@ def isolated_settings(stack: Settings, tmp_path: Path) -> Callable[..., Settings
         for key in stack.kafka.topics:
             values[f"kafka.topics.{key}.name"] = f"{key}-{suffix}"
         values.update({k.replace("__", "."): v for k, v in overrides.items()})
-        settings = load_settings(values)
+        settings = command_settings(values)
         ensure_topics(settings)
         return settings
 

@@ -1,5 +1,4 @@
-"""pandas/Arrow UDFs and the model code they call (decoding, detection, embedding, brand safety)."""
+"""pandas/Arrow UDFs and the model code they call (decoding, detection, embedding, brand safety).
 
-from jobs.common import environment as _environment
-
-_environment.apply()
+Nothing here imports `jobs/`: the UDFs get plain values from the driver.
+"""

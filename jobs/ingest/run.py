@@ -15,8 +15,9 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from jobs.common.config import Settings, add_set_option, load_settings, parse_overrides
+from jobs.common.config import Settings, add_set_option, parse_overrides
 from jobs.common.kafka import check_broker, client_config
+from jobs.entrypoint import command_settings
 from jobs.ingest.announcer import SegmentAnnouncer
 from jobs.ingest.ffmpeg import hls_command
 from jobs.ingest.storage import segment_store, spool_dir
@@ -131,7 +132,7 @@ def main(argv: list[str] | None = None) -> IngestResult:
         add_set_option(sub)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
-    settings = load_settings(parse_overrides(args.set))
+    settings = command_settings(parse_overrides(args.set))
     if args.mode == "file":
         if not args.path.is_file():
             raise IngestError(f"no such video file: {args.path}")

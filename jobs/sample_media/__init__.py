@@ -20,7 +20,8 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from jobs.common.config import Settings, add_set_option, load_settings, parse_overrides
+from jobs.common.config import Settings, add_set_option, parse_overrides
+from jobs.entrypoint import command_settings
 from jobs.ingest.ffmpeg import ffmpeg_binary
 from jobs.sample_media.broadcast import Broadcast, TruthBox
 
@@ -127,5 +128,5 @@ def main(argv: list[str] | None = None) -> Path:
     if args.size:
         width, height = args.size.split("x")
         overrides.update({"sample_media.width": int(width), "sample_media.height": int(height)})
-    settings = load_settings(overrides)
+    settings = command_settings(overrides)
     return generate(settings, args.out or Path(settings.home) / ".brandlake" / "media")

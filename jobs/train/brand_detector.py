@@ -18,9 +18,11 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from jobs.common.config import Settings, add_set_option, load_settings, parse_overrides
+from jobs.common.config import Settings, add_set_option, parse_overrides
 from jobs.common.registry import register_weights
+from jobs.entrypoint import command_settings
 from jobs.train.brand_dataset import DatasetSpec, build_dataset
+from udfs.environment import offline_models
 
 log = logging.getLogger("brandlake.train")
 
@@ -63,7 +65,7 @@ def train_brand_detector(
     settings: Settings, profile: str, device: str | None = None
 ) -> TrainResult:
     """Train with `profile` (a key of `train.profiles`) on `device` (default: GPU if any)."""
-    # jobs/__init__.py has set the offline environment before Ultralytics imports.
+    offline_models()
     from ultralytics import YOLO
     from ultralytics.utils import SETTINGS
 
@@ -161,4 +163,6 @@ def main(argv: list[str] | None = None) -> TrainResult:
     add_set_option(parser)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
-    return train_brand_detector(load_settings(parse_overrides(args.set)), args.profile, args.device)
+    return train_brand_detector(
+        command_settings(parse_overrides(args.set)), args.profile, args.device
+    )

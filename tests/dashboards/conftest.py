@@ -12,8 +12,9 @@ import pyarrow as pa
 import pytest
 from deltalake import write_deltalake
 
-from jobs.common.config import Settings, load_settings
+from jobs.common.config import Settings
 from jobs.common.live_state import LIVE_KEY, redis_url, set_if_newer, set_live_exposure
+from jobs.entrypoint import command_settings
 from schemas.tables import (
     BRAND_EXPOSURE_MINUTE,
     BRONZE_TABLES,
@@ -139,7 +140,7 @@ def lake_env(stack: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     a function that gives the settings after any further overrides."""
     monkeypatch.setenv("BRANDLAKE_LAKE__ROOT", str(tmp_path / "lake"))
     monkeypatch.setenv("BRANDLAKE_DASHBOARD__MEDIA_PORT", "0")
-    return load_settings
+    return command_settings
 
 
 @pytest.fixture

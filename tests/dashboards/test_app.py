@@ -4,12 +4,13 @@ Redis stopped."""
 
 from __future__ import annotations
 
-import socket
 from pathlib import Path
 from urllib.request import urlopen
 
 import pytest
 from streamlit.testing.v1 import AppTest
+
+from infra.local.services import free_port
 
 APP = str(Path(__file__).parents[2] / "dashboards" / "app.py")
 PAGES = ["views/live.py", "views/exposure.py", "views/revenue.py", "views/health.py"]
@@ -106,9 +107,7 @@ def test_health_page_lag_quarantine_and_models(small_lake):
 
 @pytest.fixture
 def stopped_redis(monkeypatch: pytest.MonkeyPatch) -> str:
-    with socket.socket() as probe:  # a port nothing listens on
-        probe.bind(("127.0.0.1", 0))
-        url = f"redis://127.0.0.1:{probe.getsockname()[1]}/0"
+    url = f"redis://127.0.0.1:{free_port()}/0"  # a port nothing listens on
     monkeypatch.setenv("BRANDLAKE_REDIS__URL", url)
     return url
 

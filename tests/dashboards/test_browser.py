@@ -13,7 +13,6 @@ import base64
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -26,8 +25,9 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
-from jobs.common.config import load_settings
+from infra.local.services import free_port
 from jobs.common.kafka import ensure_topics
+from jobs.entrypoint import command_settings
 from jobs.ingest.run import ingest
 from jobs.sample_media import generate
 from schemas.tables import DETECTIONS
@@ -50,12 +50,6 @@ FLAGS = [
 ]  # fmt: skip
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 def segment_starts(playlist: Path) -> list[datetime]:
     """Each segment's EXT-X-PROGRAM-DATE-TIME, in playlist order."""
     dates = re.findall(r"#EXT-X-PROGRAM-DATE-TIME:(\S+)", playlist.read_text())
@@ -67,7 +61,7 @@ def broadcast(stack, tmp_path_factory):
     """An 8 s sample ingested as HLS, and its truth as silver.detections; returns the settings,
     truth rows by frame and the frame of each detection time (epoch ms)."""
     tmp = tmp_path_factory.mktemp("browser")
-    settings = load_settings(
+    settings = command_settings(
         {
             "lake.root": str(tmp / "lake"),
             "sample_media.seconds": 8,

@@ -15,8 +15,8 @@ import uuid
 import pyarrow.parquet as pq
 import pytest
 
-from jobs.common.config import load_settings
 from jobs.common.kafka import ensure_topics
+from jobs.entrypoint import command_settings
 from jobs.exposure_revenue import run as run_exposure_revenue
 from jobs.frame_analysis import run as run_frame_analysis
 from jobs.ingest.run import ingest
@@ -38,7 +38,7 @@ def analysed(brand_champion, stack, spark, tmp_path_factory):
     """A 60 s broadcast with its own seed, ingested, analysed at 5 fps, made into gold tables."""
     tmp_path = tmp_path_factory.mktemp("sample_broadcast")
     suffix = uuid.uuid4().hex[:8]
-    settings = load_settings(
+    settings = command_settings(
         {
             "lake.root": str(tmp_path / "lake"),
             "lake.checkpoint_root": str(tmp_path / "checkpoints"),

@@ -48,21 +48,26 @@ def corrupt_segment_event(settings, tmp_path) -> bytes:
     ).encode()
 
 
-def frame_messages(settings) -> list[dict]:
+def topic_values(settings, key: str) -> list[bytes]:
+    """Every value on a configured topic, from its beginning to its end now."""
     from confluent_kafka import TopicPartition
 
     consumer = Consumer(client_config(settings, **{"group.id": "t", "enable.auto.commit": False}))
-    topic = settings.kafka.topics["detections"].name
-    partitions = range(settings.kafka.topics["detections"].partitions)
+    topic = settings.kafka.topics[key].name
+    partitions = range(settings.kafka.topics[key].partitions)
     ends = true_end_offsets(consumer, [(topic, p) for p in partitions], 10)
     consumer.assign([TopicPartition(topic, p, 0) for p in partitions])
-    messages, wanted = [], sum(end - begin for begin, end in ends.values())
-    while len(messages) < wanted:
+    values, wanted = [], sum(end - begin for begin, end in ends.values())
+    while len(values) < wanted:
         message = consumer.poll(10)
-        assert message is not None, f"{len(messages)} of {wanted} frame messages arrived"
-        messages.append(json.loads(message.value()))
+        assert message is not None, f"{len(values)} of {wanted} messages of {topic} arrived"
+        values.append(message.value())
     consumer.close()
-    return messages
+    return values
+
+
+def frame_messages(settings) -> list[dict]:
+    return [json.loads(value) for value in topic_values(settings, "detections")]
 
 
 @pytest.fixture(scope="module")
@@ -79,8 +84,8 @@ def analysed(stack, tmp_path_factory, spark):
 def make_settings(stack, tmp_path):
     import uuid
 
-    from jobs.common.config import load_settings
     from jobs.common.kafka import ensure_topics
+    from jobs.entrypoint import command_settings
 
     suffix = uuid.uuid4().hex[:8]
     values = {
@@ -91,7 +96,7 @@ def make_settings(stack, tmp_path):
         "models.person_detector.confidence": 0.15,
         **{f"kafka.topics.{k}.name": f"{k}-{suffix}" for k in stack.kafka.topics},
     }
-    settings = load_settings(values)
+    settings = command_settings(values)
     ensure_topics(settings)
     return settings
 
@@ -165,3 +170,52 @@ def test_a_rerun_from_the_checkpoint_writes_nothing_again(analysed):
     before = read_table(settings, "silver.segment_context").num_rows
     run(settings, available_now=True)
     assert read_table(settings, "silver.segment_context").num_rows == before
+
+
+def test_a_failed_commit_publishes_nothing_and_the_replay_publishes_each_frame(
+    analysed, stack, spark, tmp_path, monkeypatch
+):
+    """The segment_context commit fails after the detections commit: no frame message, no
+    Redis update. Restarted from the checkpoint, the batch publishes every frame once."""
+    import jobs.common.delta_sink as delta_sink
+
+    source, _ = analysed
+    settings = make_settings(stack, tmp_path)
+    stream = f"replay-{tmp_path.name}"[-40:]  # its own Redis key
+    segments = []
+    ingested = [v for v in topic_values(source, "segments") if SEGMENTS.parse(v)[0]]
+    for value in [v for v in ingested if b"vtest-broken" not in v][:2]:
+        event = json.loads(value)
+        event["stream_id"], event["event_id"] = stream, event["event_id"].replace("vtest", stream)
+        segments.append(json.dumps(event).encode())
+    produce(settings, "segments", segments)
+    commit = delta_sink._commit_files
+
+    def refuse_context(delta, table, *args):
+        if table.name == "silver.segment_context":
+            raise OSError("injected: the object store refused the commit")
+        return commit(delta, table, *args)
+
+    monkeypatch.setattr(delta_sink, "_commit_files", refuse_context)
+    live = redis.Redis.from_url(redis_url(settings), decode_responses=True)
+    key = LIVE_KEY.format(stream_id=stream)
+    with pytest.raises(Exception, match="injected"):  # the query stops with the error
+        run(settings, available_now=True)
+    assert read_table(settings, "silver.detections").num_rows > 0  # committed before the failure
+    assert frame_messages(settings) == []
+    assert live.hgetall(key) == {}
+
+    monkeypatch.setattr(delta_sink, "_commit_files", commit)
+    run(settings, available_now=True)
+    messages = frame_messages(settings)
+    frames = read_table(settings, "silver.segment_context")
+    assert sorted(m["frame_id"] for m in messages) == sorted(
+        f"{r['segment_id']}-{r['frame_index']}" for r in frames.to_pylist()
+    )
+    assert len(messages) == len(frames) > 0
+    people = read_table(settings, "silver.detections").num_rows
+    assert sum(m["person_count"] for m in messages) == people
+    assert (
+        live.hget(key, "frame_time")
+        == max(messages, key=lambda m: m["frame_epoch_ms"])["frame_time"]
+    )

@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from udfs.context.scene import ScenePrototypes
+from udfs.environment import offline_models
 
 
 class ClipUnavailableError(RuntimeError):
@@ -24,6 +25,7 @@ class ClipUnavailableError(RuntimeError):
 
 
 def _architecture_name(architecture: str) -> str:
+    offline_models()
     import open_clip
 
     if architecture.endswith(".json"):
@@ -37,6 +39,7 @@ def _architecture_name(architecture: str) -> str:
 @lru_cache(maxsize=2)
 def _load(architecture: str, weights: str, device: str):
     # Once per Python worker and device.
+    offline_models()
     import open_clip
 
     name = _architecture_name(architecture)

@@ -10,6 +10,8 @@ from functools import lru_cache
 
 import numpy as np
 
+from udfs.environment import offline_models
+
 
 @dataclass(frozen=True)
 class Detection:
@@ -28,6 +30,7 @@ class Detection:
 @lru_cache(maxsize=8)
 def _load(weights: str, task: str, device: str):
     # Spark reuses Python workers across batches, so each model loads once per worker.
+    offline_models()
     from ultralytics import YOLO
 
     model = YOLO(weights, task=task)

@@ -52,9 +52,7 @@ def test_a_missing_binary_gives_a_clear_error(tmp_path, monkeypatch):
 
 
 def test_a_missing_broker_gives_a_clear_error():
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = services.free_port()
     with pytest.raises(
         BrokerUnavailableError, match=f"cannot reach the Kafka broker at 127.0.0.1:{port}"
     ):
@@ -63,9 +61,32 @@ def test_a_missing_broker_gives_a_clear_error():
 
 def test_port_zero_needs_a_running_service(tmp_path, monkeypatch):
     monkeypatch.setenv("BRANDLAKE_HOME", str(tmp_path))
-    settings = load_settings({"services.broker.port": 0})
-    with pytest.raises(services.ServiceError, match="run `brandlake services up`"):
+    settings = services.resolve(load_settings({"services.broker.port": 0}))
+    assert settings.kafka.bootstrap_servers == "embedded"
+    with pytest.raises(BrokerUnavailableError, match="run `brandlake services up`"):
         bootstrap_servers(settings)
+    with pytest.raises(services.ServiceError, match="run `brandlake services up`"):
+        services.endpoint(settings, "broker")
+
+
+def test_resolve_puts_the_running_services_addresses_in_the_settings(stack):
+    resolved = services.resolve(load_settings())
+    assert resolved.kafka.bootstrap_servers == services.endpoint(stack, "broker")
+    assert resolved.redis.url == f"redis://{services.endpoint(stack, 'redis')}/0"
+    configured = load_settings({"services.broker.port": 19092, "redis.url": "redis://r:1/0"})
+    assert services.resolve(configured).kafka.bootstrap_servers == "127.0.0.1:19092"
+    assert services.resolve(configured).redis.url == "redis://r:1/0"
+
+
+def test_up_starts_services_and_creates_no_topics(tmp_path, monkeypatch):
+    monkeypatch.setenv("BRANDLAKE_HOME", str(tmp_path))
+    settings = load_settings({"services.broker.port": 0, "services.redis.port": 0})
+    services.up(settings, log=lambda m: None)
+    try:
+        topics = check_broker({"bootstrap.servers": services.endpoint(settings, "broker")})
+        assert not {"segments", "impressions"} & topics
+    finally:
+        services.down(settings, log=lambda m: None)
 
 
 def test_down_stops_what_up_started(tmp_path, monkeypatch):

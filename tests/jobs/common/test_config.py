@@ -113,3 +113,39 @@ def test_a_key_given_twice_is_an_error_with_its_line(monkeypatch, tmp_path):
     with pytest.raises(ConfigError, match=rf"local\.yaml is not valid YAML: .*'url' is given twice"
                        rf"(.|\n)*line {lines}"):  # fmt: skip
         load_settings()
+
+
+def test_a_missing_catalog_is_a_configuration_error(monkeypatch, tmp_path):
+    conf = tmp_path / "conf"
+    shutil.copytree(conf_dir(), conf)
+    (conf / "catalog.yaml").unlink()
+    monkeypatch.setenv("BRANDLAKE_CONF_DIR", str(conf))
+    with pytest.raises(ConfigError, match=r"brand catalog .*catalog\.yaml not found"):
+        load_settings()
+
+
+def test_secret_values_are_never_printed_in_errors():
+    with pytest.raises(ConfigError) as err:
+        load_settings({"lake.storage_options": {"aws_secret_access_key": ["hunter2-secret"]}})
+    message = str(err.value)
+    assert "lake.storage_options.aws_secret_access_key = <redacted>" in message
+    assert "hunter2" not in message
+
+
+def test_a_secret_that_needs_a_missing_variable_is_not_printed(monkeypatch):
+    monkeypatch.delenv("NO_SUCH_VARIABLE", raising=False)
+    with pytest.raises(ConfigError) as err:
+        load_settings({"kafka.client": {"sasl.password": "pw-${NO_SUCH_VARIABLE}"}})
+    assert "<redacted>" in str(err.value) and "pw-" not in str(err.value)
+
+
+def test_scene_prompt_must_name_the_label():
+    with pytest.raises(ConfigError, match=r"models\.scene\.prompt = 'a frame'"):
+        load_settings({"models.scene.prompt": "a frame"})
+
+
+@pytest.mark.parametrize("key", ["keyframes_only", "monkey_count", "brand_id"])
+def test_ordinary_keys_do_not_look_secret(key):
+    from jobs.common.config import looks_secret
+
+    assert not looks_secret(f"jobs.{key}")
