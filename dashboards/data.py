@@ -21,6 +21,8 @@ from pyarrow import fs
 from jobs.common.config import Settings, is_uri, join_uri
 from jobs.common.lake import open_table
 from jobs.common.live_state import EXPOSURE_KEY, LIVE_KEY, REVENUE_KEY, redis_url
+from jobs.exposure.revenue import safety_band
+from jobs.exposure.rollup import exposure_rollup, revenue_rollup
 from schemas.tables import (
     BRAND_EXPOSURE_MINUTE,
     DETECTIONS,
@@ -37,7 +39,6 @@ WRITTEN_BY = {
     "silver.segment_context": "brandlake run frame-analysis",
     "gold": "brandlake run exposure-revenue",
 }
-SAFETY_BANDS = [(0.0, "unsafe (< 0.5)"), (0.5, "review (0.5-0.8)"), (0.8, "safe (>= 0.8)")]
 
 
 class DataUnavailableError(Exception):
@@ -190,30 +191,13 @@ def exposure_minutes(
 
 
 def exposure_by_brand(minutes: pd.DataFrame) -> pd.DataFrame:
-    """Per brand over the given minutes: screen seconds, share of voice (of all brands' screen
-    time in them), quality index weighted by screen seconds, media value."""
-    if minutes.empty:
-        return pd.DataFrame(
-            columns=["brand_id", "screen_seconds", "share_of_voice", "quality_index",
-                     "media_value", "appearances"]
-        )  # fmt: skip
-    weighted = minutes.assign(quality_seconds=minutes.quality_index * minutes.screen_seconds)
-    per_brand = weighted.groupby("brand_id", as_index=False).agg(
-        screen_seconds=("screen_seconds", "sum"),
-        quality_seconds=("quality_seconds", "sum"),
-        media_value=("media_value", "sum"),
-        appearances=("appearances", "sum"),
-    )
-    total = per_brand.screen_seconds.sum()
-    per_brand["share_of_voice"] = per_brand.screen_seconds / total if total else 0.0
-    seconds = per_brand.screen_seconds.where(per_brand.screen_seconds > 0)
-    per_brand["quality_index"] = (per_brand.quality_seconds / seconds).fillna(0.0)
-    columns = ["brand_id", "screen_seconds", "share_of_voice", "quality_index", "media_value"]
-    return (
-        per_brand[[*columns, "appearances"]]
-        .sort_values("screen_seconds", ascending=False)
-        .reset_index(drop=True)
-    )
+    """Per brand over the given minutes (any streams): see `jobs/exposure/rollup.py`."""
+    return exposure_rollup(minutes, ["brand_id"])
+
+
+def exposure_by_minute(minutes: pd.DataFrame) -> pd.DataFrame:
+    """Per minute and brand over the selected streams, share of voice within each minute."""
+    return exposure_rollup(minutes, ["minute", "brand_id"]).sort_values("minute")
 
 
 # -- revenue ---------------------------------------------------------------------------------
@@ -227,31 +211,13 @@ def revenue_minutes(
 
 
 def revenue_by_campaign(minutes: pd.DataFrame) -> pd.DataFrame:
-    """Per campaign and stream: impressions, revenue, eCPM, clicks, CTR, and the revenue of
-    impressions served while the campaign's own brand was on screen (and its share)."""
-    keys = ["campaign_id", "stream_id"]
-    if minutes.empty:
-        return pd.DataFrame(
-            columns=[*keys, "impressions", "revenue", "ecpm", "clicks", "ctr",
-                     "revenue_brand_on_screen", "on_screen_share"]
-        )  # fmt: skip
-    per = minutes.groupby(keys, as_index=False).agg(
-        impressions=("impressions", "sum"),
-        revenue=("revenue", "sum"),
-        clicks=("clicks", "sum"),
-        revenue_brand_on_screen=("revenue_brand_on_screen", "sum"),
-    )
-    shown = per.impressions.where(per.impressions > 0)
-    per["ecpm"] = (per.revenue * 1000 / shown).fillna(0.0)
-    per["ctr"] = (per.clicks / shown).fillna(0.0)
-    earned = per.revenue.where(per.revenue > 0)
-    per["on_screen_share"] = (per.revenue_brand_on_screen / earned).fillna(0.0)
-    columns = [*keys, "impressions", "revenue", "ecpm", "clicks", "ctr"]
-    return (
-        per[[*columns, "revenue_brand_on_screen", "on_screen_share"]]
-        .sort_values("revenue", ascending=False)
-        .reset_index(drop=True)
-    )
+    """Per campaign and stream: see `jobs/exposure/rollup.py`."""
+    return revenue_rollup(minutes, ["campaign_id", "stream_id"])
+
+
+def revenue_total(minutes: pd.DataFrame) -> pd.DataFrame:
+    """One row: every selected campaign, stream and minute together."""
+    return revenue_rollup(minutes.assign(selection="all"), ["selection"])
 
 
 def impression_breakdown(
@@ -267,7 +233,7 @@ def impression_breakdown(
     )
     frame = _only(frame, "stream_id", streams)
     frame["scene_label"] = frame.scene_label.fillna("no frame near")
-    frame["safety"] = frame.safety_score.map(_safety_band)
+    frame["safety"] = frame.safety_score.map(safety_band)
     frame["revenue"] = frame.clearing_cpm / 1000
     return (
         frame.groupby(["scene_label", "safety"], as_index=False)
@@ -275,12 +241,6 @@ def impression_breakdown(
         .sort_values("revenue", ascending=False)
         .reset_index(drop=True)
     )
-
-
-def _safety_band(score: float | None) -> str:
-    if score is None or pd.isna(score):
-        return "not scored"
-    return [label for lower, label in SAFETY_BANDS if score >= lower][-1]
 
 
 # -- health ----------------------------------------------------------------------------------

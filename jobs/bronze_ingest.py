@@ -21,7 +21,7 @@ from pyspark.sql.streaming import StreamingQuery
 
 from jobs.common.config import Settings
 from jobs.common.delta_sink import DeltaSink, WriteResult
-from jobs.common.quarantine import kafka_coordinates, quarantine_table
+from jobs.common.quarantine import kafka_coordinates, sort_records
 from jobs.common.spark import read_kafka_stream
 from jobs.common.streaming import BatchClock, run_job, start_query
 from schemas.events import EVENT_SCHEMAS
@@ -49,27 +49,19 @@ class SplitRecords:
     ingest_time: datetime
 
     def __call__(self, batch: pa.RecordBatch) -> dict[str, pa.Table]:
-        records = {key: [] for key in BRONZE_TABLES}
-        kept = {key: [] for key in BRONZE_TABLES}
-        rejected, reasons = [], []
-        topics, values = batch.column("topic").to_pylist(), batch.column("value").to_pylist()
-        for index, (topic, value) in enumerate(zip(topics, values, strict=True)):
-            key = self.topics.get(topic)
-            record, why = parse_record(key, topic, value)
-            if why:
-                rejected.append(index)
-                reasons.append("; ".join(why))
-            else:
-                records[key].append(record)
-                kept[key].append(index)
+        records = sort_records(batch, self._parse, self.ingest_time)
         out = {
-            BRONZE_TABLES[key].name: self._bronze(key, batch.take(kept[key]), rows)
-            for key, rows in records.items()
-            if rows
+            BRONZE_TABLES[key].name: self._bronze(
+                key, batch.take([index for index, _ in found]), [row for _, row in found]
+            )
+            for key, found in records.kept.items()
         }
-        if rejected:
-            out[QUARANTINE.name] = quarantine_table(batch.take(rejected), reasons, self.ingest_time)
-        return out
+        return {**out, QUARANTINE.name: records.quarantine}
+
+    def _parse(self, topic: str, value: bytes | None) -> tuple[str | None, dict | None, list]:
+        key = self.topics.get(topic)
+        record, why = parse_record(key, topic, value)
+        return key, record, why
 
     def _bronze(self, key: str, batch: pa.RecordBatch, rows: list[dict]) -> pa.Table:
         event = EVENT_SCHEMAS[key]

@@ -36,10 +36,16 @@ from jobs.common.config import Settings
 from jobs.common.delta_sink import DeltaSink, WriteResult
 from jobs.common.lake import OpenTables
 from jobs.common.live_state import redis_url, set_live_exposure
-from jobs.common.quarantine import quarantine_table
+from jobs.common.quarantine import sort_records
 from jobs.common.spark import read_kafka_stream
 from jobs.common.streaming import BatchClock, run_job, start_query
-from jobs.exposure.metrics import BrandSeen, Frame, brand_exposure_minutes, minute_of
+from jobs.exposure.metrics import (
+    BrandSeen,
+    Frame,
+    brand_exposure_minutes,
+    minute_of,
+    rate_per_second,
+)
 from jobs.exposure.revenue import impression_context, revenue_minutes
 from schemas.events import IMPRESSIONS, VIEWER_EVENTS
 from schemas.tables import (
@@ -140,27 +146,22 @@ class SplitInputs:
     batch_id: int
 
     def __call__(self, batch: pa.RecordBatch) -> dict[str, pa.Table]:
-        rows: dict[str, list[dict]] = {key: [] for key in INPUT_TABLES}
-        rejected, reasons = [], []
-        topics, values = batch.column("topic").to_pylist(), batch.column("value").to_pylist()
-        for index, (topic, value) in enumerate(zip(topics, values, strict=True)):
-            key = self.topics.get(topic)
-            row, why = PARSERS[key](value) if key else (None, [f"not an input topic: {topic}"])
-            if why:
-                rejected.append(index)
-                reasons.append("; ".join(why))
-            elif row is not None:
-                rows[key].append(self._received(key, row))
+        records = sort_records(batch, self._parse, self.ingest_time)
         out = {
-            INPUT_TABLES[key].name: pa.Table.from_pylist(
-                [{c: r.get(c) for c in INPUT_TABLES[key].columns} for r in found],
-                schema=INPUT_TABLES[key].schema,
+            table.name: pa.Table.from_pylist(
+                [{c: r.get(c) for c in table.columns} for r in records.parsed(key)],
+                schema=table.schema,
             )
-            for key, found in rows.items()
+            for key, table in INPUT_TABLES.items()
         }
-        if rejected:
-            out[QUARANTINE.name] = quarantine_table(batch.take(rejected), reasons, self.ingest_time)
-        return out
+        return {**out, QUARANTINE.name: records.quarantine}
+
+    def _parse(self, topic: str, value: bytes | None) -> tuple[str | None, dict | None, list]:
+        key = self.topics.get(topic)
+        if key is None:
+            return None, None, [f"not an input topic: {topic}"]
+        row, why = PARSERS[key](value)
+        return key, None if row is None else self._received(key, row), why
 
     def _received(self, key: str, row: dict) -> dict:
         at = row[TIME_COLUMN[key]]
@@ -268,8 +269,11 @@ def _between(column: str, stream: str, start: datetime, end: datetime):
     return (ds.field("stream_id") == stream) & (field >= start) & (field < end) & ~ds.field("late")
 
 
-def recompute(tables: OpenTables, ranges: dict[str, tuple[datetime, datetime]]) -> GoldRows:
-    """The gold rows of the given streams and minutes, from silver."""
+def recompute(
+    tables: OpenTables, ranges: dict[str, tuple[datetime, datetime]], reprice: bool = False
+) -> GoldRows:
+    """The gold rows of the given streams and minutes, from silver. Minutes already in gold
+    keep the rate they were priced at, unless `reprice` (a backfill after a rate card change)."""
     settings = tables.settings
     conf = settings.exposure
     exposure, contexts, clicks_seen = [], [], []
@@ -278,13 +282,12 @@ def recompute(tables: OpenTables, ranges: dict[str, tuple[datetime, datetime]]) 
         history = first - timedelta(minutes=conf.lookback_minutes)
         ahead = end + timedelta(seconds=_step_s(settings) + conf.gap_tolerance_s)
         frames, frame_ids = _frames(tables, _between("frame_time", stream, history, ahead))
-        rate = settings.catalog.rate_card.per_stream.get(
-            stream, settings.catalog.rate_card.default_per_second
-        )
+        rate = rate_per_second(settings.catalog.rate_card, stream)
+        priced = {} if reprice else priced_minutes(tables, stream, first, last)
         exposure += [
             row
             for row in brand_exposure_minutes(
-                frames, _step_s(settings), conf.gap_tolerance_s, conf.quality, rate
+                frames, _step_s(settings), conf.gap_tolerance_s, conf.quality, rate, priced
             )
             if first <= row["minute"] <= last
         ]
@@ -292,6 +295,16 @@ def recompute(tables: OpenTables, ranges: dict[str, tuple[datetime, datetime]]) 
         contexts += impression_context(impressions, frames, frame_ids, conf.frame_max_age_s)
         clicks_seen += _rows(tables, CLICKS, _between("event_time", stream, first, end))
     return GoldRows(exposure, contexts, revenue_minutes(contexts, clicks_seen), ranges)
+
+
+def priced_minutes(
+    tables: OpenTables, stream: str, first: datetime, last: datetime
+) -> dict[datetime, float]:
+    """The rate each of the stream's minutes in [first, last] was priced at, where gold has it."""
+    where = (ds.field("stream_id") == stream) & (ds.field("minute") >= first)
+    rows = tables.read(BRAND_EXPOSURE_MINUTE.name, ["minute", "rate_per_second"],
+                       where & (ds.field("minute") <= last))  # fmt: skip
+    return dict(zip(*(rows.to_pydict().values()), strict=True)) if rows is not None else {}
 
 
 def _rows(tables: OpenTables, table, where) -> list[dict]:
@@ -336,14 +349,12 @@ def replace_predicate(ranges: dict[str, tuple[datetime, datetime]]) -> str:
     )
 
 
-def load_gold(
-    sink: DeltaSink, gold: GoldRows, currency: str, app_id: str, batch_id: int
-) -> list[WriteResult]:
+def load_gold(sink: DeltaSink, gold: GoldRows, app_id: str, batch_id: int) -> list[WriteResult]:
     """Replace the recomputed minutes of each gold table, once per batch."""
     if not gold.ranges:
         return []
     now = datetime.now(UTC)
-    extra = {BRAND_EXPOSURE_MINUTE.name: {"currency": currency}}
+    extra = {BRAND_EXPOSURE_MINUTE.name: {"currency": sink.settings.catalog.rate_card.currency}}
     predicate = replace_predicate(gold.ranges)
     results = []
     for table, rows in (
@@ -423,25 +434,48 @@ def load(
     batch_id: int,
     clock: BatchClock | None = None,
 ) -> list[WriteResult]:
-    """Silver inputs in one pass, then the touched gold minutes; all once per batch."""
+    """Every write of a batch, in order: silver, then the gold minutes it touched, then Redis
+    from gold. Each Delta write happens once per batch; Redis is set, never added to."""
     clock = clock or BatchClock()
-    results = sink.write_split(records, [*INPUT_TABLES.values(), QUARANTINE], split, app_id,
-                               batch_id, clock)  # fmt: skip
-    tables, settings = sink.tables, sink.settings
+    results = commit_silver(records, split, sink, app_id, batch_id, clock)
     with clock.phase("recompute"):
-        times = batch_times(tables, batch_id)
-        for key, rows in times.items():
-            watermarks.advance(key, rows.column(0).to_pylist(), rows.column(1).to_pylist())
-        gold = recompute(tables, touched_minutes(settings, times))
+        times = batch_times(sink.tables, batch_id)
+        advance_watermarks(watermarks, times)
+        gold = recompute(sink.tables, touched_minutes(sink.settings, times))
     with clock.phase("gold"):
-        results += load_gold(sink, gold, settings.catalog.rate_card.currency, app_id, batch_id)
-    if gold.ranges:
-        with clock.phase("redis"):
-            ttl = settings.jobs.exposure_revenue.redis_ttl_s
-            url = redis_url(settings)
-            for stream, live in live_aggregates(tables, gold.ranges, batch_id).items():
-                set_live_exposure(url, stream, live, ttl)
+        results += load_gold(sink, gold, app_id, batch_id)
+    with clock.phase("redis"):
+        publish_live_aggregates(sink, gold.ranges, batch_id)
     return results
+
+
+def commit_silver(
+    records: DataFrame,
+    split: SplitInputs,
+    sink: DeltaSink,
+    app_id: str,
+    batch_id: int,
+    clock: BatchClock | None = None,
+) -> list[WriteResult]:
+    """The batch's records as silver rows and quarantine rows: one pass, one commit per table."""
+    tables = [*INPUT_TABLES.values(), QUARANTINE]
+    return sink.write_split(records, tables, split, app_id, batch_id, clock)
+
+
+def advance_watermarks(watermarks: Watermarks, times: BatchTimes) -> None:
+    """Move each stream's watermarks past the event times the batch committed."""
+    for key, rows in times.items():
+        watermarks.advance(key, rows.column(0).to_pylist(), rows.column(1).to_pylist())
+
+
+def publish_live_aggregates(
+    sink: DeltaSink, ranges: dict[str, tuple[datetime, datetime]], batch_id: int
+) -> None:
+    """Each touched stream's rolling exposure and last-minute revenue, from gold, to Redis."""
+    settings = sink.settings
+    url, ttl = redis_url(settings), settings.jobs.exposure_revenue.redis_ttl_s
+    for stream, live in live_aggregates(sink.tables, ranges, batch_id).items():
+        set_live_exposure(url, stream, live, ttl)
 
 
 def start(settings: Settings, spark: SparkSession, available_now: bool = False) -> StreamingQuery:

@@ -44,7 +44,7 @@ from jobs.common.config import Settings
 from jobs.common.delta_sink import DeltaSink, WriteResult
 from jobs.common.kafka import cached_producer, client_config
 from jobs.common.live_state import LIVE_KEY, redis_url, set_if_newer
-from jobs.common.quarantine import quarantine_table
+from jobs.common.quarantine import sort_records
 from jobs.common.registry import ModelRef, champion
 from jobs.common.spark import read_kafka_stream
 from jobs.common.streaming import BatchClock, run_job, start_query
@@ -239,37 +239,35 @@ class AnalyseSegments:
     analysed_at: datetime
 
     def __call__(self, batch: pa.RecordBatch) -> dict[str, pa.Table]:
-        analyzers = analyzers_for(self.models)
         models = self.models.describe()
+        records = sort_records(batch, self._analyse, self.analysed_at)
         detections: list[dict] = []
         frames: list[dict] = []
-        rejected, reasons = [], []
-        for index, value in enumerate(batch.column("value").to_pylist()):
-            segment, why = SEGMENTS.parse(value)
-            if not why:
-                try:
-                    found, context = analyse_segment(
-                        segment["uri"],
-                        analyzers,
-                        self.sample_fps,
-                        self.batch_size,
-                        self.keyframes_only,
-                    )
-                except SegmentDecodeError as error:
-                    why = [f"undecodable segment: {error}"]
-            if why:
-                rejected.append(index)
-                reasons.append("; ".join(why))
-                continue
+        for segment, found, context in records.parsed("segments"):
             frames += [self._frame_row(segment, c, models) for c in context]
             detections += self._detection_rows(segment, found)
-        out = {
+        return {
             DETECTIONS.name: pa.Table.from_pylist(detections, schema=DETECTIONS.schema),
             SEGMENT_CONTEXT.name: pa.Table.from_pylist(frames, schema=SEGMENT_CONTEXT.schema),
+            QUARANTINE.name: records.quarantine,
         }
-        if rejected:
-            out[QUARANTINE.name] = quarantine_table(batch.take(rejected), reasons, self.analysed_at)
-        return out
+
+    def _analyse(self, topic: str, value: bytes | None) -> tuple[str, tuple | None, list[str]]:
+        """A segment event -> (event, detections, frame contexts), or why it cannot be."""
+        segment, why = SEGMENTS.parse(value)
+        if why:
+            return "segments", None, why
+        try:
+            found, context = analyse_segment(
+                segment["uri"],
+                analyzers_for(self.models),
+                self.sample_fps,
+                self.batch_size,
+                self.keyframes_only,
+            )
+        except SegmentDecodeError as error:
+            return "segments", None, [f"undecodable segment: {error}"]
+        return "segments", (segment, found, context), []
 
     def _where(self, segment: dict, frame_index: int, pts_s: float) -> dict:
         frame_time = segment["start_time"] + timedelta(seconds=pts_s)

@@ -236,6 +236,7 @@ BRAND_EXPOSURE_MINUTE = TableSpec(
             pa.field("share_of_voice", pa.float64()),
             pa.field("quality_index", pa.float64()),
             pa.field("media_value", pa.float64()),
+            pa.field("rate_per_second", pa.float64()),  # the rate card's, when first priced
             pa.field("currency", pa.string()),
             pa.field("updated_at", TIMESTAMP),
         ]

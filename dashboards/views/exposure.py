@@ -47,8 +47,9 @@ measure = st.segmented_control(
     default="screen_seconds",
     key="measure",
 )
-by_minute = minutes.pivot_table(
-    index="minute", columns="brand_id", values=measure or "screen_seconds", aggfunc="sum"
+# Over several streams, a minute's share of voice and quality are recomputed from its seconds.
+by_minute = data.exposure_by_minute(minutes).pivot(
+    index="minute", columns="brand_id", values=measure or "screen_seconds"
 )
 st.line_chart(by_minute)
 

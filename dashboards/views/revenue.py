@@ -18,14 +18,14 @@ if minutes.empty:
     st.stop()
 
 campaigns = data.revenue_by_campaign(minutes)
-impressions, revenue = campaigns.impressions.sum(), campaigns.revenue.sum()
+(total,) = data.revenue_total(minutes).to_dict("records")
 top = st.columns(4)
-top[0].metric("Revenue", ui.money(revenue, currency))
-top[1].metric("Impressions", f"{impressions:,}")
-top[2].metric("eCPM", ui.money(revenue * 1000 / impressions if impressions else 0.0, currency))
+top[0].metric("Revenue", ui.money(total["revenue"], currency))
+top[1].metric("Impressions", f"{total['impressions']:,}")
+top[2].metric("eCPM", ui.money(total["ecpm"], currency))
 top[3].metric(
     "Served with the sponsor on screen",
-    f"{campaigns.revenue_brand_on_screen.sum() / revenue:.1%}" if revenue else "-",
+    f"{total['on_screen_share']:.1%}" if total["revenue"] else "-",
 )
 
 st.subheader("Per campaign and stream")

@@ -41,6 +41,7 @@ class TopicConf(_Strict):
 class KafkaConf(_Strict):
     bootstrap_servers: str = Field(min_length=1)
     source: Literal["python", "native"]
+    broker_quirks: Literal["none", "tansu"] = "none"  # tansu: its high watermark is not the end
     starting_offsets: str = "earliest"
     max_offsets_per_trigger: int | None = Field(default=None, ge=1)
     poll_timeout_s: float = Field(default=10.0, gt=0)

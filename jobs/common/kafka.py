@@ -1,8 +1,9 @@
 """Kafka plumbing: where the broker is, topics, producers, and end offsets that can be trusted.
 
 The embedded broker (tansu) reports a high watermark that counts the last record batch as one
-record, so `true_end_offsets` reads from `hwm - 1` until the log runs out. On a real Kafka
-cluster that read returns nothing and the watermark stands.
+record, so with `kafka.broker_quirks: tansu` (`conf/local.yaml`) `end_offsets` reads from
+`hwm - 1` until the log runs out (`true_end_offsets`). Against a real Kafka (`none`, the
+default) the high watermark is the end, and no extra fetch is made.
 """
 
 from __future__ import annotations
@@ -98,9 +99,31 @@ def partitions_of(consumer: Consumer, topic: str, timeout_s: float) -> list[int]
     return sorted(metadata.partitions)
 
 
+Bounds = dict[tuple[str, int], tuple[int, int]]  # (topic, partition) -> (beginning, end)
+
+
+def end_offsets(
+    consumer: Consumer, partitions: list[tuple[str, int]], timeout_s: float, broker_quirks: str
+) -> Bounds:
+    """(beginning, end) offsets of each (topic, partition), the way the broker needs."""
+    if broker_quirks == "tansu":
+        return true_end_offsets(consumer, partitions, timeout_s)
+    return watermarks(consumer, partitions, timeout_s)
+
+
+def watermarks(consumer: Consumer, partitions: list[tuple[str, int]], timeout_s: float) -> Bounds:
+    """The broker's (low, high) watermark of each (topic, partition)."""
+    return {
+        (topic, partition): consumer.get_watermark_offsets(
+            TopicPartition(topic, partition), timeout=timeout_s, cached=False
+        )
+        for topic, partition in partitions
+    }
+
+
 def true_end_offsets(
     consumer: Consumer, partitions: list[tuple[str, int]], timeout_s: float
-) -> dict[tuple[str, int], tuple[int, int]]:
+) -> Bounds:
     """(beginning, end) offsets of each (topic, partition); `end` is one past the last record.
 
     tansu's high watermark is one past the *first* record of the newest produced batch, so the
@@ -108,15 +131,8 @@ def true_end_offsets(
     so the first messages from a partition reach its end (as of that fetch). All partitions are
     probed together; one call costs one fetch round trip, not one per topic or partition.
     """
-    bounds: dict[tuple[str, int], tuple[int, int]] = {}
-    probe: list[TopicPartition] = []
-    for topic, partition in partitions:
-        low, high = consumer.get_watermark_offsets(
-            TopicPartition(topic, partition), timeout=timeout_s, cached=False
-        )
-        bounds[(topic, partition)] = (low, high)
-        if high > low:
-            probe.append(TopicPartition(topic, partition, high - 1))
+    bounds = watermarks(consumer, partitions, timeout_s)
+    probe = [TopicPartition(t, p, high - 1) for (t, p), (low, high) in bounds.items() if high > low]
     if not probe:
         return bounds
     consumer.assign(probe)

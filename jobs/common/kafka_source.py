@@ -14,6 +14,7 @@ only asks for offsets.
 from __future__ import annotations
 
 import json
+import logging
 import math
 import time
 from collections.abc import Iterator
@@ -27,6 +28,8 @@ from pyspark.sql.streaming.datasource import (
     ReadMaxRows,
     SupportsTriggerAvailableNow,
 )
+
+log = logging.getLogger("brandlake.kafka_source")
 
 FORMAT = "brandlake_kafka"
 KAFKA_SCHEMA = (
@@ -55,6 +58,7 @@ class DataLossError(RuntimeError):
 class KafkaSource(DataSource):
     """Options: `kafka.bootstrap.servers`, `subscribe` (comma-separated), `startingOffsets`,
     `maxOffsetsPerTrigger`, `minPartitions`, `kafkaConsumer.pollTimeoutMs`, `failOnDataLoss`,
+    `brandlake.brokerQuirks` (`tansu`: find the end past its high watermark; default `none`),
     and any other `kafka.<librdkafka setting>`."""
 
     @classmethod
@@ -93,6 +97,7 @@ class KafkaStreamReader(DataSourceStreamReader, SupportsTriggerAvailableNow):
         self.min_partitions = int(options.get("minPartitions") or 0)
         self.poll_timeout_s = float(options.get("kafkaConsumer.pollTimeoutMs", "10000")) / 1000
         self.fail_on_data_loss = options.get("failOnDataLoss", "true").lower() == "true"
+        self.broker_quirks = options.get("brandlake.brokerQuirks", "none")
         self._consumer = None
         self._available_now_end: Offsets | None = None
 
@@ -101,10 +106,10 @@ class KafkaStreamReader(DataSourceStreamReader, SupportsTriggerAvailableNow):
     def _bounds(self) -> dict[str, dict[str, tuple[int, int]]]:
         from confluent_kafka import Consumer
 
-        from jobs.common.kafka import partitions_of, true_end_offsets
+        from jobs.common.kafka import end_offsets, partitions_of
 
         if self._consumer is None:
-            # It only probes the newest records (kafka.true_end_offsets): a short fetch wait
+            # It only probes the newest records (kafka.end_offsets): a short fetch wait
             # keeps a probe from queueing behind the previous probe's fetch held by the broker.
             config = {**_consumer_config(self.config, "brandlake-driver"), "fetch.wait.max.ms": 5}
             self._consumer = Consumer(config)
@@ -114,7 +119,7 @@ class KafkaStreamReader(DataSourceStreamReader, SupportsTriggerAvailableNow):
             for p in partitions_of(self._consumer, topic, self.poll_timeout_s)
         ]
         bounds: dict[str, dict[str, tuple[int, int]]] = {topic: {} for topic in self.topics}
-        found = true_end_offsets(self._consumer, partitions, self.poll_timeout_s)
+        found = end_offsets(self._consumer, partitions, self.poll_timeout_s, self.broker_quirks)
         for (topic, p), value in found.items():
             bounds[topic][str(p)] = value
         return bounds
@@ -161,15 +166,9 @@ class KafkaStreamReader(DataSourceStreamReader, SupportsTriggerAvailableNow):
         }
         for topic, parts in begin.items():
             for p, offset in parts.items():
-                low = bounds[topic][p][0]
-                if offset < low:
-                    if self.fail_on_data_loss:
-                        raise DataLossError(
-                            f"{topic}-{p}: the checkpoint resumes at offset {offset}, but the "
-                            f"earliest record left is {low}. Set failOnDataLoss=false to skip "
-                            "the gap, or start from a new checkpoint."
-                        )
-                    parts[p] = low
+                low, high = bounds[topic][p]
+                if not low <= offset <= high:
+                    parts[p] = self._lost(topic, p, offset, low, high)
         # The engine's limit wins: ReadAllAvailable means everything, even with a configured cap.
         if isinstance(limit, ReadMaxRows):
             max_rows = limit.max_rows
@@ -178,6 +177,23 @@ class KafkaStreamReader(DataSourceStreamReader, SupportsTriggerAvailableNow):
         else:
             max_rows = self.max_rows
         return _apply_limit(begin, ends, max_rows)
+
+    def _lost(self, topic: str, p: str, offset: int, low: int, high: int) -> int:
+        """Where to resume when the checkpoint's offset is no longer in the partition: records
+        expired (offset below the earliest left), or the topic was recreated (offset past its
+        end). Fails unless failOnDataLoss=false, which skips to the earliest record left."""
+        if offset < low:
+            what = f"offsets {offset}..{low - 1} are gone (retention)"
+        else:
+            what = f"the checkpoint is at {offset}, past the end {high} (a recreated topic?)"
+        if self.fail_on_data_loss:
+            raise DataLossError(
+                f"{topic} partition {p}: {what}. Set failOnDataLoss=false to skip the gap, or "
+                "start from a new checkpoint."
+            )
+        log.warning("data loss: %s partition %s: %s; resuming at %d (failOnDataLoss=false)",
+                    topic, p, what, low)  # fmt: skip
+        return low
 
     def partitions(self, start: Offsets, end: Offsets) -> list[KafkaPartition]:
         config = tuple(sorted(self.config.items()))

@@ -52,6 +52,8 @@ def read_kafka_stream(
         .option("startingOffsets", settings.kafka.starting_offsets)
         .option("kafkaConsumer.pollTimeoutMs", str(int(settings.kafka.poll_timeout_s * 1000)))
     )
+    if settings.kafka.source == "python":
+        reader = reader.option("brandlake.brokerQuirks", settings.kafka.broker_quirks)
     if min_partitions:
         reader = reader.option("minPartitions", str(min_partitions))
     if settings.kafka.max_offsets_per_trigger:

@@ -21,19 +21,60 @@ analyst's notebook compute exactly the same numbers.
               + w_duration * min(1, mean_appearance_seconds / duration_full_s)
               + w_clutter  * 1 / (1 + mean_other_brands)
 
-- Media value = screen_seconds * quality * the stream's rate per second (`rate_card`).
+- Media value = screen_seconds * quality * the stream's rate per second (`rate_card`), at the
+  rate stamped on the minute when it was first priced: a changed rate card prices new minutes,
+  and re-prices old ones only when a backfill asks for it.
+
+The ratios (`ratio`, `share_of_voice`, `ecpm`, `ctr`) take plain numbers or pandas columns, so the
+job's rows and every roll-up of them (`jobs/exposure/rollup.py`) use one definition.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import TypeVar
 
-from jobs.common.config import QualityConf
+import pandas as pd
+
+from jobs.common.config import QualityConf, RateCard
 
 Box = tuple[float, float, float, float]
+Number = TypeVar("Number", float, pd.Series)
+
+
+def ratio(part: Number, whole: Number) -> Number:
+    """part / whole, 0 where whole is 0 (no time on screen, no impressions)."""
+    if isinstance(whole, pd.Series):
+        return (part / whole.where(whole > 0)).fillna(0.0)
+    return part / whole if whole else 0.0
+
+
+def share_of_voice(brand_seconds: Number, all_brands_seconds: Number) -> Number:
+    """The brand's share of all brands' screen time in the same stream(s) and minute(s)."""
+    return ratio(brand_seconds, all_brands_seconds)
+
+
+def ecpm(revenue: Number, impressions: Number) -> Number:
+    """Revenue per thousand impressions."""
+    return ratio(revenue * 1000, impressions)
+
+
+def ctr(clicks: Number, impressions: Number) -> Number:
+    """Clicks per impression."""
+    return ratio(clicks, impressions)
+
+
+def media_value(screen_seconds: float, quality: float, rate_per_second: float) -> float:
+    """What the screen time was worth: quality-weighted seconds at the stream's rate."""
+    return screen_seconds * quality * rate_per_second
+
+
+def rate_per_second(rate_card: RateCard, stream_id: str) -> float:
+    """The rate card's price of one second of full-quality screen time on the stream."""
+    return rate_card.per_stream.get(stream_id, rate_card.default_per_second)
 
 
 @dataclass(frozen=True)
@@ -130,9 +171,11 @@ def brand_exposure_minutes(
     step_s: float,
     gap_tolerance_s: float,
     weights: QualityConf,
-    rate_per_second: float,
+    rate: float,
+    priced: Mapping[datetime, float] | None = None,
 ) -> list[dict]:
-    """Rows of `gold.brand_exposure_minute` for one stream's frames (any order)."""
+    """Rows of `gold.brand_exposure_minute` for one stream's frames (any order), priced at
+    `rate` per second, or at `priced[minute]` for minutes priced before."""
     if not frames:
         return []
     stream_id = frames[0].stream_id
@@ -173,7 +216,7 @@ def brand_exposure_minutes(
             + weights.duration * min(1.0, mean_duration / weights.duration_full_s)
             + weights.clutter / (1.0 + mean_clutter)
         )
-        total = total_by_minute[minute]
+        minute_rate = (priced or {}).get(minute, rate)
         rows.append(
             {
                 "stream_id": stream_id,
@@ -187,9 +230,10 @@ def brand_exposure_minutes(
                 "position_weight": mean_position,
                 "clarity": mean_confidence,
                 "clutter": mean_clutter,
-                "share_of_voice": s.screen_seconds / total if total else 0.0,
+                "share_of_voice": share_of_voice(s.screen_seconds, total_by_minute[minute]),
                 "quality_index": quality,
-                "media_value": s.screen_seconds * quality * rate_per_second,
+                "media_value": media_value(s.screen_seconds, quality, minute_rate),
+                "rate_per_second": minute_rate,
             }
         )
     return rows

@@ -2,43 +2,51 @@
 
 from __future__ import annotations
 
+import pandas as pd
+
 from jobs.common.config import Settings
 from jobs.common.lake import open_table
+from jobs.exposure.rollup import exposure_rollup
 from schemas.tables import BRAND_EXPOSURE_MINUTE, IMPRESSION_CONTEXT
 
 
-def _rows(settings: Settings, name: str) -> list[dict]:
+def _frame(settings: Settings, name: str, stream_id: str | None) -> pd.DataFrame:
     delta = open_table(settings, name)
-    return delta.to_pyarrow_table().to_pylist() if delta is not None else []
+    frame = delta.to_pyarrow_table().to_pandas() if delta is not None else pd.DataFrame()
+    if stream_id is not None and not frame.empty:
+        frame = frame[frame.stream_id == stream_id]
+    return frame
 
 
 def brand_summary(settings: Settings, stream_id: str | None = None) -> list[dict]:
-    """Per brand: screen seconds, share of voice, quality index (weighted by screen seconds),
-    media value, impressions and revenue (of the campaigns of that brand)."""
-    brands: dict[str, dict] = {
-        b.brand_id: {"brand_id": b.brand_id, "screen_seconds": 0.0, "weighted_quality": 0.0,
-                     "media_value": 0.0, "impressions": 0, "revenue": 0.0,
-                     "revenue_on_screen": 0.0}
-        for b in settings.catalog.brands
-    }  # fmt: skip
-    for row in _rows(settings, BRAND_EXPOSURE_MINUTE.name):
-        if stream_id in (None, row["stream_id"]) and row["brand_id"] in brands:
-            found = brands[row["brand_id"]]
-            found["screen_seconds"] += row["screen_seconds"]
-            found["weighted_quality"] += row["quality_index"] * row["screen_seconds"]
-            found["media_value"] += row["media_value"]
-    for row in _rows(settings, IMPRESSION_CONTEXT.name):
-        if stream_id in (None, row["stream_id"]) and row["brand_id"] in brands:
-            found = brands[row["brand_id"]]
-            found["impressions"] += 1
-            found["revenue"] += row["clearing_cpm"] / 1000
-            found["revenue_on_screen"] += row["clearing_cpm"] / 1000 * row["own_brand_on_screen"]
-    total = sum(b["screen_seconds"] for b in brands.values())
-    for found in brands.values():
-        seconds = found["screen_seconds"]
-        found["share_of_voice"] = seconds / total if total else 0.0
-        found["quality_index"] = found.pop("weighted_quality") / seconds if seconds else 0.0
-    return sorted(brands.values(), key=lambda b: -b["screen_seconds"])
+    """Per catalog brand: screen seconds, share of voice, quality index (weighted by screen
+    seconds), media value (`jobs/exposure/rollup.py`), and the impressions, revenue and revenue
+    on screen of the campaigns of that brand."""
+    brands = pd.DataFrame({"brand_id": [b.brand_id for b in settings.catalog.brands]})
+    exposure = exposure_rollup(
+        _frame(settings, BRAND_EXPOSURE_MINUTE.name, stream_id), ["brand_id"]
+    )
+    served = _frame(settings, IMPRESSION_CONTEXT.name, stream_id)
+    if served.empty:
+        sold = pd.DataFrame(columns=["brand_id", "impressions", "revenue", "revenue_on_screen"])
+    else:
+        revenue = served.clearing_cpm / 1000
+        sold = (
+            served.assign(revenue=revenue, on_screen=revenue * served.own_brand_on_screen)
+            .groupby("brand_id", as_index=False)
+            .agg(
+                impressions=("event_id", "size"),
+                revenue=("revenue", "sum"),
+                revenue_on_screen=("on_screen", "sum"),
+            )
+        )
+    summary = (
+        brands.merge(exposure.drop(columns="appearances"), on="brand_id", how="left")
+        .merge(sold, on="brand_id", how="left")
+        .fillna(0.0)
+        .astype({"impressions": int})
+    )
+    return summary.sort_values("screen_seconds", ascending=False, kind="stable").to_dict("records")
 
 
 def format_summary(rows: list[dict], currency: str) -> str:

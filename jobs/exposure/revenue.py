@@ -9,10 +9,21 @@ guess from a frame after the impression.
 from __future__ import annotations
 
 import bisect
+import math
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 
-from jobs.exposure.metrics import Frame, minute_of
+from jobs.exposure.metrics import Frame, ctr, ecpm, minute_of
+
+# Brand-safety bands of the frame on screen (1 - P(nsfw)): the lower bound of each band.
+SAFETY_BANDS = [(0.0, "unsafe (< 0.5)"), (0.5, "review (0.5-0.8)"), (0.8, "safe (>= 0.8)")]
+
+
+def safety_band(score: float | None) -> str:
+    """The band of a safety score; `not scored` when the frame had none."""
+    if score is None or math.isnan(score):
+        return "not scored"
+    return [label for lower, label in SAFETY_BANDS if score >= lower][-1]
 
 
 def impression_context(
@@ -74,9 +85,9 @@ def revenue_minutes(contexts: Iterable[dict], clicks: Iterable[dict]) -> list[di
             "minute": minute,
             "impressions": s["impressions"],
             "revenue": s["revenue"],
-            "ecpm": s["revenue"] / s["impressions"] * 1000 if s["impressions"] else 0.0,
+            "ecpm": ecpm(s["revenue"], s["impressions"]),
             "clicks": s["clicks"],
-            "ctr": s["clicks"] / s["impressions"] if s["impressions"] else 0.0,
+            "ctr": ctr(s["clicks"], s["impressions"]),
             "revenue_brand_on_screen": s["on_screen"],
         }
         for (stream_id, campaign_id, minute), s in sorted(sums.items())

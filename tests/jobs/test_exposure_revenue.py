@@ -130,3 +130,26 @@ def test_exposure_context_revenue_and_lateness(settings, spark):
     }
     assert minutes[("lumen", T0 + timedelta(minutes=3))] == 0.5  # the late-but-allowed frame
     assert minutes[("fizzco", T0)] == 10.5  # untouched minutes keep their rows
+
+
+def test_a_changed_rate_card_prices_new_minutes_and_leaves_priced_ones(settings, spark):
+    from jobs.common.lake import OpenTables
+    from jobs.exposure_revenue import recompute
+
+    produce(settings, "detections", [frame(10.0, "fizzco"), frame(10.5, "fizzco")])
+    run(settings, available_now=True)
+    card = settings.catalog.rate_card.model_copy(update={"default_per_second": 0.1})
+    changed = settings.model_copy(
+        update={"catalog": settings.catalog.model_copy(update={"rate_card": card})}
+    )
+    # A late frame re-opens the priced minute; a new minute starts after the change.
+    produce(settings, "detections", [frame(20.0, "fizzco"), frame(70.0, "fizzco")])
+    run(changed, available_now=True)
+    rows = {r["minute"]: r for r in read_table(settings, "gold.brand_exposure_minute").to_pylist()}
+    old, new = rows[T0], rows[T0 + timedelta(minutes=1)]
+    assert old["screen_seconds"] == 1.5 and old["rate_per_second"] == 0.02
+    assert old["media_value"] == pytest.approx(1.5 * old["quality_index"] * 0.02)
+    assert new["rate_per_second"] == 0.1
+    assert new["media_value"] == pytest.approx(0.5 * new["quality_index"] * 0.1)
+    backfill = recompute(OpenTables(changed), {"s": (T0, T0)}, reprice=True)
+    assert [r["rate_per_second"] for r in backfill.exposure] == [0.1]

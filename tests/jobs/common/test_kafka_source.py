@@ -7,6 +7,7 @@ import json
 
 import pytest
 from confluent_kafka import Consumer, TopicPartition
+from pyspark.sql.streaming.datasource import ReadAllAvailable
 
 from jobs.common.kafka import bootstrap_servers, true_end_offsets
 from jobs.common.kafka_source import KafkaPartition, _apply_limit, read_partition, split_ranges
@@ -143,3 +144,69 @@ def test_native_source_is_one_setting_away(isolated_settings, spark):
     settings = isolated_settings(kafka__source="native")
     with pytest.raises(Exception, match="Failed to find data source: kafka"):
         read_kafka_stream(spark, settings, ["impressions"])
+
+
+def _reader(settings, **options):
+    from jobs.common.kafka_source import KafkaStreamReader
+
+    return KafkaStreamReader(
+        {
+            "kafka.bootstrap.servers": bootstrap_servers(settings),
+            "subscribe": settings.kafka.topics["segments"].name,
+            "brandlake.brokerQuirks": "tansu",
+            "kafkaConsumer.pollTimeoutMs": "5000",
+            **options,
+        }
+    )
+
+
+def test_end_offsets_probe_past_the_watermark_only_for_tansu(isolated_settings):
+    from jobs.common.kafka import end_offsets, watermarks
+
+    settings = isolated_settings()
+    for flush in range(3):
+        produce(settings, "impressions", (b"y%d" % i for i in range(4 + flush)), partition=2)
+    consumer = Consumer({"bootstrap.servers": bootstrap_servers(settings), "group.id": "t"})
+    partitions = [(settings.kafka.topics["impressions"].name, p) for p in range(4)]
+    plain = end_offsets(consumer, partitions, 5, "none")
+    probed = end_offsets(consumer, partitions, 5, "tansu")
+    broker = watermarks(consumer, partitions, 5)
+    consumer.close()
+    assert plain == broker  # a real Kafka's high watermark is the end: no extra fetch
+    assert probed[partitions[2]] == (0, 15)
+
+
+def test_json_starting_offsets_pick_offsets_earliest_and_latest(isolated_settings):
+    settings = isolated_settings()
+    topic = settings.kafka.topics["segments"].name
+    for p in (0, 1):
+        produce(settings, "segments", (b"s%d" % i for i in range(10)), partition=p)
+    reader = _reader(settings, startingOffsets=json.dumps({topic: {"0": 4, "1": -1}}))
+    try:
+        assert reader.initialOffset() == {topic: {"0": 4, "1": 10}}
+        assert _reader(settings, startingOffsets="latest").initialOffset() == {
+            topic: {"0": 10, "1": 10}
+        }
+    finally:
+        reader.stop()
+
+
+def test_a_checkpoint_past_the_log_is_data_loss(isolated_settings, caplog):
+    """A recreated topic: the checkpoint's offset is past the partition's end."""
+    from jobs.common.kafka_source import DataLossError
+
+    settings = isolated_settings()
+    topic = settings.kafka.topics["segments"].name
+    produce(settings, "segments", (b"s%d" % i for i in range(5)), partition=0)
+    checkpoint = {topic: {"0": 25, "1": 0}}
+    strict = _reader(settings)
+    with pytest.raises(DataLossError, match=rf"{topic} partition 0: the checkpoint is at 25"):
+        strict.latestOffset(checkpoint, ReadAllAvailable())
+    strict.stop()
+    lenient = _reader(settings, failOnDataLoss="false")
+    with caplog.at_level("WARNING", logger="brandlake.kafka_source"):
+        end = lenient.latestOffset(checkpoint, ReadAllAvailable())
+    lenient.stop()
+    assert end == {topic: {"0": 5, "1": 0}}
+    assert lenient.partitions({topic: {"0": 0, "1": 0}}, end)[0].start == 0
+    assert f"data loss: {topic} partition 0" in caplog.text and "resuming at 0" in caplog.text

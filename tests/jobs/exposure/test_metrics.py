@@ -36,13 +36,13 @@ def test_a_short_gap_is_bridged_a_long_one_splits():
     split = appearances(shown, step_s=0.5, gap_tolerance_s=0.0)
     assert [a.seconds for a in split] == [1.5, 1.0]
     # The bridged gap keeps one appearance but adds no screen time: five frames, 2.5 s.
-    (row,) = brand_exposure_minutes(shown, 0.5, 1.0, QUALITY, rate_per_second=0.02)
+    (row,) = brand_exposure_minutes(shown, 0.5, 1.0, QUALITY, rate=0.02)
     assert (row["screen_seconds"], row["appearances"]) == (2.5, 1)
 
 
 def test_seconds_and_appearances_by_minute():
     shown = frames([58.5, 59.0, 59.5, 60.0, 60.5], seen())
-    rows = brand_exposure_minutes(shown, 0.5, 1.0, QUALITY, rate_per_second=0.02)
+    rows = brand_exposure_minutes(shown, 0.5, 1.0, QUALITY, rate=0.02)
     assert [(r["minute"], r["screen_seconds"], r["appearances"], r["frames"]) for r in rows] == [
         (T0, 1.5, 1, 3),
         (T0 + timedelta(minutes=1), 1.0, 0, 2),
@@ -54,8 +54,7 @@ def test_share_of_voice_clutter_and_quality():
     alone = frames([1.0, 1.5], seen("fizzco"))
     weights = QUALITY
     rows = {
-        r["brand_id"]: r
-        for r in brand_exposure_minutes(both + alone, 0.5, 0.0, weights, rate_per_second=0.02)
+        r["brand_id"]: r for r in brand_exposure_minutes(both + alone, 0.5, 0.0, weights, rate=0.02)
     }
     fizz, lumen = rows["fizzco"], rows["lumen"]
     assert (fizz["screen_seconds"], lumen["screen_seconds"]) == (2.0, 1.0)
