@@ -9,7 +9,10 @@ from the dashboard's own media server (dashboards/media_server.py).
 
 import streamlit as st
 
+from dashboards import ui
+
 st.set_page_config(page_title="brandlake", page_icon=":tv:", layout="wide")
+ui.require_token(ui.settings())
 pages = st.navigation(
     [
         st.Page("views/live.py", title="Live", icon=":material/live_tv:", default=True),

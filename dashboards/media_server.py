@@ -5,14 +5,21 @@ Streamlit serves only its own app, so the Live page embeds this server's player 
 The browser fetches the playlist and segments from the landing folder (or object store) here,
 and the detections for the window around the playing time, which it draws over the video.
 Everything is local: hls.js is the copy `make install` put under dashboards/node_modules.
+
+Requests are served by a bounded pool of threads (`dashboard.media_threads`), segments are
+streamed in chunks, and error responses never name files or tables. With
+`dashboard.auth_token` set, the player page wants `?token=` and hands the browser a cookie
+that its playlist, segment and detection requests then carry.
 """
 
 from __future__ import annotations
 
+import hmac
 import json
 import logging
 import re
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from http import HTTPStatus
@@ -42,12 +49,31 @@ CONTENT_TYPES = {
 # The brand overlay colour; people get their own so the two read apart over any picture.
 BOX_COLOURS = {"brand": "#00e5ff", "person": "#ffd60a"}
 MAX_WINDOW = timedelta(minutes=10)  # the most detections one request may ask for
+CHUNK_BYTES = 256 * 1024  # segments are streamed, never read whole into memory
+TOKEN_COOKIE = "brandlake_token"
+
+
+class PooledHTTPServer(ThreadingHTTPServer):
+    """An HTTP server whose requests run on a fixed pool of threads: a burst of players waits
+    in line instead of starting a thread per connection."""
+
+    def __init__(self, address: tuple[str, int], handler, threads: int) -> None:
+        self.pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="media")
+        super().__init__(address, handler)
+
+    def process_request(self, request, client_address) -> None:
+        self.pool.submit(self.process_request_thread, request, client_address)
+
+    def server_close(self) -> None:
+        super().server_close()
+        self.pool.shutdown(wait=False, cancel_futures=True)
 
 
 @dataclass
 class MediaServer:
-    server: ThreadingHTTPServer
+    server: PooledHTTPServer
     thread: threading.Thread
+    token: str = ""
 
     @property
     def url(self) -> str:
@@ -55,7 +81,8 @@ class MediaServer:
         return f"http://{host}:{port}"
 
     def player_url(self, stream_id: str) -> str:
-        return f"{self.url}/player/{stream_id}"
+        query = f"?token={self.token}" if self.token else ""
+        return f"{self.url}/player/{stream_id}{query}"
 
     def stop(self) -> None:
         self.server.shutdown()
@@ -73,7 +100,7 @@ def start(settings: Settings, port: int | None = None) -> MediaServer:
     port = settings.dashboard.media_port if port is None else port
     handler = type("Handler", (_Handler,), {"settings": settings})
     try:
-        server = ThreadingHTTPServer((address, port), handler)
+        server = PooledHTTPServer((address, port), handler, settings.dashboard.media_threads)
     except OSError as error:
         raise OSError(
             f"the dashboard's media server cannot listen on {address}:{port} "
@@ -82,7 +109,7 @@ def start(settings: Settings, port: int | None = None) -> MediaServer:
     server.daemon_threads = True
     thread = threading.Thread(target=server.serve_forever, name="media-server", daemon=True)
     thread.start()
-    media = MediaServer(server, thread)
+    media = MediaServer(server, thread, settings.dashboard.auth_token)
     log.info("media server on %s", media.url)
     return media
 
@@ -104,8 +131,13 @@ class _Handler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         url = urlparse(self.path)
         parts = [p for p in url.path.split("/") if p]
+        self._token_given = False
         try:
-            if parts == ["assets", "hls.min.js"]:
+            if not self._authorised(parse_qs(url.query)):
+                self.send_error(
+                    HTTPStatus.UNAUTHORIZED, explain="a valid dashboard token is needed"
+                )
+            elif parts == ["assets", "hls.min.js"]:
                 self._send(HLS_JS.read_bytes(), ".js")
             elif parts == ["assets", "player.js"]:
                 self._send((PLAYER / "player.js").read_bytes(), ".js")
@@ -117,13 +149,32 @@ class _Handler(BaseHTTPRequestHandler):
                 self._send_detections(parts[1], parse_qs(url.query))
             else:
                 self.send_error(HTTPStatus.NOT_FOUND)
+        # Error bodies never name files, folders or tables: the log has the details.
         except (FileNotFoundError, DataUnavailableError) as error:
-            self.send_error(HTTPStatus.NOT_FOUND, explain=str(error))
-        except ValueError as error:
+            log.info("media server: %s: %s", self.path, error)
+            self.send_error(HTTPStatus.NOT_FOUND, explain="no such stream, file or data yet")
+        except ValueError as error:  # our own messages about the request's parameters
             self.send_error(HTTPStatus.BAD_REQUEST, explain=str(error))
-        except Exception as error:  # an answer, not a dropped connection; the log has the rest
+        except Exception:  # an answer, not a dropped connection
             log.exception("media server: %s failed", self.path)
-            self.send_error(HTTPStatus.INTERNAL_SERVER_ERROR, explain=str(error))
+            self.send_error(HTTPStatus.INTERNAL_SERVER_ERROR, explain="see the dashboard's log")
+
+    def _authorised(self, query: dict[str, list[str]]) -> bool:
+        """Without a configured token, everyone (the server is on loopback); with one, the
+        request's `token` parameter or the cookie the player page set must match it."""
+        expected = self.settings.dashboard.auth_token
+        if not expected:
+            return True
+        given = (query.get("token") or [""])[0] or self._cookie(TOKEN_COOKIE)
+        self._token_given = bool(query.get("token"))
+        return hmac.compare_digest(given.encode(), expected.encode())
+
+    def _cookie(self, name: str) -> str:
+        for part in (self.headers.get("Cookie") or "").split(";"):
+            key, _, value = part.strip().partition("=")
+            if key == name:
+                return value
+        return ""
 
     def _send_landing_file(self, stream_id: str, name: str) -> None:
         suffix = Path(name).suffix
@@ -133,8 +184,13 @@ class _Handler(BaseHTTPRequestHandler):
         filesystem, path = fs.FileSystem.from_uri(
             uri if "://" in uri else str(Path(uri).absolute())
         )
+        size = filesystem.get_file_info(path).size
+        if size is None:
+            raise FileNotFoundError(name)
+        self._headers(suffix, size, cache=suffix != ".m3u8")
         with filesystem.open_input_stream(path) as stream:
-            self._send(stream.read(), suffix, cache=suffix != ".m3u8")
+            while chunk := stream.read(CHUNK_BYTES):
+                self.wfile.write(chunk)
 
     def _send_detections(self, stream_id: str, query: dict[str, list[str]]) -> None:
         start, end = (_epoch_ms(query, key) for key in ("from", "to"))
@@ -145,12 +201,18 @@ class _Handler(BaseHTTPRequestHandler):
         self._send(json.dumps({**body, "frames": frames}).encode(), ".json")
 
     def _send(self, body: bytes, suffix: str, cache: bool = False) -> None:
+        self._headers(suffix, len(body), cache)
+        self.wfile.write(body)
+
+    def _headers(self, suffix: str, length: int, cache: bool) -> None:
         self.send_response(HTTPStatus.OK)
         self.send_header("Content-Type", CONTENT_TYPES.get(suffix, "application/json"))
-        self.send_header("Content-Length", str(len(body)))
+        self.send_header("Content-Length", str(length))
         self.send_header("Cache-Control", "max-age=3600" if cache else "no-store")
+        if getattr(self, "_token_given", False):
+            token = self.settings.dashboard.auth_token
+            self.send_header("Set-Cookie", f"{TOKEN_COOKIE}={token}; HttpOnly; SameSite=Strict")
         self.end_headers()
-        self.wfile.write(body)
 
     def log_message(self, format: str, *args) -> None:
         log.debug("%s %s", self.address_string(), format % args)

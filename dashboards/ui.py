@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import hmac
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import TypeVar
@@ -23,6 +24,18 @@ def settings() -> Settings:
     return command_settings()
 
 
+def require_token(conf: Settings) -> None:
+    """With `dashboard.auth_token` set, the session must have opened the app with ?token=."""
+    expected = conf.dashboard.auth_token
+    if not expected:
+        return
+    given = st.query_params.get("token") or st.session_state.get("token", "")
+    if not hmac.compare_digest(str(given).encode(), expected.encode()):
+        st.error("This dashboard needs its access token: open it with `?token=...`.")
+        st.stop()
+    st.session_state["token"] = given
+
+
 @st.cache_resource(show_spinner=False)
 def _media(address: str, port: int, lake_root: str, landing: str) -> media_server.MediaServer:
     return media_server.start(settings())
@@ -41,6 +54,24 @@ def shown(read: Callable[..., T], *args, **kwargs) -> T | None:
     except DataUnavailableError as reason:
         st.info(str(reason))
         return None
+
+
+def table(read: Callable[..., T], conf: Settings, *args, **kwargs) -> T | None:
+    """`shown` for reads of the lake, cached for `dashboard.refresh_seconds` and keyed by the
+    lake and the arguments (the filters): a rerun, such as a click on a filter, does not read
+    every table again. Errors are not cached."""
+    cached = _cached_reader(conf.dashboard.refresh_seconds)
+    key = (read.__module__, read.__qualname__)
+    return shown(cached, key, conf.lake.root, args, tuple(sorted(kwargs.items())), read, conf)
+
+
+@st.cache_resource(show_spinner=False)
+def _cached_reader(ttl_s: float) -> Callable:
+    @st.cache_data(ttl=ttl_s, max_entries=256, show_spinner=False)
+    def read(name: tuple, lake_root: str, args: tuple, kwargs: tuple, _read, _conf):
+        return _read(_conf, *args, **dict(kwargs))
+
+    return read
 
 
 def time_range(key: str) -> tuple[datetime | None, datetime | None]:

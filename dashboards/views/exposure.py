@@ -9,7 +9,7 @@ conf = ui.settings()
 currency = conf.catalog.rate_card.currency
 st.title("Brand exposure")
 start, end = ui.time_range("exposure")
-minutes = ui.shown(data.exposure_minutes, conf, start=start, end=end)
+minutes = ui.table(data.exposure_minutes, conf, start=start, end=end)
 if minutes is None:
     st.stop()
 minutes, _ = ui.filtered(minutes, "stream_id", "Streams")

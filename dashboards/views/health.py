@@ -9,7 +9,7 @@ conf = ui.settings()
 st.title("Health")
 
 st.subheader("Stream lag")
-lag = ui.shown(data.stream_lag, conf)
+lag = ui.table(data.stream_lag, conf)
 if lag is not None:
     if lag.empty:
         st.info("No segments ingested yet.")
@@ -21,7 +21,7 @@ if lag is not None:
         )
 
 st.subheader("Quarantine")
-reasons = ui.shown(data.quarantine_reasons, conf)
+reasons = ui.table(data.quarantine_reasons, conf)
 if reasons is not None:
     if reasons.empty:
         st.success("Nothing quarantined.")
@@ -30,6 +30,6 @@ if reasons is not None:
         st.dataframe(reasons, hide_index=True)
 
 st.subheader("Models in use")
-models = ui.shown(data.models_in_use, conf)
+models = ui.table(data.models_in_use, conf)
 if models is not None:
     st.dataframe(models, hide_index=True)

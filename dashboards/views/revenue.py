@@ -9,7 +9,7 @@ conf = ui.settings()
 currency = conf.catalog.rate_card.currency
 st.title("Revenue")
 start, end = ui.time_range("revenue")
-minutes = ui.shown(data.revenue_minutes, conf, start=start, end=end)
+minutes = ui.table(data.revenue_minutes, conf, start=start, end=end)
 if minutes is None:
     st.stop()
 minutes, streams = ui.filtered(minutes, "stream_id", "Streams")
@@ -49,7 +49,7 @@ st.bar_chart(minutes.pivot_table(index="minute", columns="campaign_id", values="
                                  aggfunc="sum"))  # fmt: skip
 
 st.subheader("By scene and brand safety when served")
-breakdown = ui.shown(data.impression_breakdown, conf, streams=streams or None, start=start, end=end)
+breakdown = ui.table(data.impression_breakdown, conf, streams=streams or None, start=start, end=end)
 if breakdown is not None:
     st.dataframe(breakdown, hide_index=True)
     st.caption("Safety: 1 - P(nsfw) of the frame on screen when the ad was served.")

@@ -133,3 +133,24 @@ def test_an_empty_lake_and_a_stopped_redis_give_messages_not_tracebacks(
 def test_live_page_with_a_stopped_redis_says_so(small_lake, stopped_redis):
     at = page("views/live.py")
     assert any(f"Redis at {stopped_redis} is not reachable" in m.value for m in at.info)
+
+
+def test_share_of_voice_over_time_is_per_minute_over_both_streams(small_lake):
+    from dashboards import data
+
+    per_minute = data.exposure_by_minute(data.exposure_minutes(small_lake))
+    assert per_minute.groupby("minute").share_of_voice.sum().tolist() == pytest.approx([1, 1])
+    first = per_minute[per_minute.minute == per_minute.minute.min()].set_index("brand_id")
+    assert first.share_of_voice.to_dict() == pytest.approx({"fizzco": 0.75, "lumen": 0.25})
+
+
+def test_with_a_token_the_app_wants_it(small_lake, monkeypatch):
+    monkeypatch.setenv("BRANDLAKE_DASHBOARD__AUTH_TOKEN", "s3cret-token")
+    refused = AppTest.from_file(APP, default_timeout=60).run()
+    assert any("access token" in e.value for e in refused.error)
+    assert not refused.metric
+    admitted = AppTest.from_file(APP, default_timeout=60)
+    admitted.query_params["token"] = "s3cret-token"
+    admitted.run()
+    assert not admitted.error and not admitted.exception
+    assert "Brands on screen now" in metrics(admitted)

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import json
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from pathlib import Path
 from urllib.error import HTTPError
-from urllib.request import urlopen
+from urllib.request import Request, urlopen
 
 import pytest
 
@@ -88,3 +89,62 @@ def test_a_busy_port_is_a_clear_error(server, small_lake):
     port = server.server.server_address[1]
     with pytest.raises(OSError, match=r"dashboard\.media_port"):
         media_server.start(small_lake, port=port)
+
+
+def test_errors_never_name_files_or_tables(lake_env):
+    empty = lake_env()  # no tables: reading detections fails inside the server
+    running = media_server.start(empty, port=0)
+    try:
+        for path in ("/hls/arena-live/missing.ts", "/detections/nowhere?from=1&to=2"):
+            status, _, body = get(running, path)
+            assert status == 404 and b"no such stream, file or data yet" in body
+            assert empty.lake.root.encode() not in body and b"/tmp" not in body
+    finally:
+        running.stop()
+
+
+def test_a_large_segment_streams_in_chunks_whole(server, small_lake):
+    segment = bytes(range(256)) * (3 * media_server.CHUNK_BYTES // 256 + 7)
+    Path(small_lake.landing_uri("arena-live"), "segment_00001.ts").write_bytes(segment)
+    status, _, body = get(server, "/hls/arena-live/segment_00001.ts")
+    assert status == 200 and body == segment
+
+
+def test_requests_run_on_a_bounded_pool(server, small_lake):
+    assert server.server.pool._max_workers == small_lake.dashboard.media_threads
+    with ThreadPoolExecutor(max_workers=20) as clients:
+        answers = list(clients.map(lambda _: get(server, "/assets/player.js")[0], range(40)))
+    assert answers == [200] * 40
+
+
+def test_with_a_token_only_the_token_or_its_cookie_gets_in(server, small_lake):
+    conf = small_lake.dashboard.model_copy(update={"auth_token": "s3cret-token"})
+    guarded = media_server.start(small_lake.model_copy(update={"dashboard": conf}), port=0)
+    try:
+        assert get(guarded, "/player/arena-live")[0] == 401
+        assert get(guarded, "/hls/arena-live/index.m3u8?token=wrong")[0] == 401
+        assert guarded.player_url("arena-live").endswith("?token=s3cret-token")
+        with urlopen(guarded.player_url("arena-live"), timeout=10) as response:
+            cookie = response.headers["Set-Cookie"].split(";")[0]
+        assert cookie == "brandlake_token=s3cret-token"
+        request = Request(guarded.url + "/hls/arena-live/index.m3u8", headers={"Cookie": cookie})
+        with urlopen(request, timeout=10) as response:
+            assert response.status == 200
+    finally:
+        guarded.stop()
+
+
+def test_table_reads_are_cached_per_filters(small_lake):
+    from dashboards import data, ui
+
+    calls = []
+
+    def counted(settings, start=None, end=None):
+        calls.append((start, end))
+        return data.exposure_minutes(settings, start, end)
+
+    first = ui.table(counted, small_lake, start=T0)
+    again = ui.table(counted, small_lake, start=T0)
+    ui.table(counted, small_lake, start=T0 + timedelta(minutes=1))
+    assert calls == [(T0, None), (T0 + timedelta(minutes=1), None)]
+    assert first.equals(again)
