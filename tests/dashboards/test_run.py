@@ -17,7 +17,8 @@ def test_any_other_address_needs_a_token_or_a_trusted_proxy():
     with pytest.raises(ConfigError, match=r"dashboard\.address = '0\.0\.0\.0' .*auth_token"):
         check_exposure(load_settings({"dashboard.address": "0.0.0.0"}))
     check_exposure(load_settings({"dashboard.address": "0.0.0.0", "dashboard.auth_token": "t"}))
-    check_exposure(load_settings({"dashboard.address": "10.0.0.5", "dashboard.trusted_proxy": True}))
+    proxied = {"dashboard.address": "10.0.0.5", "dashboard.trusted_proxy": True}
+    check_exposure(load_settings(proxied))
 
 
 def test_the_command_refuses_with_the_message(monkeypatch, capsys):
