@@ -16,7 +16,7 @@ export YOLO_CONFIG_DIR := $(CURDIR)/.brandlake/ultralytics
 export MLFLOW_DISABLE_TELEMETRY := true
 export HF_HUB_OFFLINE := 1
 
-.PHONY: install demo test lint format bench services-up services-down clean chromium dashboard
+.PHONY: install demo test test-fast lint format bench services-up services-down clean chromium dashboard
 
 install: $(STAMP)
 
@@ -38,6 +38,10 @@ demo: install
 
 test: install lint chromium
 	$(BIN)/pytest
+
+# The edit-test loop: no quick-profile brand detector (25 min to train), no long soaks.
+test-fast: install lint
+	$(BIN)/pytest -m "not quick_model and not slow"
 
 # The dashboard's browser test drives Debian's Chromium; without it (and without root to install
 # it) that one test is skipped and says why.

@@ -44,7 +44,8 @@ def ensure_champion(settings: Settings) -> str:
         return champion(settings, name).label
 
 
-def run_demo(settings: Settings, video_seconds: float, rate_per_s: float) -> None:
+def run_demo(settings: Settings, video_seconds: float, rate_per_s: float) -> Path:
+    """Run the demo; returns the sample video (its ground truth beside it)."""
     log.info("1/7 starting the embedded broker and Redis")
     services.up(settings, log=log.info)
     settings = services.resolve(settings)
@@ -103,3 +104,4 @@ def run_demo(settings: Settings, video_seconds: float, rate_per_s: float) -> Non
         f"http://{conf.address}:{conf.port}/?stream={stream_id}"
     )
     print("The services keep running: `brandlake services status`, `make services-down`.")
+    return video

@@ -7,7 +7,6 @@ share one broker, one Redis and one Spark session without seeing each other's da
 from __future__ import annotations
 
 import os
-import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -16,6 +15,7 @@ import pytest
 from jobs.common import environment
 from jobs.common.config import Settings, load_settings
 from jobs.entrypoint import command_settings
+from tests.support import isolated
 
 environment.apply()  # before Spark, Ultralytics or MLflow import
 
@@ -23,6 +23,14 @@ SERVICE_ENV = {
     "BRANDLAKE_SERVICES__BROKER__PORT": "0",  # free ports, recorded in <run_dir>/services.json
     "BRANDLAKE_SERVICES__REDIS__PORT": "0",
 }
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests that need the quick-profile champion (it takes about 25 minutes to train on 2
+    cores) are marked `quick_model`; `make test-fast` leaves them out."""
+    for item in items:
+        if "brand_champion" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.quick_model)
 
 
 @pytest.fixture(scope="session")
@@ -54,22 +62,7 @@ def stack(brandlake_home: Path) -> Iterator[Settings]:
 @pytest.fixture
 def isolated_settings(stack: Settings, tmp_path: Path) -> Callable[..., Settings]:
     """Settings with this test's own topics, lake and checkpoints; extra overrides as kwargs."""
-    from jobs.common.kafka import ensure_topics
-
-    def make(**overrides: object) -> Settings:
-        suffix = uuid.uuid4().hex[:8]
-        values: dict[str, object] = {
-            "lake.root": str(tmp_path / "lake"),
-            "lake.checkpoint_root": str(tmp_path / "checkpoints"),
-        }
-        for key in stack.kafka.topics:
-            values[f"kafka.topics.{key}.name"] = f"{key}-{suffix}"
-        values.update({k.replace("__", "."): v for k, v in overrides.items()})
-        settings = command_settings(values)
-        ensure_topics(settings)
-        return settings
-
-    return make
+    return lambda **overrides: isolated(stack, tmp_path, **overrides)
 
 
 @pytest.fixture(scope="session")
@@ -95,3 +88,19 @@ def brand_champion(stack: Settings):
     except NoChampionError:
         train_brand_detector(settings, "quick", device=None)
         return champion(settings, settings.models.brand_detector.name)
+
+
+@pytest.fixture(scope="session")
+def tiny_brand_detector(stack: Settings, tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """A brand detector of the `tiny` profile (about a minute to train, finds little), in a
+    registry of its own: for tests of the plumbing, which need *a* detector, not a good one.
+    Returns the overrides that point a job at it."""
+    from jobs.train.brand_detector import train_brand_detector
+
+    folder = tmp_path_factory.mktemp("tiny_registry")
+    overrides = {
+        "models.tracking_uri": f"sqlite:///{folder / 'mlflow.db'}",
+        "models.artifact_root": str(folder / "artifacts"),
+    }
+    train_brand_detector(load_settings(overrides), "tiny", device="cpu")
+    return overrides

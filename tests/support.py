@@ -5,13 +5,16 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import uuid
 from collections.abc import Iterable
+from pathlib import Path
 
 import pyarrow as pa
 from deltalake import DeltaTable
 
 from jobs.common.config import Settings
-from jobs.common.kafka import producer
+from jobs.common.kafka import ensure_topics, producer
+from jobs.entrypoint import command_settings
 
 
 def produce(
@@ -29,6 +32,22 @@ def produce(
             out.poll(0)
     assert out.flush(30) == 0
     return count
+
+
+def isolated(stack: Settings, folder: Path, **overrides: object) -> Settings:
+    """Settings with their own topics (created), lake and checkpoints under `folder`; extra
+    overrides as keyword arguments (`exposure__allowed_lateness_s=120`)."""
+    suffix = uuid.uuid4().hex[:8]
+    values: dict[str, object] = {
+        "lake.root": str(folder / "lake"),
+        "lake.checkpoint_root": str(folder / "checkpoints"),
+    }
+    for key in stack.kafka.topics:
+        values[f"kafka.topics.{key}.name"] = f"{key}-{suffix}"
+    values.update({k.replace("__", "."): v for k, v in overrides.items()})
+    settings = command_settings(values)
+    ensure_topics(settings)
+    return settings
 
 
 def read_table(settings: Settings, name: str) -> pa.Table:

@@ -109,6 +109,17 @@ def generate(settings: Settings, out_dir: Path, name: str | None = None) -> Path
     return video
 
 
+def truth_screen_seconds(truth: list[dict], min_visible: float, fps: float) -> dict[str, float]:
+    """Each brand's true screen seconds: frames in which at least `min_visible` of one of its
+    logos shows (the line `exposure.min_visible_share` draws for labels and scoring too), over
+    the frame rate. A frame with two boards of a brand shows it once."""
+    shown = {(row["frame"], row["brand_id"]) for row in truth if row["visible"] >= min_visible}
+    seconds: dict[str, float] = {}
+    for _frame, brand in shown:
+        seconds[brand] = seconds.get(brand, 0.0) + 1 / fps
+    return seconds
+
+
 def main(argv: list[str] | None = None) -> Path:
     parser = argparse.ArgumentParser(
         prog="brandlake sample-media", description=__doc__.split("\n")[0]

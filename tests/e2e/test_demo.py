@@ -1,29 +1,76 @@
-"""`brandlake demo` end to end on a short broadcast: every job runs, the summary is printed."""
+"""`brandlake demo` end to end on a short broadcast: every job runs, the summary is printed, and
+what the lake says matches the sample's truth and the simulated traffic."""
 
 from __future__ import annotations
 
+import io
+from contextlib import redirect_stdout
+
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
 import pytest
 
 from jobs.demo import run_demo
-from tests.support import read_table
+from jobs.sample_media import truth_screen_seconds
+from tests.support import isolated, read_table
 
 # The first test to ask for the champion trains it (about 25 minutes on 2 cores).
 pytestmark = [pytest.mark.spark, pytest.mark.services, pytest.mark.timeout(3600)]
+STREAM = "arena-live"
+VIDEO_SECONDS = 10
 
 
-def test_demo_runs_every_job_and_prints_the_brand_summary(
-    brand_champion, isolated_settings, spark, capsys
-):
-    settings = isolated_settings()
-    run_demo(settings, video_seconds=6, rate_per_s=200)
-    out = capsys.readouterr().out
-    assert "Brand exposure and revenue on arena-live (6 s of video)" in out
+@pytest.fixture(scope="module")
+def demo(brand_champion, stack, spark, tmp_path_factory):
+    """The demo run once: its settings, printed output and the sample's truth rows."""
+    settings = isolated(stack, tmp_path_factory.mktemp("demo"))
+    printed = io.StringIO()
+    with redirect_stdout(printed):
+        video = run_demo(settings, video_seconds=VIDEO_SECONDS, rate_per_s=200)
+    truth = pq.read_table(video.with_name(video.name.replace(".mp4", ".truth.parquet")))
+    return settings, printed.getvalue(), truth.to_pylist()
+
+
+def test_the_demo_prints_the_summary_and_stops_its_queries(demo, spark):
+    settings, out, _ = demo
+    assert f"Brand exposure and revenue on {STREAM} ({VIDEO_SECONDS} s of video)" in out
     for brand in settings.catalog.brands:
         assert f"\n{brand.brand_id:12} " in out
-    for table in ("bronze.segments", "silver.segment_context", "silver.frame_brands"):
+    assert "gold.revenue_minute" in out and "duckdb.sql" in out
+    assert not spark.streams.active
+
+
+def test_every_job_filled_its_tables(demo):
+    settings, _, _ = demo
+    for table in ("bronze.segments", "bronze.impressions", "silver.segment_context",
+                  "silver.frame_brands", "gold.impression_context"):  # fmt: skip
         assert read_table(settings, table).num_rows > 0, table
     exposure = read_table(settings, "gold.brand_exposure_minute")
-    assert exposure.num_rows > 0 and set(exposure.column("stream_id").to_pylist()) == {"arena-live"}
-    assert read_table(settings, "gold.impression_context").num_rows > 0
-    assert "gold.revenue_minute" in out and "duckdb.sql" in out
-    assert not spark.streams.active  # the demo stopped its queries
+    assert set(exposure.column("stream_id").to_pylist()) == {STREAM}
+
+
+def test_screen_seconds_are_close_to_the_samples_truth(demo):
+    """At the default 2 frames/s, a brand's screen time is counted in 0.5 s steps: within 15 %
+    of the truth and two sampling steps (a short demo shows brands for a few seconds each)."""
+    settings, _, truth_rows = demo
+    truth = truth_screen_seconds(
+        truth_rows, settings.exposure.min_visible_share, settings.sample_media.fps
+    )
+    measured: dict[str, float] = {}
+    for row in read_table(settings, "gold.brand_exposure_minute").to_pylist():
+        measured[row["brand_id"]] = measured.get(row["brand_id"], 0.0) + row["screen_seconds"]
+    step_s = 1 / settings.jobs.frame_analysis.sample_fps
+    assert truth and set(measured) <= set(truth)
+    for brand, seconds in truth.items():
+        assert abs(measured.get(brand, 0.0) - seconds) <= 0.15 * seconds + 2 * step_s, brand
+    assert sum(measured.values()) == pytest.approx(sum(truth.values()), rel=0.15)
+
+
+def test_revenue_rows_exist_for_the_campaigns_served(demo):
+    settings, _, _ = demo
+    served = read_table(settings, "bronze.impressions").filter(pc.field("stream_id") == STREAM)
+    campaigns = set(served.column("campaign_id").to_pylist())
+    revenue = read_table(settings, "gold.revenue_minute").filter(pc.field("stream_id") == STREAM)
+    assert campaigns and set(revenue.column("campaign_id").to_pylist()) >= campaigns
+    expected = pc.sum(served.column("clearing_cpm")).as_py() / 1000
+    assert pc.sum(revenue.column("revenue")).as_py() == pytest.approx(expected, rel=0.02)

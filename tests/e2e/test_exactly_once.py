@@ -19,7 +19,7 @@ import pytest
 from jobs.simulate import simulator
 from tests.support import committed_batch, produce, read_table, start_job
 
-pytestmark = [pytest.mark.spark, pytest.mark.services]
+pytestmark = [pytest.mark.spark, pytest.mark.services, pytest.mark.slow]
 EVENTS = 60_000
 
 

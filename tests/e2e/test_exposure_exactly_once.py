@@ -22,7 +22,7 @@ from jobs.exposure_revenue import run
 from schemas.tables import GOLD_TABLES
 from tests.support import committed_batch, produce, read_table, start_job
 
-pytestmark = [pytest.mark.spark, pytest.mark.services]
+pytestmark = [pytest.mark.spark, pytest.mark.services, pytest.mark.slow]
 T0 = datetime(2026, 11, 22, 9, 0, tzinfo=UTC)
 STREAMS = ("arena-live", "studio-talk")
 BRANDS = ("fizzco", "lumen", "velocity")

@@ -20,7 +20,7 @@ from jobs.entrypoint import command_settings
 from jobs.exposure_revenue import run as run_exposure_revenue
 from jobs.frame_analysis import run as run_frame_analysis
 from jobs.ingest.run import ingest
-from jobs.sample_media import generate
+from jobs.sample_media import generate, truth_screen_seconds
 from jobs.train.evaluate import score_frames
 from tests.support import read_table
 
@@ -107,15 +107,9 @@ def test_screen_seconds_and_share_of_voice_match_the_truth(analysed):
     share of voice within 1.1 points.
     """
     settings, truth_rows = analysed
-    fps = settings.sample_media.fps
-    shown = {
-        (row["frame"], row["brand_id"])
-        for row in truth_rows
-        if row["visible"] >= settings.exposure.min_visible_share
-    }  # a frame with two boards of a brand shows it once
-    truth: dict[str, float] = {}
-    for _frame, brand in shown:
-        truth[brand] = truth.get(brand, 0.0) + 1 / fps
+    truth = truth_screen_seconds(
+        truth_rows, settings.exposure.min_visible_share, settings.sample_media.fps
+    )
     measured: dict[str, float] = {}
     for row in read_table(settings, "gold.brand_exposure_minute").to_pylist():
         measured[row["brand_id"]] = measured.get(row["brand_id"], 0.0) + row["screen_seconds"]

@@ -1,8 +1,8 @@
 """exposure_revenue on hand-built events through the real broker, Spark, Delta and Redis.
 
-Frames of stream `s` show fizzco at 10.0 s and 59.5 s (nothing at 10.5 s); impressions fall
-exactly on a frame, between frames, on a minute boundary; a second run brings one record late
-within the allowed lateness and one beyond it.
+Frames of stream `s` show fizzco at 10.0 s and 50.0 .. 59.5 s (nothing at 10.5 s); impressions
+fall exactly on a frame, between frames, on a minute boundary; later runs bring one record late
+within the allowed lateness and one beyond it, and a changed rate card.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import redis
 
 from jobs.common.live_state import EXPOSURE_KEY, REVENUE_KEY, redis_url
 from jobs.exposure_revenue import run
-from tests.support import produce, read_table
+from tests.support import isolated, produce, read_table
 
 pytestmark = pytest.mark.spark
 T0 = datetime(2026, 11, 22, 8, 0, tzinfo=UTC)
@@ -63,8 +63,14 @@ def settings(isolated_settings):
     return isolated_settings(exposure__allowed_lateness_s=120)
 
 
-def test_exposure_context_revenue_and_lateness(settings, spark):
-    seconds = [10.0, 10.5, *[s / 2 for s in range(100, 120)]]  # 10.0, 10.5, 50.0 .. 59.5
+@pytest.fixture(scope="module")
+def first_run(stack, spark, tmp_path_factory):
+    """Frames at 10.0 s (fizzco), 10.5 s (none) and 50.0 .. 59.5 s (fizzco); three impressions,
+    a click and a record that is not JSON; one run until caught up."""
+    settings = isolated(
+        stack, tmp_path_factory.mktemp("exposure"), exposure__allowed_lateness_s=120
+    )
+    seconds = [10.0, 10.5, *[s / 2 for s in range(100, 120)]]
     shown = {10.0, *[s / 2 for s in range(100, 120)]}
     produce(
         settings, "detections", [frame(s, *(["fizzco"] if s in shown else [])) for s in seconds]
@@ -77,38 +83,53 @@ def test_exposure_context_revenue_and_lateness(settings, spark):
     )
     produce(settings, "viewer_events", [click("c-1", 11.0)])
     run(settings, available_now=True)
+    return settings
 
-    exposure = read_table(settings, "gold.brand_exposure_minute").to_pylist()
-    assert len(exposure) == 1
-    row = exposure[0]
+
+def test_screen_seconds_count_sampled_frames_and_appearances_their_runs(first_run):
+    (row,) = read_table(first_run, "gold.brand_exposure_minute").to_pylist()
     # 10.0 -> 10.5 (brand gone at 10.5: a one-frame appearance) and 50.0 .. 59.5 held to 60.0.
     assert (row["minute"], row["screen_seconds"], row["appearances"]) == (T0, 10.5, 2)
     assert row["share_of_voice"] == 1.0 and row["currency"] == "USD"
+    assert row["rate_per_second"] == 0.02
     assert row["media_value"] == pytest.approx(10.5 * row["quality_index"] * 0.02)
 
+
+def test_an_impression_takes_the_latest_frame_at_or_before_it(first_run):
     contexts = {
-        r["event_id"]: r for r in read_table(settings, "gold.impression_context").to_pylist()
+        r["event_id"]: r for r in read_table(first_run, "gold.impression_context").to_pylist()
     }
     assert contexts["on-frame"]["own_brand_on_screen"] is True
     assert contexts["brand-gone"]["brands_on_screen"] == []
     assert contexts["edge"]["minute"] == T0 + timedelta(minutes=1)
     assert contexts["edge"]["frame_id"] == "s-59.5" and contexts["edge"]["own_brand_on_screen"]
 
-    revenue = {r["minute"]: r for r in read_table(settings, "gold.revenue_minute").to_pylist()}
+
+def test_revenue_per_minute_counts_impressions_clicks_and_on_screen_revenue(first_run):
+    revenue = {r["minute"]: r for r in read_table(first_run, "gold.revenue_minute").to_pylist()}
     first = revenue[T0]
     assert (first["impressions"], first["clicks"], first["ctr"]) == (2, 1, 0.5)
-    assert first["revenue"] == pytest.approx(0.02)
+    assert first["revenue"] == pytest.approx(0.02) and first["ecpm"] == pytest.approx(10.0)
     assert first["revenue_brand_on_screen"] == pytest.approx(0.01)
-    quarantine = read_table(settings, "bronze.quarantine").to_pylist()
+
+
+def test_a_malformed_frame_message_is_quarantined_with_its_reason(first_run):
+    quarantine = read_table(first_run, "bronze.quarantine").to_pylist()
     assert [q["reason"] for q in quarantine] == ["frame message is not JSON"]
 
-    live = redis.Redis.from_url(redis_url(settings), decode_responses=True)
+
+def test_live_exposure_and_revenue_go_to_redis_from_gold(first_run):
+    live = redis.Redis.from_url(redis_url(first_run), decode_responses=True)
     assert float(live.hgetall(EXPOSURE_KEY.format(stream_id="s"))["fizzco"]) == 10.5
     assert (
         live.hgetall(REVENUE_KEY.format(stream_id="s"))["minute"]
         == (T0 + timedelta(minutes=1)).isoformat()
     )
 
+
+def test_late_records_within_the_allowed_lateness_count_and_later_ones_are_kept_out(settings):
+    produce(settings, "detections", [frame(10.0, "fizzco")])
+    run(settings, available_now=True)
     # Later, the newest frame is at 300 s and the newest impression at 400 s; then a frame 100 s
     # older (within the 120 s allowed) and an impression 350 s older (beyond) arrive.
     produce(settings, "detections", [frame(300.0, "lumen")])
@@ -129,7 +150,7 @@ def test_exposure_context_revenue_and_lateness(settings, spark):
         for r in read_table(settings, "gold.brand_exposure_minute").to_pylist()
     }
     assert minutes[("lumen", T0 + timedelta(minutes=3))] == 0.5  # the late-but-allowed frame
-    assert minutes[("fizzco", T0)] == 10.5  # untouched minutes keep their rows
+    assert minutes[("fizzco", T0)] == 0.5  # untouched minutes keep their rows
 
 
 def test_a_changed_rate_card_prices_new_minutes_and_leaves_priced_ones(settings, spark):

@@ -13,17 +13,7 @@ from jobs.train.brand_detector import dataset_for, train_brand_detector
 @pytest.fixture
 def tiny(tmp_path, monkeypatch):
     monkeypatch.setenv("BRANDLAKE_HOME", str(tmp_path))
-    return load_settings(
-        {
-            "train.profiles.tiny": {
-                "images": 40,
-                "image_size": 160,
-                "epochs": 1,
-                "batch": 8,
-                "patience": 1,
-            }
-        }
-    )
+    return load_settings()
 
 
 def test_tiny_training_gives_a_detector_of_the_catalog_brands(tiny):
