@@ -100,3 +100,19 @@ def test_down_stops_what_up_started(tmp_path, monkeypatch):
             os.kill(pid, 0)
     assert {s.status for s in services.status(settings)} == {"stopped"}
     services.down(settings, log=lambda m: None)  # a second down is a no-op
+
+
+def test_the_services_up_command_creates_the_topics(tmp_path, monkeypatch, capsys):
+    from jobs.cli import main
+
+    monkeypatch.setenv("BRANDLAKE_HOME", str(tmp_path))
+    monkeypatch.setenv("BRANDLAKE_SERVICES__BROKER__PORT", "0")
+    monkeypatch.setenv("BRANDLAKE_SERVICES__REDIS__PORT", "0")
+    settings = load_settings()
+    try:
+        assert main(["services", "up"]) == 0
+        topics = check_broker({"bootstrap.servers": services.endpoint(settings, "broker")})
+        assert {t.name for t in settings.kafka.topics.values()} <= topics
+        assert "broker: created topic segments" in capsys.readouterr().out
+    finally:
+        services.down(settings, log=lambda m: None)
