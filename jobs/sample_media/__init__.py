@@ -109,14 +109,23 @@ def generate(settings: Settings, out_dir: Path, name: str | None = None) -> Path
     return video
 
 
-def truth_screen_seconds(truth: list[dict], min_visible: float, fps: float) -> dict[str, float]:
+def truth_screen_seconds(
+    truth: list[dict], min_visible: float, fps: float, sample_fps: float | None = None
+) -> dict[str, float]:
     """Each brand's true screen seconds: frames in which at least `min_visible` of one of its
     logos shows (the line `exposure.min_visible_share` draws for labels and scoring too), over
-    the frame rate. A frame with two boards of a brand shows it once."""
-    shown = {(row["frame"], row["brand_id"]) for row in truth if row["visible"] >= min_visible}
+    the frame rate. A frame with two boards of a brand shows it once. With `sample_fps`, only
+    the frames analysis samples count, one sampling step each: what a perfect detector would
+    measure at that rate (segments start on a sampled frame)."""
+    every = round(fps / sample_fps) if sample_fps else 1
+    shown = {
+        (row["frame"], row["brand_id"])
+        for row in truth
+        if row["visible"] >= min_visible and row["frame"] % every == 0
+    }
     seconds: dict[str, float] = {}
     for _frame, brand in shown:
-        seconds[brand] = seconds.get(brand, 0.0) + 1 / fps
+        seconds[brand] = seconds.get(brand, 0.0) + every / fps
     return seconds
 
 
