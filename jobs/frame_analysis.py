@@ -420,9 +420,16 @@ def load(
     return results
 
 
+FRAME_MESSAGE_COLUMNS = [
+    "stream_id", "segment_id", "sequence", "frame_index", "frame_time", "pts_s", "person_count",
+    "scene_label", "safety_score", "models",
+]  # fmt: skip
+
+
 def committed_frame_messages(sink: DeltaSink, app_id: str, batch_id: int) -> list[dict]:
     """The frame messages of the rows the batch committed (the same on a replay)."""
-    frames = sink.batch_rows(SEGMENT_CONTEXT, app_id, batch_id)
+    # Not the 1280-float scene embeddings: the messages carry none.
+    frames = sink.batch_rows(SEGMENT_CONTEXT, app_id, batch_id, FRAME_MESSAGE_COLUMNS)
     detections = sink.batch_rows(DETECTIONS, app_id, batch_id)
     return frame_messages(frames.to_pylist(), detections.to_pylist())
 

@@ -151,9 +151,12 @@ class DeltaSink:
         )
         return WriteResult(table.name, batch_id, rows.num_rows, skipped=False, files=1)
 
-    def batch_rows(self, table: TableSpec, app_id: str, batch_id: int) -> pa.Table:
+    def batch_rows(
+        self, table: TableSpec, app_id: str, batch_id: int, columns: list[str] | None = None
+    ) -> pa.Table:
         """The rows batch `batch_id` of query `app_id` committed to `table`, read back from the
-        files of the commit that carries its app transaction (partition columns left out).
+        files of the commit that carries its app transaction (partition columns left out;
+        `columns`: only these).
 
         What a load step publishes after its commit: a batch whose commit failed has none, and
         a replayed batch the sink skipped gets the rows its first run committed, not new ones.
@@ -161,13 +164,13 @@ class DeltaSink:
         uri = self.uri(table)
         delta = self._open(table)
         paths = committed_files(uri, delta.version(), app_id, batch_id)
-        columns = pa.schema([f for f in table.schema if f.name not in table.partition_by])
+        stored = pa.schema([f for f in table.schema if f.name not in table.partition_by])
         if not paths:
-            return columns.empty_table()
+            return stored.empty_table().select(columns or stored.names)
         filesystem, root = _filesystem(uri)
         files = [posixpath.join(root, unquote(path)) for path in paths]
-        found = ds.dataset(files, schema=columns, filesystem=filesystem, format="parquet")
-        return found.to_table()
+        found = ds.dataset(files, schema=stored, filesystem=filesystem, format="parquet")
+        return found.to_table(columns=columns)
 
     def compact(
         self, tables: Sequence[TableSpec], batch_id: int, clock: Clock | None = None
