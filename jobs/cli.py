@@ -1,5 +1,6 @@
 """The `brandlake` command.
 
+brandlake jars                         fetch the JVM packages (delta-spark, Kafka) once
 brandlake services up|down|status      the embedded broker and Redis
 brandlake run bronze-ingest [...]      a streaming job (--available-now: until caught up)
 brandlake run frame-analysis [...]     segments -> detections, scene, safety (silver, Kafka, Redis)
@@ -34,6 +35,8 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     parser = argparse.ArgumentParser(prog="brandlake", description=__doc__.split("\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
+    jars = commands.add_parser("jars", help="fetch the JVM packages Spark and the broker need")
+    add_set_option(jars)
     services = commands.add_parser("services", help="the embedded broker and Redis")
     services.add_argument("action", choices=("up", "down", "status"))
     add_set_option(services)
@@ -93,6 +96,11 @@ def _dispatch(args: argparse.Namespace, rest: list[str], parser) -> int:
     if rest:
         parser.error(f"unrecognized arguments: {' '.join(rest)}")
     settings = command_settings(parse_overrides(args.set))
+    if args.command == "jars":
+        from jobs.common.jars import fetch
+
+        fetch(settings)
+        return 0
     if args.command == "services":
         from infra.local import services
 

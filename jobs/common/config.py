@@ -41,7 +41,6 @@ class TopicConf(_Strict):
 class KafkaConf(_Strict):
     bootstrap_servers: str = Field(min_length=1)
     source: Literal["python", "native"]
-    broker_quirks: Literal["none", "tansu"] = "none"  # tansu: its high watermark is not the end
     starting_offsets: str = "earliest"
     max_offsets_per_trigger: int | None = Field(default=None, ge=1)
     poll_timeout_s: float = Field(default=10.0, gt=0)
@@ -74,11 +73,16 @@ class ServiceConf(_Strict):
     port: int = Field(ge=0, le=65535)
 
 
+class BrokerConf(ServiceConf):
+    kafka_version: str = ""  # Apache Kafka's version (the jars `brandlake jars` fetches)
+    heap: str = "512m"
+
+
 class ServicesConf(_Strict):
     embedded: bool = False
     host: Literal["127.0.0.1", "localhost", "::1"] = "127.0.0.1"
     start_timeout_s: float = Field(default=30.0, gt=0)
-    broker: ServiceConf = ServiceConf(port=19092)
+    broker: BrokerConf = BrokerConf(port=19092)
     redis: ServiceConf = ServiceConf(port=16379)
 
 
@@ -97,6 +101,7 @@ class SparkConf(_Strict):
     app_name: str = "brandlake"
     shuffle_partitions: int = Field(default=4, ge=1)
     options: dict[str, str] = {}
+    jars_dir: str = ""  # empty: <python environment>/share/brandlake-jars
 
 
 class DeltaConf(_Strict):
@@ -365,9 +370,10 @@ def load_settings(overrides: dict[str, Any] | None = None, env: str | None = Non
         ("lake", "checkpoint_root"),
         (None, "run_dir"),
         ("train", "work_dir"),
+        ("spark", "jars_dir"),
     ):
         holder = merged.get(section, {}) if section else merged
-        if isinstance(holder.get(key), str) and not is_uri(holder[key]):
+        if isinstance(holder.get(key), str) and holder[key] and not is_uri(holder[key]):
             holder[key] = str(Path(home, holder[key]).resolve())
     try:
         return Settings.model_validate(merged)

@@ -1,14 +1,7 @@
-"""Kafka plumbing: where the broker is, topics, producers, and end offsets that can be trusted.
-
-The embedded broker (tansu) reports a high watermark that counts the last record batch as one
-record, so with `kafka.broker_quirks: tansu` (`conf/local.yaml`) `end_offsets` reads from
-`hwm - 1` until the log runs out (`true_end_offsets`). Against a real Kafka (`none`, the
-default) the high watermark is the end, and no extra fetch is made.
-"""
+"""Kafka plumbing: where the broker is, topics, producers, watermarks."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterable
 from functools import lru_cache
 
@@ -102,15 +95,6 @@ def partitions_of(consumer: Consumer, topic: str, timeout_s: float) -> list[int]
 Bounds = dict[tuple[str, int], tuple[int, int]]  # (topic, partition) -> (beginning, end)
 
 
-def end_offsets(
-    consumer: Consumer, partitions: list[tuple[str, int]], timeout_s: float, broker_quirks: str
-) -> Bounds:
-    """(beginning, end) offsets of each (topic, partition), the way the broker needs."""
-    if broker_quirks == "tansu":
-        return true_end_offsets(consumer, partitions, timeout_s)
-    return watermarks(consumer, partitions, timeout_s)
-
-
 def watermarks(consumer: Consumer, partitions: list[tuple[str, int]], timeout_s: float) -> Bounds:
     """The broker's (low, high) watermark of each (topic, partition)."""
     return {
@@ -119,45 +103,3 @@ def watermarks(consumer: Consumer, partitions: list[tuple[str, int]], timeout_s:
         )
         for topic, partition in partitions
     }
-
-
-def true_end_offsets(
-    consumer: Consumer, partitions: list[tuple[str, int]], timeout_s: float
-) -> Bounds:
-    """(beginning, end) offsets of each (topic, partition); `end` is one past the last record.
-
-    tansu's high watermark is one past the *first* record of the newest produced batch, so the
-    records after it are found by fetching from just below it: a fetch returns whole batches,
-    so the first messages from a partition reach its end (as of that fetch). All partitions are
-    probed together; one call costs one fetch round trip, not one per topic or partition.
-    """
-    bounds = watermarks(consumer, partitions, timeout_s)
-    probe = [TopicPartition(t, p, high - 1) for (t, p), (low, high) in bounds.items() if high > low]
-    if not probe:
-        return bounds
-    consumer.assign(probe)
-    last = {(tp.topic, tp.partition): bounds[(tp.topic, tp.partition)][1] for tp in probe}
-    waiting = set(last)
-    deadline = time.monotonic() + max(1.0, timeout_s)
-    try:
-        # Stop once every partition answered, on an empty poll (a probed record that is gone),
-        # or, under a steady stream of new records, at the deadline: an end that is too low is
-        # only caught up next time.
-        while waiting and time.monotonic() < deadline:
-            # A batch consume waits out its whole timeout unless it fills: wait for one
-            # message, then take what has arrived with it (as many calls as that takes).
-            messages = consumer.consume(num_messages=1, timeout=0.2)
-            if not messages:
-                break
-            while more := consumer.consume(num_messages=10_000, timeout=0):
-                messages += more
-                if time.monotonic() > deadline:
-                    break
-            for message in messages:
-                if message.error() is None:
-                    key = (message.topic(), message.partition())
-                    last[key] = max(last[key], message.offset() + 1)
-                    waiting.discard(key)
-    finally:
-        consumer.unassign()
-    return {key: (low, last.get(key, high)) for key, (low, high) in bounds.items()}

@@ -58,7 +58,6 @@ class DataLossError(RuntimeError):
 class KafkaSource(DataSource):
     """Options: `kafka.bootstrap.servers`, `subscribe` (comma-separated), `startingOffsets`,
     `maxOffsetsPerTrigger`, `minPartitions`, `kafkaConsumer.pollTimeoutMs`, `failOnDataLoss`,
-    `brandlake.brokerQuirks` (`tansu`: find the end past its high watermark; default `none`),
     and any other `kafka.<librdkafka setting>`."""
 
     @classmethod
@@ -97,7 +96,6 @@ class KafkaStreamReader(DataSourceStreamReader, SupportsTriggerAvailableNow):
         self.min_partitions = int(options.get("minPartitions") or 0)
         self.poll_timeout_s = float(options.get("kafkaConsumer.pollTimeoutMs", "10000")) / 1000
         self.fail_on_data_loss = options.get("failOnDataLoss", "true").lower() == "true"
-        self.broker_quirks = options.get("brandlake.brokerQuirks", "none")
         self._consumer = None
         self._available_now_end: Offsets | None = None
 
@@ -106,20 +104,17 @@ class KafkaStreamReader(DataSourceStreamReader, SupportsTriggerAvailableNow):
     def _bounds(self) -> dict[str, dict[str, tuple[int, int]]]:
         from confluent_kafka import Consumer
 
-        from jobs.common.kafka import end_offsets, partitions_of
+        from jobs.common.kafka import partitions_of, watermarks
 
         if self._consumer is None:
-            # It only probes the newest records (kafka.end_offsets): a short fetch wait
-            # keeps a probe from queueing behind the previous probe's fetch held by the broker.
-            config = {**_consumer_config(self.config, "brandlake-driver"), "fetch.wait.max.ms": 5}
-            self._consumer = Consumer(config)
+            self._consumer = Consumer(_consumer_config(self.config, "brandlake-driver"))
         partitions = [
             (topic, p)
             for topic in self.topics
             for p in partitions_of(self._consumer, topic, self.poll_timeout_s)
         ]
         bounds: dict[str, dict[str, tuple[int, int]]] = {topic: {} for topic in self.topics}
-        found = end_offsets(self._consumer, partitions, self.poll_timeout_s, self.broker_quirks)
+        found = watermarks(self._consumer, partitions, self.poll_timeout_s)
         for (topic, p), value in found.items():
             bounds[topic][str(p)] = value
         return bounds

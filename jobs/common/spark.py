@@ -4,17 +4,24 @@ from __future__ import annotations
 
 from pyspark.sql import DataFrame, SparkSession
 
-from jobs.common.config import Settings
+from jobs.common.config import Settings, is_uri
+from jobs.common.jars import classpath
 from jobs.common.kafka import bootstrap_servers, topic_names
 from jobs.common.kafka_source import FORMAT, KafkaSource
 
 
 def build_session(settings: Settings, app_name: str | None = None) -> SparkSession:
-    """A session for `settings`; local mode binds to loopback and has no UI."""
+    """A session for `settings` with delta-spark and the Kafka connector (local jars, fetched
+    by `brandlake jars`; hadoop-aws too for an `s3://` lake); local mode binds to loopback and
+    has no UI."""
+    jars = classpath(settings, "spark")
+    if is_uri(settings.lake.root) and settings.lake.root.startswith("s3"):
+        jars += classpath(settings, "s3a")
     builder = (
         SparkSession.builder.master(settings.spark.master)
         .appName(app_name or settings.spark.app_name)
         .config("spark.sql.shuffle.partitions", str(settings.spark.shuffle_partitions))
+        .config("spark.jars", ",".join(jars))
     )
     if settings.spark.master.startswith("local"):
         builder = builder.config("spark.ui.enabled", "false").config(
@@ -22,10 +29,6 @@ def build_session(settings: Settings, app_name: str | None = None) -> SparkSessi
         )
     for key, value in settings.spark.options.items():
         builder = builder.config(key, value)
-    if settings.delta.writer == "spark":
-        from delta import configure_spark_with_delta_pip
-
-        builder = configure_spark_with_delta_pip(builder)
     spark = builder.getOrCreate()
     spark.sparkContext.setLogLevel("WARN")
     # Each job logs every batch's duration and where it went; Spark would also warn for every
@@ -52,8 +55,6 @@ def read_kafka_stream(
         .option("startingOffsets", settings.kafka.starting_offsets)
         .option("kafkaConsumer.pollTimeoutMs", str(int(settings.kafka.poll_timeout_s * 1000)))
     )
-    if settings.kafka.source == "python":
-        reader = reader.option("brandlake.brokerQuirks", settings.kafka.broker_quirks)
     if min_partitions:
         reader = reader.option("minPartitions", str(min_partitions))
     if settings.kafka.max_offsets_per_trigger:

@@ -12,7 +12,7 @@ from pathlib import Path
 from confluent_kafka import Consumer, TopicPartition
 
 from jobs.common.config import Settings
-from jobs.common.kafka import client_config, end_offsets, partitions_of, producer
+from jobs.common.kafka import client_config, partitions_of, producer, watermarks
 from jobs.ingest.ffmpeg import PLAYLIST
 from jobs.ingest.playlist import PlaylistEntry, read_playlist
 from jobs.ingest.storage import SegmentStore
@@ -167,7 +167,7 @@ def last_announced_on_kafka(settings: Settings, stream_id: str, lookback: int = 
     try:
         timeout = settings.kafka.poll_timeout_s
         partitions = [(topic, p) for p in partitions_of(consumer, topic, timeout)]
-        bounds = end_offsets(consumer, partitions, timeout, settings.kafka.broker_quirks)
+        bounds = watermarks(consumer, partitions, timeout)
         ends = {p: end for (_, p), (_, end) in bounds.items()}
         starts = {p: max(low, end - lookback) for (_, p), (low, end) in bounds.items()}
         pending = {p for p in ends if ends[p] > starts[p]}

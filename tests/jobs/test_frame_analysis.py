@@ -17,7 +17,7 @@ import pytest
 import redis
 from confluent_kafka import Consumer
 
-from jobs.common.kafka import client_config, true_end_offsets
+from jobs.common.kafka import client_config, watermarks
 from jobs.common.live_state import LIVE_KEY, redis_url
 from jobs.frame_analysis import run
 from jobs.ingest.run import ingest
@@ -56,7 +56,7 @@ def topic_values(settings, key: str) -> list[bytes]:
     consumer = Consumer(client_config(settings, **{"group.id": "t", "enable.auto.commit": False}))
     topic = settings.kafka.topics[key].name
     partitions = range(settings.kafka.topics[key].partitions)
-    ends = true_end_offsets(consumer, [(topic, p) for p in partitions], 10)
+    ends = watermarks(consumer, [(topic, p) for p in partitions], 10)
     consumer.assign([TopicPartition(topic, p, 0) for p in partitions])
     values, wanted = [], sum(end - begin for begin, end in ends.values())
     while len(values) < wanted:

@@ -20,7 +20,7 @@ from confluent_kafka import Consumer, TopicPartition
 from deltalake import write_deltalake
 
 from jobs import bronze_ingest
-from jobs.common.kafka import bootstrap_servers, true_end_offsets
+from jobs.common.kafka import bootstrap_servers, watermarks
 from jobs.simulate import simulator
 from schemas.events import EVENT_SCHEMAS
 from schemas.tables import BRONZE_TABLES
@@ -36,7 +36,7 @@ def assignments(settings, consumer) -> list[tuple[str, int, int]]:
         for key in TOPICS
         for p in range(settings.kafka.topics[key].partitions)
     ]
-    bounds = true_end_offsets(consumer, partitions, 5)
+    bounds = watermarks(consumer, partitions, 5)
     return [(topic, p, end) for (topic, p), (_, end) in bounds.items()]
 
 

@@ -26,7 +26,7 @@ from confluent_kafka import Consumer, TopicPartition
 from deltalake import DeltaTable
 
 from jobs import exposure_revenue, frame_analysis
-from jobs.common.kafka import client_config, true_end_offsets
+from jobs.common.kafka import client_config, watermarks
 from jobs.common.live_state import EXPOSURE_KEY, redis_url
 from jobs.common.registry import NoChampionError, champion
 from jobs.ingest.run import ingest
@@ -178,7 +178,7 @@ def segment_arrivals(settings) -> dict[str, float]:
         client_config(settings, **{"group.id": "bench", "enable.auto.commit": False})
     )
     partitions = range(settings.kafka.topics["segments"].partitions)
-    ends = true_end_offsets(consumer, [(topic, p) for p in partitions], 10)
+    ends = watermarks(consumer, [(topic, p) for p in partitions], 10)
     consumer.assign([TopicPartition(topic, p, 0) for p in partitions])
     wanted, found = sum(e - b for b, e in ends.values()), {}
     while wanted:

@@ -1,4 +1,4 @@
-"""The embedded services: real tansu and redis-server processes on loopback."""
+"""The embedded services: real Apache Kafka and redis-server processes on loopback."""
 
 from __future__ import annotations
 
@@ -7,10 +7,18 @@ import socket
 
 import pytest
 import redis
+from confluent_kafka import Consumer
 
 from infra.local import services
 from jobs.common.config import load_settings
-from jobs.common.kafka import BrokerUnavailableError, bootstrap_servers, check_broker
+from jobs.common.kafka import (
+    BrokerUnavailableError,
+    bootstrap_servers,
+    check_broker,
+    ensure_topics,
+    watermarks,
+)
+from tests.support import produce
 
 
 def test_stack_is_healthy_and_up_is_idempotent(stack):
@@ -43,12 +51,31 @@ def test_a_taken_port_gives_a_clear_error(tmp_path, monkeypatch):
     assert services.status(settings)[0].status == "stopped"
 
 
-def test_a_missing_binary_gives_a_clear_error(tmp_path, monkeypatch):
+def test_missing_broker_jars_give_a_clear_error(tmp_path, monkeypatch):
     monkeypatch.setenv("BRANDLAKE_HOME", str(tmp_path))
-    monkeypatch.setenv("CALF_TANSU_BIN", str(tmp_path / "no-such-tansu"))
-    settings = load_settings({"services.broker.port": 0, "services.redis.port": 0})
-    with pytest.raises(services.ServiceError, match="tansu broker binary not found"):
+    overrides = {"services.broker.port": 0, "services.redis.port": 0, "spark.jars_dir": "jars"}
+    settings = load_settings(overrides)
+    with pytest.raises(services.ServiceError, match=r"kafka_2.13.*run `make install`"):
         services.up(settings, log=lambda m: None)
+    assert services.status(settings)[0].status == "stopped"
+
+
+def test_the_broker_keeps_its_topics_and_records_across_a_restart(tmp_path, monkeypatch):
+    monkeypatch.setenv("BRANDLAKE_HOME", str(tmp_path))
+    settings = load_settings({"services.broker.port": 0, "services.redis.port": 0})
+    try:
+        services.up(settings, log=lambda m: None)
+        ensure_topics(services.resolve(settings))
+        produce(services.resolve(settings), "segments", (b"s%d" % i for i in range(10)), 0)
+        services.down(settings, log=lambda m: None)
+        services.up(settings, log=lambda m: None)
+        resolved = services.resolve(settings)
+        consumer = Consumer({"bootstrap.servers": bootstrap_servers(resolved), "group.id": "t"})
+        bounds = watermarks(consumer, [("segments", 0)], timeout_s=10)
+        consumer.close()
+        assert bounds[("segments", 0)] == (0, 10)
+    finally:
+        services.down(settings, log=lambda m: None)
 
 
 def test_a_missing_broker_gives_a_clear_error():

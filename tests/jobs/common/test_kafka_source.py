@@ -6,30 +6,27 @@ import itertools
 import json
 
 import pytest
-from confluent_kafka import Consumer, TopicPartition
+from confluent_kafka import Consumer
 from pyspark.sql.streaming.datasource import ReadAllAvailable
 
-from jobs.common.kafka import bootstrap_servers, true_end_offsets
+from jobs.common.kafka import bootstrap_servers, watermarks
 from jobs.common.kafka_source import KafkaPartition, _apply_limit, read_partition, split_ranges
 from jobs.common.spark import read_kafka_stream
 from tests.support import produce
 
 
-def test_true_end_offsets_see_past_the_broker_watermark(isolated_settings):
+def test_watermarks_are_each_partitions_first_and_next_offset(isolated_settings):
     settings = isolated_settings()
     produce(settings, "impressions", (b"x%d" % i for i in range(30_000)), partition=0)
     for flush in range(3):  # small batches, as frame_analysis produces them
         produce(settings, "impressions", (b"y%d" % i for i in range(4 + flush)), partition=2)
     consumer = Consumer({"bootstrap.servers": bootstrap_servers(settings), "group.id": "t"})
     topic = settings.kafka.topics["impressions"].name
-    _, watermark = consumer.get_watermark_offsets(TopicPartition(topic, 0), timeout=5)
-    bounds = true_end_offsets(consumer, [(topic, p) for p in range(4)], timeout_s=5)
+    bounds = watermarks(consumer, [(topic, p) for p in range(4)], timeout_s=5)
     consumer.close()
     assert bounds[(topic, 0)] == (0, 30_000)
     assert bounds[(topic, 2)] == (0, 15)
     assert bounds[(topic, 1)] == bounds[(topic, 3)] == (0, 0)
-    # The embedded broker under-reports; if it ever stops doing so this still holds.
-    assert watermark <= 30_000
 
 
 def test_read_partition_returns_exactly_the_offset_range(isolated_settings):
@@ -137,15 +134,6 @@ def test_spark_stream_reads_every_record_once_in_limited_batches(isolated_settin
     assert min(tasks) >= 7  # four Kafka partitions, split by offset range
 
 
-@pytest.mark.spark
-def test_native_source_is_one_setting_away(isolated_settings, spark):
-    """kafka.source=native hands the same options to Spark's own `kafka` source. Its jar is not
-    installable here, so Spark says it cannot find it: proof the job asked for it."""
-    settings = isolated_settings(kafka__source="native")
-    with pytest.raises(Exception, match="Failed to find data source: kafka"):
-        read_kafka_stream(spark, settings, ["impressions"])
-
-
 def _reader(settings, **options):
     from jobs.common.kafka_source import KafkaStreamReader
 
@@ -153,27 +141,10 @@ def _reader(settings, **options):
         {
             "kafka.bootstrap.servers": bootstrap_servers(settings),
             "subscribe": settings.kafka.topics["segments"].name,
-            "brandlake.brokerQuirks": "tansu",
             "kafkaConsumer.pollTimeoutMs": "5000",
             **options,
         }
     )
-
-
-def test_end_offsets_probe_past_the_watermark_only_for_tansu(isolated_settings):
-    from jobs.common.kafka import end_offsets, watermarks
-
-    settings = isolated_settings()
-    for flush in range(3):
-        produce(settings, "impressions", (b"y%d" % i for i in range(4 + flush)), partition=2)
-    consumer = Consumer({"bootstrap.servers": bootstrap_servers(settings), "group.id": "t"})
-    partitions = [(settings.kafka.topics["impressions"].name, p) for p in range(4)]
-    plain = end_offsets(consumer, partitions, 5, "none")
-    probed = end_offsets(consumer, partitions, 5, "tansu")
-    broker = watermarks(consumer, partitions, 5)
-    consumer.close()
-    assert plain == broker  # a real Kafka's high watermark is the end: no extra fetch
-    assert probed[partitions[2]] == (0, 15)
 
 
 def test_json_starting_offsets_pick_offsets_earliest_and_latest(isolated_settings):
