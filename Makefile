@@ -32,6 +32,9 @@ $(STAMP): setup.py dashboards/package-lock.json
 	  test $${PIPESTATUS[0]} -eq 0
 	@npm ci --prefix dashboards --no-audit --no-fund --silent
 	@touch $(STAMP)
+	@# delta-spark, Spark's Kafka connector, hadoop-aws, Apache Kafka: fetched once (a second
+	@# run only checks they are there, offline too)
+	@$(BIN)/brandlake jars
 
 demo: install
 	$(BIN)/brandlake demo

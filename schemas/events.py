@@ -14,6 +14,22 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
 
+import pyarrow as pa
+
+# The columns of a Kafka record in Spark's `kafka` source, as Arrow (what the jobs' Arrow UDFs
+# receive).
+KAFKA_RECORD = pa.schema(
+    [
+        ("key", pa.binary()),
+        ("value", pa.binary()),
+        ("topic", pa.string()),
+        ("partition", pa.int32()),
+        ("offset", pa.int64()),
+        ("timestamp", pa.timestamp("us", tz="UTC")),
+        ("timestampType", pa.int32()),
+    ]
+)
+
 PAYLOAD_NOT_UTF8 = "payload is not valid UTF-8"
 NOT_AN_OBJECT = "payload is not a JSON object"
 

@@ -117,7 +117,9 @@ def broker_command(settings: Settings, host: str, port: int, data: Path) -> list
     logging_conf = data / "log4j2.properties"
     logging_conf.write_text(_BROKER_LOGGING)
     if not (data / "log" / "meta.properties").exists():
-        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        cluster_id = "-"
+        while cluster_id.startswith("-"):  # as Kafka's own ids: "-..." reads as an option
+            cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
         storage_tool = [java, "-cp", jars, "kafka.tools.StorageTool"]
         formatted = subprocess.run(
             [*storage_tool, "format", "-t", cluster_id, "-c", str(properties)],

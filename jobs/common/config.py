@@ -2,7 +2,7 @@
 
 Order: `conf/base.yaml`, then `conf/<env>.yaml` (env from `BRANDLAKE_ENV`, default `local`), then
 `BRANDLAKE_<SECTION>__<KEY>=value` environment variables (values parsed as YAML scalars), then
-explicit overrides from the command line (`--set kafka.source=native`). `${VAR}` in a YAML value
+explicit overrides from the command line (`--set delta.writer=delta-rs`). `${VAR}` in a YAML value
 is replaced by the environment variable VAR. Every error names the key, the value and where it
 came from.
 """
@@ -40,7 +40,6 @@ class TopicConf(_Strict):
 
 class KafkaConf(_Strict):
     bootstrap_servers: str = Field(min_length=1)
-    source: Literal["python", "native"]
     starting_offsets: str = "earliest"
     max_offsets_per_trigger: int | None = Field(default=None, ge=1)
     poll_timeout_s: float = Field(default=10.0, gt=0)

@@ -431,14 +431,16 @@ class _Tagged:
                 if name not in self.tables or not rows.num_rows:
                     continue
                 index = self.tables.index(name)
-                shaped = _shape(rows, self.schemas[index]).combine_chunks()
-                own = pa.StructArray.from_arrays(shaped.columns, fields=list(types[index]))
-                columns = [pa.array([name] * rows.num_rows, pa.string())] + [
-                    own if i == index else pa.nulls(rows.num_rows, types[i])
-                    for i in range(len(self.tables))
-                ]
-                names = ["table"] + [f"table_{i}" for i in range(len(self.tables))]
-                yield pa.RecordBatch.from_arrays(columns, names=names)
+                for part in _shape(rows, self.schemas[index]).to_batches():
+                    columns = [pa.array([name] * part.num_rows, pa.string())] + [
+                        part.to_struct_array() if i == index else pa.nulls(part.num_rows, kind)
+                        for i, kind in enumerate(types)
+                    ]
+                    yield pa.RecordBatch.from_arrays(columns, names=self.names)
+
+    @property
+    def names(self) -> list[str]:
+        return ["table"] + [f"table_{i}" for i in range(len(self.tables))]
 
 
 @dataclass(frozen=True)

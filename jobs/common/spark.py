@@ -7,7 +7,6 @@ from pyspark.sql import DataFrame, SparkSession
 from jobs.common.config import Settings, is_uri
 from jobs.common.jars import classpath
 from jobs.common.kafka import bootstrap_servers, topic_names
-from jobs.common.kafka_source import FORMAT, KafkaSource
 
 
 def build_session(settings: Settings, app_name: str | None = None) -> SparkSession:
@@ -38,8 +37,6 @@ def build_session(settings: Settings, app_name: str | None = None) -> SparkSessi
         "org.apache.spark.sql.execution.streaming.runtime.ProcessingTimeExecutor",
         jvm.org.apache.logging.log4j.Level.ERROR,
     )
-    if settings.kafka.source == "python":
-        spark.dataSource.register(KafkaSource)
     return spark
 
 
@@ -49,7 +46,7 @@ def read_kafka_stream(
     """A stream of `topics` (keys of `kafka.topics`) with the native Kafka source's columns,
     in at least `min_partitions` tasks per batch where there are records enough."""
     reader = (
-        spark.readStream.format(FORMAT if settings.kafka.source == "python" else "kafka")
+        spark.readStream.format("kafka")
         .option("kafka.bootstrap.servers", bootstrap_servers(settings))
         .option("subscribe", ",".join(topic_names(settings, topics)))
         .option("startingOffsets", settings.kafka.starting_offsets)

@@ -10,7 +10,7 @@ import pyarrow as pa
 import pytest
 
 from jobs import bronze_ingest
-from jobs.common.kafka_source import ARROW_SCHEMA
+from schemas.events import KAFKA_RECORD
 from jobs.simulate import simulator
 from schemas.events import EVENT_SCHEMAS
 from schemas.tables import BRONZE_TABLES, QUARANTINE
@@ -52,7 +52,7 @@ def kafka_batch(topic: str, values: list[bytes]) -> pa.RecordBatch:
             "timestamp": [INGESTED] * rows,
             "timestampType": [0] * rows,
         },
-        schema=ARROW_SCHEMA,
+        schema=KAFKA_RECORD,
     )
 
 

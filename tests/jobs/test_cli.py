@@ -24,11 +24,11 @@ def test_a_bad_setting_exits_2_with_the_key_and_value(tmp_path):
     result = run(
         "services",
         "status",
-        env={"BRANDLAKE_HOME": str(tmp_path), "BRANDLAKE_KAFKA__SOURCE": "carrier-pigeon"},
+        env={"BRANDLAKE_HOME": str(tmp_path), "BRANDLAKE_DELTA__WRITER": "carrier-pigeon"},
     )
     assert result.returncode == 2
     assert (
-        "kafka.source = 'carrier-pigeon' (from environment BRANDLAKE_KAFKA__SOURCE)"
+        "delta.writer = 'carrier-pigeon' (from environment BRANDLAKE_DELTA__WRITER)"
         in result.stderr
     )
     assert "Traceback" not in result.stderr

@@ -1,11 +1,14 @@
-"""Kafka -> bronze Delta throughput: bronze_ingest on Spark vs. plain Python consumers.
+"""Kafka -> bronze Delta throughput: bronze_ingest with each Delta writer, and plain Python
+consumers.
 
     make bench                       (BENCH_EVENTS=200000 make bench for a quicker run)
 
 All runs read the same topics from the same embedded broker in one process, so the ratios hold
 even on a noisy machine. Baselines: a plain confluent-kafka consumer that only reads; one that
 does bronze's work (decode, validate, Arrow, one Delta commit per 250k records); a kafka-python
-consumer that only reads. The Spark path runs twice, cold and with its Python workers warm.
+consumer that only reads. bronze_ingest (Spark's Kafka source) runs with each Delta writer
+(delta-spark; executors' Parquet committed with delta-rs), each twice: cold and with its
+Python workers warm.
 """
 
 from __future__ import annotations
@@ -28,6 +31,10 @@ from tests.support import produce, read_table
 
 EVENTS = int(os.environ.get("BENCH_EVENTS", "1000000"))
 TOPICS = ("impressions", "viewer_events")
+
+
+# delta.writer values, the default first: every ratio is against it.
+WRITERS = ("spark", "delta-rs")
 
 
 def assignments(settings, consumer) -> list[tuple[str, int, int]]:
@@ -142,27 +149,33 @@ def test_bronze_ingest_throughput(isolated_settings, spark, tmp_path):
         "plain consumer, confluent-kafka, parse+validate+Delta",
         lambda: confluent_read(base, plain_bronze_writer(base, str(tmp_path / "plain"))),
     )
-    rates = []
-    # Twice: the first run also starts Spark's Python workers (the Kafka reader's and the
-    # sink's); a long-running stream pays that once.
-    for run in ("first run", "second run"):
-        lake = tmp_path / run.replace(" ", "-")
-        settings = base.model_copy(
-            update={
-                "lake": base.lake.model_copy(
-                    update={"root": str(lake / "lake"), "checkpoint_root": str(lake / "chk")}
-                )
-            }
+    # Each path twice: the first run also starts Spark's Python workers (the Kafka reader's and
+    # the sink's); a long-running stream pays that once.
+    rates = {}
+    for writer in WRITERS:
+        for run in ("first run", "second run"):
+            lake = tmp_path / f"{writer}-{run.replace(' ', '-')}"
+            settings = base.model_copy(
+                update={
+                    "delta": base.delta.model_copy(update={"writer": writer}),
+                    "lake": base.lake.model_copy(
+                        update={"root": str(lake / "lake"), "checkpoint_root": str(lake / "chk")}
+                    ),
+                }
+            )
+
+            def spark_run(settings=settings) -> int:
+                bronze_ingest.run(settings, available_now=True)
+                return sum(read_table(settings, BRONZE_TABLES[k].name).num_rows for k in TOPICS)
+
+            rates[(writer, run)] = timed(f"Spark bronze_ingest, {writer} writer, {run}", spark_run)
+    for writer in WRITERS:
+        warm = rates[(writer, "second run")]
+        print(
+            f"  {writer} writer: second run / plain parse+validate+Delta {warm / plain:.2f}, "
+            f"/ plain read only {warm / read_only:.2f}"
         )
-
-        def spark_run(settings=settings) -> int:
-            bronze_ingest.run(settings, available_now=True)
-            return sum(read_table(settings, BRONZE_TABLES[k].name).num_rows for k in TOPICS)
-
-        rates.append(timed(f"Spark bronze_ingest, {run}", spark_run))
-    print(
-        f"  ratio Spark (second run) / plain parse+validate+Delta: {rates[1] / plain:.2f}; "
-        f"/ plain read only: {rates[1] / read_only:.2f}; first run / plain parse+validate+Delta: "
-        f"{rates[0] / plain:.2f}"
-    )
+    default = rates[(WRITERS[0], "second run")]
+    for writer in WRITERS[1:]:
+        print(f"  {writer} / {WRITERS[0]} writer: {rates[(writer, 'second run')] / default:.2f}")
     assert json.loads(by_topic["impressions"][0])["event_id"]

@@ -40,10 +40,10 @@ def test_environment_variables_override_files(monkeypatch):
 
 
 def test_explicit_overrides_win_over_environment(monkeypatch):
-    monkeypatch.setenv("BRANDLAKE_KAFKA__SOURCE", "native")
-    settings = load_settings(parse_overrides(["kafka.source=python", "delta.writer=spark"]))
-    assert settings.kafka.source == "python"
-    assert settings.delta.writer == "spark"
+    monkeypatch.setenv("BRANDLAKE_DELTA__WRITER", "spark")
+    settings = load_settings(parse_overrides(["delta.writer=delta-rs", "redis.url=redis://r:1"]))
+    assert settings.delta.writer == "delta-rs"
+    assert settings.redis.url == "redis://r:1"
 
 
 def test_bad_value_names_key_value_and_origin(monkeypatch):
@@ -79,7 +79,6 @@ def test_cluster_needs_its_environment_variables(monkeypatch):
     }.items():
         monkeypatch.setenv(name, value)
     settings = load_settings(env="cluster")
-    assert settings.kafka.source == "native"
     assert settings.delta.writer == "spark"
     assert settings.kafka.bootstrap_servers == "kafka-1:9092,kafka-2:9092"
     assert settings.table_uri("bronze.quarantine") == "s3://brandlake-lake/prod/bronze/quarantine"
@@ -92,7 +91,7 @@ def test_unknown_environment_names_the_missing_file():
 
 def test_malformed_set_option():
     with pytest.raises(ConfigError, match="KEY=VALUE"):
-        parse_overrides(["kafka.source"])
+        parse_overrides(["delta.writer"])
 
 
 def test_starting_offsets_must_be_a_keyword_or_json():

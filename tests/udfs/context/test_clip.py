@@ -69,7 +69,7 @@ def test_frame_analysis_labels_scenes_with_clip_when_configured(tiny_clip, tmp_p
     import pyarrow as pa
 
     from jobs.common.config import load_settings
-    from jobs.common.kafka_source import ARROW_SCHEMA
+    from schemas.events import KAFKA_RECORD
     from jobs.frame_analysis import AnalyseSegments, resolve_models
     from tests.media import vtest_segment
 
@@ -97,7 +97,7 @@ def test_frame_analysis_labels_scenes_with_clip_when_configured(tiny_clip, tmp_p
         "key": b"cam", "value": json.dumps(event).encode(), "topic": "segments", "partition": 0,
         "offset": 0, "timestamp": datetime.now(UTC), "timestampType": 0,
     }  # fmt: skip
-    batch = pa.RecordBatch.from_pylist([record], schema=ARROW_SCHEMA)
+    batch = pa.RecordBatch.from_pylist([record], schema=KAFKA_RECORD)
     tables = AnalyseSegments(models, 2.0, 8, False, datetime.now(UTC))(batch)
     context = tables["silver.segment_context"].to_pylist()
     assert len(context) == 4

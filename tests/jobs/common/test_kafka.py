@@ -1,0 +1,53 @@
+"""Kafka on the real embedded broker: watermarks, and Spark's Kafka source reading a topic."""
+
+from __future__ import annotations
+
+import json
+
+from confluent_kafka import Consumer
+
+from jobs.common.kafka import bootstrap_servers, watermarks
+from jobs.common.spark import read_kafka_stream
+from tests.support import produce
+
+
+def test_watermarks_are_each_partitions_first_and_next_offset(isolated_settings):
+    settings = isolated_settings()
+    produce(settings, "impressions", (b"x%d" % i for i in range(30_000)), partition=0)
+    for flush in range(3):  # small batches, as frame_analysis produces them
+        produce(settings, "impressions", (b"y%d" % i for i in range(4 + flush)), partition=2)
+    consumer = Consumer({"bootstrap.servers": bootstrap_servers(settings), "group.id": "t"})
+    topic = settings.kafka.topics["impressions"].name
+    bounds = watermarks(consumer, [(topic, p) for p in range(4)], timeout_s=5)
+    consumer.close()
+    assert bounds[(topic, 0)] == (0, 30_000)
+    assert bounds[(topic, 2)] == (0, 15)
+    assert bounds[(topic, 1)] == bounds[(topic, 3)] == (0, 0)
+
+
+def test_spark_stream_reads_every_record_once_in_limited_batches(isolated_settings, spark):
+    settings = isolated_settings(kafka__max_offsets_per_trigger=1500)
+    sent = produce(settings, "viewer_events", (json.dumps({"i": i}).encode() for i in range(5000)))
+    stream = read_kafka_stream(spark, settings, ["viewer_events"], min_partitions=7)
+    batches: list[int] = []
+    tasks: list[int] = []
+    seen: list[tuple[int, int]] = []
+
+    def collect(df, batch_id):
+        rows = df.select("partition", "offset", "value", "topic").collect()
+        batches.append(len(rows))
+        tasks.append(df.rdd.getNumPartitions())
+        seen.extend((r.partition, r.offset) for r in rows)
+        assert {r.topic for r in rows} <= {settings.kafka.topics["viewer_events"].name}
+
+    query = (
+        stream.writeStream.foreachBatch(collect)
+        .option("checkpointLocation", settings.checkpoint_uri("read-test"))
+        .trigger(availableNow=True)
+        .start()
+    )
+    query.awaitTermination(120)
+    assert query.exception() is None
+    assert len(seen) == sent == len(set(seen))
+    assert max(batches) <= 1500 and len(batches) >= 4
+    assert min(tasks) >= 7  # four Kafka partitions, split by offset range (minPartitions)
