@@ -10,9 +10,8 @@ import pyarrow as pa
 import pytest
 
 from jobs import bronze_ingest
-from schemas.events import KAFKA_RECORD
 from jobs.simulate import simulator
-from schemas.events import EVENT_SCHEMAS
+from schemas.events import EVENT_SCHEMAS, KAFKA_RECORD
 from schemas.tables import BRONZE_TABLES, QUARANTINE
 from tests.support import produce, read_table
 

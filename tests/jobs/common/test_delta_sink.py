@@ -1,4 +1,5 @@
-"""The Delta sink: idempotent per (query, batch), the same rows from either commit path."""
+"""The Delta sink: idempotent per (query, batch), the same rows from either writer (delta-spark,
+or executors' Parquet committed with delta-rs)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from schemas.tables import TIMESTAMP, TableSpec
 from tests.support import read_table
 
 pytestmark = pytest.mark.spark
+WRITERS = pytest.mark.parametrize("writer", ["spark", "delta-rs"])
 
 TABLE = TableSpec(
     name="test.events",
@@ -34,8 +36,9 @@ def batch(spark, ids, day=date(2026, 11, 22)):
     return spark.createDataFrame(rows, SCHEMA)
 
 
-def test_a_replayed_batch_is_written_once(isolated_settings, spark):
-    settings = isolated_settings()
+@WRITERS
+def test_a_replayed_batch_is_written_once(isolated_settings, spark, writer):
+    settings = isolated_settings(delta__writer=writer)
     sink = DeltaSink(settings)
     first = sink.write(batch(spark, range(100)), TABLE, "query-a", 0)
     replay = sink.write(batch(spark, range(100)), TABLE, "query-a", 0)
@@ -50,8 +53,9 @@ def test_a_replayed_batch_is_written_once(isolated_settings, spark):
     assert set(table.column("event_date").to_pylist()) == {date(2026, 11, 22), date(2026, 11, 23)}
 
 
-def test_compaction_every_n_batches_keeps_rows_and_replays_skipped(isolated_settings, spark):
-    settings = isolated_settings(delta__compact_every_batches=3)
+@WRITERS
+def test_compaction_every_n_batches_keeps_rows_and_skips_replays(isolated_settings, spark, writer):
+    settings = isolated_settings(delta__compact_every_batches=3, delta__writer=writer)
     sink = DeltaSink(settings)
     files = []
     for batch_id in range(4):
@@ -66,8 +70,9 @@ def test_compaction_every_n_batches_keeps_rows_and_replays_skipped(isolated_sett
     assert sorted(table.column("event_id").to_pylist()) == sorted(f"e{i}" for i in range(40))
 
 
-def test_another_query_id_is_a_separate_transaction(isolated_settings, spark):
-    settings = isolated_settings()
+@WRITERS
+def test_another_query_id_is_a_separate_transaction(isolated_settings, spark, writer):
+    settings = isolated_settings(delta__writer=writer)
     sink = DeltaSink(settings)
     sink.write(batch(spark, range(10)), TABLE, "query-a", 5)
     result = sink.write(batch(spark, range(10, 20)), TABLE, "query-b", 0)
@@ -76,7 +81,7 @@ def test_another_query_id_is_a_separate_transaction(isolated_settings, spark):
 
 
 def test_executor_files_carry_statistics_for_data_skipping(isolated_settings, spark):
-    settings = isolated_settings()
+    settings = isolated_settings(delta__writer="delta-rs")
     DeltaSink(settings).write(batch(spark, range(40)), TABLE, "q", 0)
     actions = DeltaTable(settings.table_uri(TABLE.name)).get_add_actions(flatten=True)
     assert sum(actions.column("num_records").to_pylist()) == 40
@@ -88,8 +93,9 @@ def test_executor_files_carry_statistics_for_data_skipping(isolated_settings, sp
     )
 
 
-def test_an_empty_batch_is_recorded(isolated_settings, spark):
-    settings = isolated_settings()
+@WRITERS
+def test_an_empty_batch_is_recorded(isolated_settings, spark, writer):
+    settings = isolated_settings(delta__writer=writer)
     result = DeltaSink(settings).write(batch(spark, []), TABLE, "q", 3)
     assert result.rows == 0
     assert DeltaTable(settings.table_uri(TABLE.name)).transaction_version("q") == 3
@@ -106,17 +112,32 @@ def test_schema_mismatch_names_the_columns(isolated_settings, spark):
         sink.write(mistyped, TABLE, "q", 0)
 
 
-def test_a_table_created_with_other_columns_is_refused(isolated_settings, spark):
-    settings = isolated_settings()
+@WRITERS
+def test_a_table_created_with_other_columns_is_refused(isolated_settings, spark, writer):
+    settings = isolated_settings(delta__writer=writer)
     DeltaTable.create(settings.table_uri(TABLE.name), schema=pa.schema([("event_id", pa.string())]))
     with pytest.raises(SchemaMismatchError, match="brandlake expects"):
         DeltaSink(settings).write(batch(spark, range(3)), TABLE, "q", 0)
 
 
-def test_delta_spark_writer_is_one_setting_away(isolated_settings, spark):
-    """delta.writer=spark writes with format("delta") and txnAppId/txnVersion; without the
-    delta-spark jars (not installable here) Spark cannot find the format."""
+def test_delta_spark_tables_read_the_same_in_delta_rs_polars_and_duckdb(isolated_settings, spark):
+    """Tables delta-spark creates and writes use only what delta-rs reads (protocol 1/2, no
+    table features), so the dashboard, `brandlake sql` and notebooks read them without Spark."""
+    import duckdb
+    import polars as pl
+
     settings = isolated_settings(delta__writer="spark")
-    with pytest.raises(Exception, match=r"(?i)data source: delta"):
-        DeltaSink(settings).write(batch(spark, range(3)), TABLE, "q", 0)
-    assert not DeltaTable.is_deltatable(settings.table_uri(TABLE.name))
+    sink = DeltaSink(settings)
+    sink.write(batch(spark, range(30)), TABLE, "q", 0)
+    sink.write(batch(spark, range(30, 50), date(2026, 11, 23)), TABLE, "q", 1)
+    uri = settings.table_uri(TABLE.name)
+    by_spark = {r.event_id: r.score for r in spark.read.format("delta").load(uri).collect()}
+    delta = DeltaTable(uri)
+    assert (delta.protocol().min_reader_version, delta.protocol().min_writer_version) == (1, 2)
+    by_delta_rs = dict(zip(*delta.to_pyarrow_table().select(["event_id", "score"]).to_pydict()
+                           .values(), strict=True))  # fmt: skip
+    by_polars = dict(pl.read_delta(uri).select("event_id", "score").iter_rows())
+    dataset = delta.to_pyarrow_dataset()  # noqa: F841 (DuckDB reads it by name)
+    by_duckdb = dict(duckdb.sql("select event_id, score from dataset").fetchall())
+    assert len(by_spark) == 50
+    assert by_spark == by_delta_rs == by_polars == by_duckdb

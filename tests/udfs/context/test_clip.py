@@ -69,8 +69,8 @@ def test_frame_analysis_labels_scenes_with_clip_when_configured(tiny_clip, tmp_p
     import pyarrow as pa
 
     from jobs.common.config import load_settings
-    from schemas.events import KAFKA_RECORD
     from jobs.frame_analysis import AnalyseSegments, resolve_models
+    from schemas.events import KAFKA_RECORD
     from tests.media import vtest_segment
 
     config, weights = tiny_clip
