@@ -10,6 +10,7 @@ brandlake ingest rtmp|file [...]       video -> HLS in the landing area -> `segm
 brandlake sample-media [...]           a sample broadcast with brand logos and ground truth
 brandlake train brand-detector [...]   train the brand detector on synthetic composites
 brandlake tables                       the lake's tables, their rows and where they are
+brandlake spark-sql [QUERY]            Spark SQL over the lake's tables by name (stdin: many)
 brandlake demo                         the whole pipeline on a sample broadcast, then a summary
 brandlake dashboard                    the Streamlit app: live player, exposure, revenue, health
 """
@@ -49,6 +50,10 @@ def main(argv: list[str] | None = None) -> int:
     train.add_argument("model", choices=("brand-detector",))
     tables = commands.add_parser("tables", help="list the lake's tables")
     add_set_option(tables)
+    spark_sql = commands.add_parser("spark-sql", help="Spark SQL over the lake's tables")
+    spark_sql.add_argument("query", nargs="?", help="one statement; without it, read stdin")
+    spark_sql.add_argument("--limit", type=int, default=50, help="rows to print per statement")
+    add_set_option(spark_sql)
     demo = commands.add_parser("demo", help="run the embedded demo end to end")
     demo.add_argument("--video-seconds", type=float, default=60.0, help="sample broadcast length")
     demo.add_argument("--rate", type=float, default=500.0, help="simulated ad events per second")
@@ -121,6 +126,12 @@ def _dispatch(args: argparse.Namespace, rest: list[str], parser) -> int:
         from jobs.common.lake import describe_tables
 
         print(describe_tables(settings))
+        return 0
+    if args.command == "spark-sql":
+        from jobs.common.lake import spark_sql
+
+        statements = [args.query] if args.query else sys.stdin.read().split(";")
+        spark_sql(settings, [s for s in statements if s.strip()], args.limit)
         return 0
     if args.command == "demo":
         from jobs.common.streaming import configure_logging

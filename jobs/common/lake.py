@@ -71,6 +71,40 @@ class OpenTables:
         return delta.to_pyarrow_dataset().to_table(columns=columns, filter=where)
 
 
+def register_tables(spark, settings: Settings) -> list[str]:
+    """Name every existing table in `spark`'s catalog (`bronze.impressions`, `gold.revenue_minute`,
+    ...) so analysts write `spark.sql("SELECT ... FROM gold.revenue_minute")`; returns the
+    names registered. The catalog entries point at the lake's folders (external tables): they
+    live as long as the session, and dropping one never deletes data."""
+    registered = []
+    for table in ALL_TABLES:
+        if open_table(settings, table.name) is None:
+            continue
+        layer = table.name.split(".")[0]
+        location = settings.table_uri(table.name).replace("s3://", "s3a://", 1)
+        spark.sql(f"CREATE DATABASE IF NOT EXISTS {layer}")
+        spark.sql(f"CREATE TABLE IF NOT EXISTS {table.name} USING delta LOCATION '{location}'")
+        registered.append(table.name)
+    return registered
+
+
+def spark_sql(settings: Settings, statements: list[str], limit: int) -> None:
+    """Run each statement in a local Spark session with every table registered; print the
+    first `limit` rows of each result."""
+    from jobs.common.spark import build_session
+
+    spark = build_session(settings, app_name="brandlake-spark-sql")
+    spark.sparkContext.setLogLevel("ERROR")
+    try:
+        register_tables(spark, settings)
+        for statement in statements:
+            result = spark.sql(statement)
+            if result.columns:
+                result.show(limit, truncate=False)
+    finally:
+        spark.stop()
+
+
 def table_rows(settings: Settings, table: TableSpec) -> tuple[int, int] | None:
     """(version, rows) of a table, or None if it does not exist yet."""
     delta = open_table(settings, table.name)
@@ -101,4 +135,5 @@ def query_hints(settings: Settings) -> str:
             duckdb.sql("select brand_id, sum(clearing_cpm) / 1000 from impressions group by 1")
             exposure = DeltaTable("{exposure}").to_pyarrow_dataset()
             duckdb.sql("select brand_id, sum(screen_seconds) from exposure group by 1")
-  Spark   : spark.read.format("delta").load("{uri}")  (with delta-spark's jars)"""
+  Spark   : brandlake spark-sql "select * from bronze.impressions limit 5", or in Python:
+            jobs.common.lake.register_tables(spark, settings); spark.sql("...")"""

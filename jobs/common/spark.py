@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from pyspark.sql import DataFrame, SparkSession
 
 from jobs.common.config import Settings, is_uri
@@ -21,6 +23,9 @@ def build_session(settings: Settings, app_name: str | None = None) -> SparkSessi
         .appName(app_name or settings.spark.app_name)
         .config("spark.sql.shuffle.partitions", str(settings.spark.shuffle_partitions))
         .config("spark.jars", ",".join(jars))
+        # Databases `register_tables` creates (bronze, silver, gold) get folders here, not in
+        # the current directory; the tables themselves stay where the lake has them.
+        .config("spark.sql.warehouse.dir", str(Path(settings.run_dir) / "spark-warehouse"))
     )
     if settings.spark.master.startswith("local"):
         builder = builder.config("spark.ui.enabled", "false").config(
