@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -81,10 +82,20 @@ def start_job(
         )
 
 
+def batch_commits(settings: Settings, name: str) -> dict[int, float]:
+    """Micro-batch id -> commit time (epoch seconds) of each commit of a table that carries an
+    app transaction, from its Delta log (either writer records the batch id there)."""
+    log = Path(settings.table_uri(name)) / "_delta_log"
+    commits: dict[int, float] = {}
+    for path in sorted(log.glob("*.json")) if log.exists() else []:
+        actions = [json.loads(line) for line in path.read_text().splitlines() if line]
+        txn = [a["txn"]["version"] for a in actions if "txn" in a]
+        stamp = [a["commitInfo"]["timestamp"] for a in actions if "commitInfo" in a]
+        if txn:
+            commits[txn[0]] = (stamp[0] if stamp else path.stat().st_mtime * 1000) / 1000
+    return commits
+
+
 def committed_batch(settings: Settings, name: str) -> int:
     """The newest micro-batch id committed to a table (-1: none, or no table yet)."""
-    uri = settings.table_uri(name)
-    if not DeltaTable.is_deltatable(uri):
-        return -1
-    batches = [int(v.get("brandlake.batch_id", -1)) for v in DeltaTable(uri).history()]
-    return max(batches, default=-1)
+    return max(batch_commits(settings, name), default=-1)

@@ -5,8 +5,9 @@
 A 1080p30 sample broadcast is ingested into 2 s segments; both paths analyse the same segments
 at the configured sampling rate (2 fps) with every analyzer: brand detector, person detector,
 scene embedder, safety model. The plain loop runs in this process with torch's default threads;
-Spark runs the streaming job until caught up, twice (cold: Python workers start and load the
-models; warm: a long-running stream's steady state). Real-time factor: seconds of video analysed
+Spark runs the streaming job until caught up, three times: cold (Python workers start and load
+the models) and warm (a long-running stream's steady state) with the delta-spark writer, then
+warm with the delta-rs one. Real-time factor: seconds of video analysed
 per wall second. The brand detector is the registry's champion, else a one-epoch model trained
 here (same architecture and input size, so the same cost per frame).
 """
@@ -64,24 +65,32 @@ def test_frame_analysis_throughput(isolated_settings, spark, tmp_path):
     )
     plain = report("plain Python loop, same models", frames, time.perf_counter() - started)
 
-    rates = []
-    for attempt in ("first run (cold workers)", "second run (warm workers)"):
-        folder = tmp_path / attempt.split()[0]
+    rates = {}
+    # Cold (Python workers start and load the models), then warm, on the default delta-spark
+    # writer; then warm on the delta-rs writer.
+    runs = [("spark", "cold workers"), ("spark", "warm workers"), ("delta-rs", "warm workers")]
+    for writer, attempt in runs:
+        folder = tmp_path / f"{writer}-{attempt.split()[0]}"
         settings = base.model_copy(
             update={
+                "delta": base.delta.model_copy(update={"writer": writer}),
                 "lake": base.lake.model_copy(
                     update={"root": str(folder / "lake"), "checkpoint_root": str(folder / "chk")}
-                )
+                ),
             }
         )
         started = time.perf_counter()
         run(settings, available_now=True)
         elapsed = time.perf_counter() - started
         analysed = read_table(settings, "silver.segment_context").num_rows
-        rates.append(report(f"Spark frame_analysis, {attempt}", analysed, elapsed))
+        label = f"Spark frame_analysis, {writer} writer, {attempt}"
+        rates[(writer, attempt)] = report(label, analysed, elapsed)
         assert analysed == frames
+    warm = rates[("spark", "warm workers")]
     print(
-        f"  ratio Spark (warm) / plain loop: {rates[1] / plain:.2f}; cold: {rates[0] / plain:.2f}"
+        f"  ratio Spark (delta-spark, warm) / plain loop: {warm / plain:.2f}; cold: "
+        f"{rates[('spark', 'cold workers')] / plain:.2f}; delta-rs / delta-spark writer (warm): "
+        f"{rates[('delta-rs', 'warm workers')] / warm:.2f}"
     )
 
 
@@ -89,7 +98,7 @@ def report(label: str, frames: int, elapsed: float) -> float:
     rate = frames / elapsed
     realtime = frames / SAMPLE_FPS / elapsed  # seconds of video per wall second
     print(
-        f"  {label:46} {frames:>5} frames {elapsed:7.1f}s {rate:6.2f} frames/s  "
+        f"  {label:58} {frames:>5} frames {elapsed:7.1f}s {rate:6.2f} frames/s  "
         f"real-time factor {realtime:5.2f}"
     )
     return rate

@@ -23,7 +23,6 @@ import time
 
 import redis
 from confluent_kafka import Consumer, TopicPartition
-from deltalake import DeltaTable
 
 from jobs import exposure_revenue, frame_analysis
 from jobs.common.kafka import client_config, watermarks
@@ -32,7 +31,7 @@ from jobs.common.registry import NoChampionError, champion
 from jobs.ingest.run import ingest
 from jobs.sample_media import generate
 from jobs.train.brand_detector import train_brand_detector
-from tests.support import read_table
+from tests.support import batch_commits, read_table
 from udfs.analysis.segment import analyse_segment
 
 SECONDS = float(os.environ.get("BENCH_LATENCY_SECONDS", "300"))
@@ -53,15 +52,6 @@ def watch_redis(settings, seen: dict[int, float], stop: threading.Event) -> None
         if batch is not None and int(batch) not in seen:
             seen[int(batch)] = time.time()
         time.sleep(0.05)
-
-
-def gold_commit_times(settings) -> dict[int, float]:
-    history = DeltaTable(settings.table_uri("gold.brand_exposure_minute")).history()
-    return {
-        int(entry["brandlake.batch_id"]): entry["timestamp"] / 1000
-        for entry in history
-        if "brandlake.batch_id" in entry
-    }
 
 
 def test_segment_to_gold_and_redis_latency(isolated_settings, spark, tmp_path):
@@ -112,7 +102,7 @@ def test_segment_to_gold_and_redis_latency(isolated_settings, spark, tmp_path):
     batch_of = {}
     for row in read_table(settings, "silver.frame_brands").to_pylist():
         batch_of[row["segment_id"]] = min(batch_of.get(row["segment_id"], 1 << 30), row["batch_id"])
-    commits = gold_commit_times(settings)
+    commits = batch_commits(settings, "gold.brand_exposure_minute")
     to_gold, to_redis = [], []
     warm_gold, warm_redis = [], []  # segments after WARM_UP_S: workers started, models loaded
     first = min(arrivals.values())
