@@ -18,7 +18,10 @@ export HF_HUB_OFFLINE := 1
 
 .PHONY: install demo test test-fast lint format bench services-up services-down clean chromium dashboard
 
+# delta-spark, Spark's Kafka connector, hadoop-aws, Apache Kafka: fetched once by `brandlake
+# jars`; every later run only reads their manifests (offline too)
 install: $(STAMP)
+	@$(BIN)/brandlake jars
 
 $(STAMP): setup.py dashboards/package-lock.json
 	@command -v java >/dev/null || { echo "Java 17 is required (Spark runs on the JVM)"; exit 1; }
@@ -30,11 +33,13 @@ $(STAMP): setup.py dashboards/package-lock.json
 	@$(BIN)/python -m pip install --quiet --upgrade pip 2>&1 | grep -v "^WARNING: Location" || true
 	@$(BIN)/python -m pip install --quiet -e '.[dev]' 2>&1 | grep -v "^WARNING: Location"; \
 	  test $${PIPESTATUS[0]} -eq 0
+	@# opencv-python (ultralytics needs the GUI build) loads libGL and GLib at import
+	@$(BIN)/python -c "import cv2" 2>/dev/null || { echo "installing Debian's libgl1 and libglib2.0-0 (OpenCV loads them)"; \
+	  apt-get install -y -qq --no-install-recommends libgl1 libglib2.0-0 >/dev/null 2>&1 \
+	  || { apt-get update -qq && apt-get install -y -qq --no-install-recommends libgl1 libglib2.0-0; } >/dev/null 2>&1 \
+	  || { echo "OpenCV cannot load libGL/GLib: install libgl1 and libglib2.0-0"; exit 1; }; }
 	@npm ci --prefix dashboards --no-audit --no-fund --silent
 	@touch $(STAMP)
-	@# delta-spark, Spark's Kafka connector, hadoop-aws, Apache Kafka: fetched once (a second
-	@# run only checks they are there, offline too)
-	@$(BIN)/brandlake jars
 
 demo: install
 	$(BIN)/brandlake demo

@@ -44,6 +44,7 @@ class KafkaConf(_Strict):
     max_offsets_per_trigger: int | None = Field(default=None, ge=1)
     poll_timeout_s: float = Field(default=10.0, gt=0)
     client: dict[str, str] = {}
+    source_options: dict[str, str] = {}  # Spark's Kafka source only (Java client settings)
     topics: dict[str, TopicConf]
 
     @field_validator("starting_offsets")

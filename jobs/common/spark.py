@@ -63,4 +63,6 @@ def read_kafka_stream(
         reader = reader.option("maxOffsetsPerTrigger", str(settings.kafka.max_offsets_per_trigger))
     for key, value in settings.kafka.client.items():
         reader = reader.option(f"kafka.{key}", value)
+    for key, value in settings.kafka.source_options.items():
+        reader = reader.option(key, value)
     return reader.load()

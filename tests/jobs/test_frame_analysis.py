@@ -201,14 +201,14 @@ def test_a_failed_commit_publishes_nothing_and_the_replay_publishes_each_frame(
         event["stream_id"], event["event_id"] = stream, event["event_id"].replace("vtest", stream)
         segments.append(json.dumps(event).encode())
     produce(settings, "segments", segments)
-    save = delta_sink.DeltaSink._save
+    commit = delta_sink._commit_files
 
-    def refuse_context(sink, rows, table, *args, **options):
+    def refuse_context(delta, table, *args):
         if table.name == "silver.segment_context":
             raise OSError("injected: the object store refused the commit")
-        return save(sink, rows, table, *args, **options)
+        return commit(delta, table, *args)
 
-    monkeypatch.setattr(delta_sink.DeltaSink, "_save", refuse_context)
+    monkeypatch.setattr(delta_sink, "_commit_files", refuse_context)
     live = redis.Redis.from_url(redis_url(settings), decode_responses=True)
     key = LIVE_KEY.format(stream_id=stream)
     with pytest.raises(Exception, match="injected"):  # the query stops with the error
@@ -217,7 +217,7 @@ def test_a_failed_commit_publishes_nothing_and_the_replay_publishes_each_frame(
     assert frame_messages(settings) == []
     assert live.hgetall(key) == {}
 
-    monkeypatch.setattr(delta_sink.DeltaSink, "_save", save)
+    monkeypatch.setattr(delta_sink, "_commit_files", commit)
     run(settings, available_now=True)
     messages = frame_messages(settings)
     frames = read_table(settings, "silver.segment_context")

@@ -7,8 +7,8 @@ All runs read the same topics from the same embedded broker in one process, so t
 even on a noisy machine. Baselines: a plain confluent-kafka consumer that only reads; one that
 does bronze's work (decode, validate, Arrow, one Delta commit per 250k records); a kafka-python
 consumer that only reads. bronze_ingest (Spark's Kafka source) runs with each Delta writer
-(delta-spark; executors' Parquet committed with delta-rs), each twice: cold and with its
-Python workers warm.
+(executors' Parquet committed with delta-rs, the default; delta-spark), each twice: cold and
+with its Python workers warm.
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ TOPICS = ("impressions", "viewer_events")
 
 
 # delta.writer values, the default first: every ratio is against it.
-WRITERS = ("spark", "delta-rs")
+WRITERS = ("delta-rs", "spark")
 
 
 def assignments(settings, consumer) -> list[tuple[str, int, int]]:
