@@ -7,15 +7,16 @@ a Delta app transaction (app id = the streaming query's id, version = the batch 
 already holds the batch is skipped, so a batch replayed after a crash writes nothing twice.
 Writers (`delta` in `conf/`):
 
-- `delta-rs`: one Spark pass (`mapInArrow`) in which each task splits its rows and
+- `delta-rs` (default): one Spark pass (`mapInArrow`) in which each task splits its rows and
   writes Parquet files with pyarrow into the tables' partition folders; the driver collects only
   the file list (paths, sizes, statistics) and commits each table's files in one delta-rs
   transaction. Rows never pass through the driver: measured with 1M events, this was 1.5x faster
   than collecting each batch to the driver as Arrow and writing it with `write_deltalake`, which
   is also bounded by the driver's memory. Files of a crashed attempt are never committed;
   VACUUM removes them.
-- `spark` (default): delta-spark's `format("delta")` with `txnAppId`/`txnVersion`; the batch
-  is split in one pass and cached, then each table appends its rows from the cache.
+- `spark`: delta-spark's `format("delta")` with `txnAppId`/`txnVersion`; the batch is split in
+  one pass and cached, then each table appends its rows from the cache. Measured slower here
+  (1-2 s per table commit even for a few rows; README, Benchmarks), so not the default.
 """
 
 from __future__ import annotations
@@ -287,8 +288,8 @@ class DeltaSink:
         """One pass over the batch splits it into a column per table (cached), then each
         table's rows are appended from the cache: whatever made the batch (a Kafka read,
         frame analysis) runs once, however many tables it feeds."""
-        columns = [f"table_{i}" for i in range(len(tables))]
         tagged = _Tagged(split, tuple(t.name for t in tables), tuple(t.schema for t in tables))
+        columns = tagged.names[1:]
         schema = StructType(
             [StructField("table", StringType())]
             + [StructField(c, t.spark_schema) for c, t in zip(columns, tables, strict=True)]
