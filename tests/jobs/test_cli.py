@@ -63,3 +63,20 @@ def test_tables_lists_every_table_before_any_exists(tmp_path):
         "bronze.quarantine",
     ):
         assert name in result.stdout
+
+
+def test_spark_sql_runs_statements_from_the_command_line_and_stdin(tmp_path):
+    env = {"BRANDLAKE_HOME": str(tmp_path), "BRANDLAKE_SERVICES__BROKER__PORT": "0"}
+    result = run("spark-sql", "select 41 + 1 as answer", env=env)
+    assert result.returncode == 0, result.stderr
+    assert "answer" in result.stdout and "42" in result.stdout
+    piped = subprocess.run(
+        [BRANDLAKE, "spark-sql"],
+        input="select 'a' as first; select 'b' as second;",
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, **env},
+    )
+    assert piped.returncode == 0, piped.stderr
+    assert "first" in piped.stdout and "second" in piped.stdout
