@@ -44,7 +44,7 @@ from pyspark.sql import DataFrame
 from pyspark.sql.types import StringType, StructField, StructType
 
 from jobs.common.config import Settings, is_uri
-from jobs.common.lake import OpenTables
+from jobs.common.lake import OpenTables, spark_path
 from schemas.tables import TableSpec
 
 log = logging.getLogger("brandlake.delta")
@@ -202,7 +202,7 @@ class DeltaSink:
                     from delta.tables import DeltaTable as SparkDeltaTable
                     from pyspark.sql import SparkSession
 
-                    path = _spark_path(self.uri(table))
+                    path = spark_path(self.uri(table))
                     metrics = (
                         SparkDeltaTable.forPath(SparkSession.active(), path)
                         .optimize()
@@ -274,7 +274,7 @@ class DeltaSink:
 
         builder = (
             SparkDeltaTable.createIfNotExists(SparkSession.active())
-            .location(_spark_path(self.uri(table)))
+            .location(spark_path(self.uri(table)))
             .addColumns(table.spark_schema)
             .comment(table.doc)
         )
@@ -323,7 +323,7 @@ class DeltaSink:
         )
         for key, value in options.items():
             writer = writer.option(key, value)
-        writer.save(_spark_path(self.uri(table)))
+        writer.save(spark_path(self.uri(table)))
 
 
 def committed_files(uri: str, newest: int, app_id: str, batch_id: int) -> list[str]:
@@ -410,10 +410,6 @@ def check_table_schema(delta: DeltaTable, table: TableSpec) -> None:
             f"{table.name} is partitioned by {delta.metadata().partition_columns}, "
             f"brandlake expects {list(table.partition_by)}"
         )
-
-
-def _spark_path(uri: str) -> str:
-    return uri.replace("s3://", "s3a://", 1) if uri.startswith("s3://") else uri
 
 
 @dataclass(frozen=True)

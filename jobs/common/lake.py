@@ -71,6 +71,11 @@ class OpenTables:
         return delta.to_pyarrow_dataset().to_table(columns=columns, filter=where)
 
 
+def spark_path(uri: str) -> str:
+    """A table's URI as Spark's Hadoop filesystems name it (`s3://` is `s3a://` there)."""
+    return uri.replace("s3://", "s3a://", 1) if uri.startswith("s3://") else uri
+
+
 def register_tables(spark, settings: Settings) -> list[str]:
     """Name every existing table in `spark`'s catalog (`bronze.impressions`, `gold.revenue_minute`,
     ...) so analysts write `spark.sql("SELECT ... FROM gold.revenue_minute")`; returns the
@@ -81,7 +86,7 @@ def register_tables(spark, settings: Settings) -> list[str]:
         if open_table(settings, table.name) is None:
             continue
         layer = table.name.split(".")[0]
-        location = settings.table_uri(table.name).replace("s3://", "s3a://", 1)
+        location = spark_path(settings.table_uri(table.name))
         spark.sql(f"CREATE DATABASE IF NOT EXISTS {layer}")
         spark.sql(f"CREATE TABLE IF NOT EXISTS {table.name} USING delta LOCATION '{location}'")
         registered.append(table.name)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from pyspark.sql import DataFrame, SparkSession
 
-from jobs.common.config import Settings, is_uri
+from jobs.common.config import Settings
 from jobs.common.jars import classpath
 from jobs.common.kafka import bootstrap_servers, topic_names
 
@@ -16,7 +16,7 @@ def build_session(settings: Settings, app_name: str | None = None) -> SparkSessi
     by `brandlake jars`; hadoop-aws too for an `s3://` lake); local mode binds to loopback and
     has no UI."""
     jars = classpath(settings, "spark")
-    if is_uri(settings.lake.root) and settings.lake.root.startswith("s3"):
+    if settings.lake.root.startswith("s3"):
         jars += classpath(settings, "s3a")
     builder = (
         SparkSession.builder.master(settings.spark.master)
