@@ -131,16 +131,23 @@ class SampleMediaConf(_Strict):
 
 class TrainProfile(_Strict):
     images: int = Field(ge=10)
-    image_size: int = Field(ge=64, le=1920, multiple_of=32)
+    image_size: int = Field(ge=64, le=1920, multiple_of=32)  # the square crop trained on
+    frame_width: int = Field(default=640, ge=64, le=3840)  # the 16:9 frame it is cropped from
     epochs: int = Field(ge=1)
     batch: int = Field(ge=1)
     patience: int = Field(ge=1)
+
+
+class SceneFamilies(_Strict):
+    train: list[str] = Field(min_length=1)  # what training images show
+    held_out: list[str] = Field(min_length=1)  # only evaluation broadcasts show these
 
 
 class TrainConf(_Strict):
     work_dir: str
     seed: int
     profiles: dict[str, TrainProfile]
+    families: SceneFamilies
     augmentation: dict[str, float] = {}  # Ultralytics augmentation arguments (fliplr, hsv_h, ...)
 
 

@@ -287,8 +287,11 @@ def paste_logo(
     blur: float = 0.0,
     opacity: float = 1.0,
     occluder: tuple[tuple[float, float], float] | None = None,
+    motion: tuple[float, float] = (0.0, 0.0),
 ) -> PastedLogo | None:
-    """Warp an RGBA `logo` onto the quad `corners` (tl, tr, br, bl) of `frame`, in place.
+    """Warp an RGBA `logo` onto the quad `corners` (tl, tr, br, bl) of `frame`, in place;
+    `blur` is a Gaussian's sigma, `motion` a streak (length in pixels, angle in degrees) as a
+    panning camera smears a board.
 
     Returns the box of the logo's part inside the frame and the share of its pixels that are in
     frame and not under `occluder` ((centre, radius), drawn on top), or None when nothing of it
@@ -310,6 +313,8 @@ def paste_logo(
     warped = cv2.warpPerspective(logo, warp, (x2 - x1, y2 - y1), flags=cv2.INTER_LINEAR)
     if blur:
         warped = cv2.GaussianBlur(warped, (0, 0), blur)
+    if motion[0] >= 2:
+        warped = cv2.filter2D(warped, -1, motion_kernel(*motion))
     alpha = warped[..., 3].astype(np.float32) / 255 * opacity
     total = float(alpha.sum())
     if occluder is not None:
@@ -333,6 +338,16 @@ def paste_logo(
     return PastedLogo((int(cx1), int(cy1), int(cx2), int(cy2)), round(visible, 4), inside, total)
 
 
+def motion_kernel(length: float, angle: float) -> np.ndarray:
+    """A normalised line kernel: the streak a point leaves during a pan."""
+    size = int(length) | 1
+    kernel = np.zeros((size, size), np.float32)
+    kernel[size // 2, :] = 1.0
+    rotation = cv2.getRotationMatrix2D((size / 2 - 0.5, size / 2 - 0.5), angle, 1.0)
+    kernel = cv2.warpAffine(kernel, rotation, (size, size))
+    return kernel / max(float(kernel.sum()), 1e-6)
+
+
 @dataclass(frozen=True)
 class PastedLogo:
     box: tuple[int, int, int, int]  # its part inside the frame: x1, y1, x2, y2
@@ -341,15 +356,24 @@ class PastedLogo:
     total: float  # its opacity summed over the whole logo, in frame or not
 
 
-def visible_shares(drawn: list[PastedLogo], shape: tuple[int, int]) -> list[float]:
+def visible_shares(
+    drawn: list[PastedLogo],
+    shape: tuple[int, int],
+    window: tuple[int, int, int, int] | None = None,
+) -> list[float]:
     """Each logo's share of pixels left showing once the logos drawn after it are on top
-    (a channel's overlay over a pitch-side board hides part of the board)."""
+    (a channel's overlay over a pitch-side board hides part of the board); with `window`
+    (x1, y1, x2, y2), only what shows inside it counts (a crop of the frame)."""
     covered = np.zeros(shape, np.float32)  # how much of each pixel later logos hide, 0..1
+    outside = np.ones(shape, np.float32)
+    if window is not None:
+        outside[window[1] : window[3], window[0] : window[2]] = 0.0
     shares = [0.0] * len(drawn)
     for position in range(len(drawn) - 1, -1, -1):
         logo = drawn[position]
         x1, y1, x2, y2 = logo.box
         under = covered[y1:y2, x1:x2]
-        shares[position] = round(float((logo.alpha * (1 - under)).sum()) / logo.total, 4)
+        hidden = 1 - (1 - under) * (1 - outside[y1:y2, x1:x2])
+        shares[position] = round(float((logo.alpha * (1 - hidden)).sum()) / logo.total, 4)
         covered[y1:y2, x1:x2] = 1 - (1 - under) * (1 - logo.alpha)
     return shares

@@ -46,9 +46,11 @@ def dataset_for(settings: Settings, profile: str) -> tuple[Path, str]:
     conf = settings.train.profiles[profile]
     spec = DatasetSpec(
         images=conf.images,
-        image_size=conf.image_size,
-        seed=settings.train.seed,
         min_visible=settings.exposure.min_visible_share,
+        families=tuple(settings.train.families.train),
+        image_size=conf.image_size,
+        frame_width=conf.frame_width,
+        seed=settings.train.seed,
     )
     fingerprint = spec.fingerprint([b.brand_id for b in settings.catalog.brands])
     folder = Path(settings.train.work_dir) / "datasets" / fingerprint
@@ -57,7 +59,12 @@ def dataset_for(settings: Settings, profile: str) -> tuple[Path, str]:
         log.info(
             "building %d synthetic images at %d px in %s", conf.images, conf.image_size, folder
         )
-        build_dataset(spec, settings.catalog.brands, folder)
+        build_dataset(
+            spec,
+            settings.catalog.brands,
+            folder,
+            progress=lambda done, total: log.info("%d/%d images", done, total),
+        )
     return data_yaml, fingerprint
 
 
