@@ -89,6 +89,9 @@ def parse_frame_message(value: bytes | None) -> tuple[dict | None, list[str]]:
         why.append("frame_time: not an ISO 8601 time")
     if frame_time is not None and frame_time.tzinfo is None:
         why.append("frame_time: no time zone")
+    interval = message.get("interval_s")
+    if not isinstance(interval, int | float) or isinstance(interval, bool) or interval < 0:
+        why.append("interval_s: missing or not a number of seconds >= 0")
     brands = []
     for brand in message.get("brands") or []:
         try:
@@ -110,6 +113,8 @@ def parse_frame_message(value: bytes | None) -> tuple[dict | None, list[str]]:
         "stream_id": message["stream_id"],
         "segment_id": message.get("segment_id"),
         "frame_time": frame_time.astimezone(UTC),
+        "interval_s": float(interval),
+        "refined": bool(message.get("refined")),
         "scene_label": message.get("scene_label"),
         "safety_score": message.get("safety_score"),
         "person_count": message.get("person_count"),
@@ -245,7 +250,7 @@ def touched_minutes(settings: Settings, times: BatchTimes) -> dict[str, tuple[da
     until the minute is recomputed again.)
     """
     conf = settings.exposure
-    back = timedelta(seconds=_step_s(settings) + conf.gap_tolerance_s)
+    back = timedelta(seconds=conf.max_frame_interval_s + conf.gap_tolerance_s)
     ahead = max(back, timedelta(seconds=conf.frame_max_age_s))
     ranges: dict[str, tuple[datetime, datetime]] = {}
     for key, rows in times.items():
@@ -258,10 +263,6 @@ def touched_minutes(settings: Settings, times: BatchTimes) -> dict[str, tuple[da
             low, high = ranges.get(stream, (first, last))
             ranges[stream] = (min(low, first), max(high, last))
     return ranges
-
-
-def _step_s(settings: Settings) -> float:
-    return 1.0 / settings.jobs.frame_analysis.sample_fps
 
 
 def _between(column: str, stream: str, start: datetime, end: datetime):
@@ -280,14 +281,14 @@ def recompute(
     for stream, (first, last) in sorted(ranges.items()):
         end = last + timedelta(minutes=1)
         history = first - timedelta(minutes=conf.lookback_minutes)
-        ahead = end + timedelta(seconds=_step_s(settings) + conf.gap_tolerance_s)
+        ahead = end + timedelta(seconds=conf.max_frame_interval_s + conf.gap_tolerance_s)
         frames, frame_ids = _frames(tables, _between("frame_time", stream, history, ahead))
         rate = rate_per_second(settings.catalog.rate_card, stream)
         priced = {} if reprice else priced_minutes(tables, stream, first, last)
         exposure += [
             row
             for row in brand_exposure_minutes(
-                frames, _step_s(settings), conf.gap_tolerance_s, conf.quality, rate, priced
+                frames, conf.gap_tolerance_s, conf.quality, rate, priced
             )
             if first <= row["minute"] <= last
         ]
@@ -318,16 +319,16 @@ def _frames(tables: OpenTables, where) -> tuple[list[Frame], list[str]]:
     found = tables.read(FRAME_BRANDS.name, FRAME_BRANDS.columns, where)
     unique = {r["frame_id"]: r for r in (found.to_pylist() if found is not None else [])}
     ordered = sorted(unique.values(), key=lambda r: (r["frame_time"], r["frame_id"]))
-    frames = [
-        Frame(
-            r["stream_id"],
-            r["frame_time"],
-            tuple(_brand_seen(b) for b in r["brands"]),
-            r["scene_label"],
-            r["safety_score"],
-        )
-        for r in ordered
-    ]
+    frames, scene, safety = [], None, None
+    longest = tables.settings.exposure.max_frame_interval_s
+    for r in ordered:
+        # A boundary frame was analysed for brands only: it shows its sampled neighbour's
+        # scene and safety to the impressions it gives context to.
+        if not r["refined"]:
+            scene, safety = r["scene_label"], r["safety_score"]
+        interval = min(r["interval_s"], longest)
+        seen = tuple(_brand_seen(b) for b in r["brands"])
+        frames.append(Frame(r["stream_id"], r["frame_time"], interval, seen, scene, safety))
     return frames, [r["frame_id"] for r in ordered]
 
 

@@ -148,8 +148,8 @@ def scene_examples(settings: Settings) -> dict[str, list[np.ndarray]]:
     """The labelled example frames of `models.scene.examples`, as RGB images."""
     import cv2
 
-    from jobs.sample_media.broadcast import load_background
     from jobs.sample_media.logos import render_logo
+    from jobs.sample_media.scenes import load_photo
 
     brands = {b.brand_id: b for b in settings.catalog.brands}
     examples: dict[str, list[np.ndarray]] = {}
@@ -158,7 +158,7 @@ def scene_examples(settings: Settings) -> dict[str, list[np.ndarray]]:
         for reference in references:
             kind, _, name = reference.partition(":")
             if kind == "skimage" and name:
-                images.append(load_background(name))
+                images.append(load_photo(name))
             elif kind == "logo" and name:
                 if name not in brands:
                     raise ValueError(f"models.scene.examples.{label}: no brand {name!r} in catalog")
@@ -237,14 +237,18 @@ class AnalyseSegments:
     batch_size: int
     keyframes_only: bool
     analysed_at: datetime
+    refine_boundaries: bool = True
 
     def __call__(self, batch: pa.RecordBatch) -> dict[str, pa.Table]:
         models = self.models.describe()
+        brands_only = self.models.brand.label if self.models.brand is not None else ""
         records = sort_records(batch, self._analyse, self.analysed_at)
         detections: list[dict] = []
         frames: list[dict] = []
         for segment, found, context in records.parsed("segments"):
-            frames += [self._frame_row(segment, c, models) for c in context]
+            frames += [
+                self._frame_row(segment, c, brands_only if c.refined else models) for c in context
+            ]
             detections += self._detection_rows(segment, found)
         return {
             DETECTIONS.name: pa.Table.from_pylist(detections, schema=DETECTIONS.schema),
@@ -264,6 +268,7 @@ class AnalyseSegments:
                 self.sample_fps,
                 self.batch_size,
                 self.keyframes_only,
+                self.refine_boundaries,
             )
         except SegmentDecodeError as error:
             return "segments", None, [f"undecodable segment: {error}"]
@@ -289,6 +294,8 @@ class AnalyseSegments:
             "brand_count": frame.brand_count,
             "brightness": frame.brightness,
             "motion": frame.motion,
+            "interval_s": frame.interval_s,
+            "refined": frame.refined,
             "scene_label": frame.scene_label,
             "safety_score": frame.safety_score,
             "models": models,
@@ -345,6 +352,8 @@ def frame_messages(frames: list[dict], detections: list[dict]) -> list[dict]:
             "frame_time": frame["frame_time"].isoformat(),
             "frame_epoch_ms": int(frame["frame_time"].timestamp() * 1000),
             "pts_s": frame["pts_s"],
+            "interval_s": frame["interval_s"],
+            "refined": frame["refined"],
             "brands": brands.get((frame["segment_id"], frame["frame_index"]), []),
             "person_count": frame["person_count"],
             "scene_label": frame["scene_label"],
@@ -374,6 +383,8 @@ def live_fields(message: dict) -> dict[str, str]:
 def latest_per_stream(messages: list[dict]) -> dict[str, dict]:
     latest: dict[str, dict] = {}
     for message in messages:
+        if message["refined"]:  # brands only: the live state shows sampled frames
+            continue
         known = latest.get(message["stream_id"])
         if known is None or message["frame_epoch_ms"] > known["frame_epoch_ms"]:
             latest[message["stream_id"]] = message
@@ -396,7 +407,12 @@ def transform(settings: Settings, models: ModelSpec, analysed_at: datetime) -> A
     the executors, nothing sent anywhere."""
     conf = settings.jobs.frame_analysis
     return AnalyseSegments(
-        models, conf.sample_fps, conf.batch_size, conf.keyframes_only, analysed_at
+        models,
+        conf.sample_fps,
+        conf.batch_size,
+        conf.keyframes_only,
+        analysed_at,
+        conf.refine_boundaries,
     )
 
 
@@ -421,8 +437,8 @@ def load(
 
 
 FRAME_MESSAGE_COLUMNS = [
-    "stream_id", "segment_id", "sequence", "frame_index", "frame_time", "pts_s", "person_count",
-    "scene_label", "safety_score", "models",
+    "stream_id", "segment_id", "sequence", "frame_index", "frame_time", "pts_s", "interval_s",
+    "refined", "person_count", "scene_label", "safety_score", "models",
 ]  # fmt: skip
 
 

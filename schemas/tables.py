@@ -128,6 +128,12 @@ SEGMENT_CONTEXT = TableSpec(
             pa.field("brand_count", pa.int32()),
             pa.field("brightness", pa.float64()),  # mean luma, 0..1
             pa.field("motion", pa.float64()),  # mean luma change since the last sampled frame
+            # The seconds of video the frame stands for: to the next analysed frame, or the
+            # segment's end. Exposure counts these as screen time.
+            pa.field("interval_s", pa.float64()),
+            # Analysed for brands only, to place an appearance's first or last frame exactly:
+            # no people, scene or safety (null)
+            pa.field("refined", pa.bool_()),
             pa.field("scene_label", pa.string()),
             pa.field("safety_score", pa.float64()),  # 1 - P(nsfw); null when disabled
             pa.field("models", pa.string()),  # every model (and version) that saw the frame
@@ -171,6 +177,8 @@ FRAME_BRANDS = TableSpec(
             pa.field("stream_id", pa.string()),
             pa.field("segment_id", pa.string()),
             pa.field("frame_time", TIMESTAMP),
+            pa.field("interval_s", pa.float64()),  # seconds of video the frame stands for
+            pa.field("refined", pa.bool_()),  # a boundary frame: brands only, no scene/safety
             pa.field("scene_label", pa.string()),
             pa.field("safety_score", pa.float64()),
             pa.field("person_count", pa.int32()),
@@ -227,7 +235,7 @@ BRAND_EXPOSURE_MINUTE = TableSpec(
             _MINUTE,
             pa.field("screen_seconds", pa.float64()),
             pa.field("appearances", pa.int32()),  # appearances that start in the minute
-            pa.field("frames", pa.int32()),  # sampled frames showing the brand
+            pa.field("frames", pa.int32()),  # analysed frames showing the brand
             pa.field("mean_size_share", pa.float64()),
             pa.field("max_size_share", pa.float64()),
             pa.field("position_weight", pa.float64()),  # 1 centre .. 0 corner

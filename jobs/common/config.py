@@ -127,6 +127,9 @@ class SampleMediaConf(_Strict):
     fps: int = Field(ge=1, le=120)
     seed: int
     scene_seconds: float = Field(gt=0)
+    families: list[str] = Field(default=["photo"], min_length=1)  # jobs/sample_media/scenes.py
+    distractors: int = Field(default=0, ge=0, le=8)  # made-up logos per scene, unlabelled
+    crf: int = Field(default=20, ge=0, le=51)  # x264 quality: 20 near-lossless, 28 a broadcast's
 
 
 class TrainProfile(_Strict):
@@ -172,6 +175,7 @@ class StreamingJobConf(_Strict):
 class FrameAnalysisConf(StreamingJobConf):
     sample_fps: float = Field(gt=0, le=60)
     keyframes_only: bool = False
+    refine_boundaries: bool = True  # analyse frames between samples where brands change
     batch_size: int = Field(ge=1, le=256)  # frames per model call
     parallelism: int = Field(ge=0)  # segments analysed at once; 0: Spark's default parallelism
     redis_ttl_s: int = Field(ge=1)  # live state of a stream that stops being analysed expires
@@ -201,6 +205,7 @@ class QualityConf(_Strict):
 class ExposureConf(_Strict):
     min_visible_share: float = Field(gt=0, le=1)
     gap_tolerance_s: float = Field(ge=0, le=60)
+    max_frame_interval_s: float = Field(default=4.0, gt=0, le=60)  # the longest segment
     allowed_lateness_s: float = Field(ge=0)
     frame_max_age_s: float = Field(gt=0)
     lookback_minutes: int = Field(ge=1, le=1440)

@@ -3,15 +3,17 @@
 Pure functions over one stream's frames in time order, so the streaming job, the tests and an
 analyst's notebook compute exactly the same numbers.
 
-- A sampled frame stands for the `step_s` seconds until the next sample (0.5 s at 2 fps), so a
-  detection holds for one step: screen seconds = frames showing the brand x `step_s`, counted
-  in each frame's minute. Bridged gaps add no screen time (the logo was not seen then: measured
-  on a sample broadcast, counting them overstated screen time by up to 18 %).
+- An analysed frame stands for its `interval_s`: the video until the next analysed frame, as
+  `frame_analysis` measured it (0.5 s between samples at 2 fps; less around the boundary frames
+  it adds where brands change). Screen seconds = the intervals of the frames showing the brand,
+  counted in each frame's minute. Bridged gaps add no screen time (the logo was not seen then:
+  measured on a sample broadcast, counting them overstated screen time by up to 18 %).
 - An appearance is a run of frames showing the brand; a gap of up to `gap_tolerance_s` without
   it (a missed detection, an occluder passing) does not split the run. An appearance covers
-  [first frame, last frame + step_s); appearances of a minute are those that start in it.
+  [first frame, last frame + its interval); appearances of a minute are those that start in it.
 - Size (mean and max `area_share`), position, clarity (detector confidence) and clutter (other
-  brands in the same frame) average over the minute's frames that show the brand.
+  brands in the same frame) average over the minute's frames that show the brand, each frame
+  weighted by its interval (a boundary frame standing for 33 ms weighs as little).
 - Share of voice: the brand's screen seconds / all brands' screen seconds, per stream and minute.
 - Quality index (0..1), a weighted sum whose weights live in `conf/` (`exposure.quality`):
 
@@ -89,6 +91,7 @@ class BrandSeen:
 class Frame:
     stream_id: str
     frame_time: datetime
+    interval_s: float  # seconds of video the frame stands for
     brands: tuple[BrandSeen, ...] = ()
     scene_label: str | None = None
     safety_score: float | None = None
@@ -98,7 +101,7 @@ class Frame:
 class Appearance:
     brand_id: str
     start: datetime
-    end: datetime  # exclusive: last frame + step
+    end: datetime  # exclusive: last frame + its interval
     frames: int
 
     @property
@@ -112,6 +115,7 @@ class _MinuteSums:
     appearances: int = 0
     appearance_seconds: list[float] = field(default_factory=list)
     frames: int = 0
+    weight: float = 0.0  # the intervals the sums below are weighted by
     size_sum: float = 0.0
     size_max: float = 0.0
     position_sum: float = 0.0
@@ -125,38 +129,37 @@ def position_weight(box: Box) -> float:
     return max(0.0, 1.0 - math.hypot(cx - 0.5, cy - 0.5) / math.hypot(0.5, 0.5))
 
 
-def appearances(frames: Iterable[Frame], step_s: float, gap_tolerance_s: float) -> list[Appearance]:
+def appearances(frames: Iterable[Frame], gap_tolerance_s: float) -> list[Appearance]:
     """Runs of frames showing each brand, flicker of up to `gap_tolerance_s` bridged."""
-    return _walk(frames, step_s, gap_tolerance_s, {})
+    return _walk(frames, gap_tolerance_s, {})
 
 
 def _walk(
     frames: Iterable[Frame],
-    step_s: float,
     gap_tolerance_s: float,
     seconds: dict[tuple[datetime, str], float],
 ) -> list[Appearance]:
-    """Appearances; adds `step_s` to `seconds[(minute, brand)]` for every frame showing the
-    brand, in that frame's minute."""
-    step = timedelta(seconds=step_s)
-    longest_gap = timedelta(seconds=step_s + gap_tolerance_s + 1e-6)
-    open_runs: dict[str, list] = {}  # brand -> [start, last, frames]
+    """Appearances; adds each frame's interval to `seconds[(minute, brand)]` for every brand
+    it shows, in that frame's minute."""
+    tolerance = timedelta(seconds=gap_tolerance_s + 1e-6)
+    open_runs: dict[str, list] = {}  # brand -> [start, end of its last frame, frames]
     done: list[Appearance] = []
 
     def close(brand: str, run: list) -> None:
-        done.append(Appearance(brand, run[0], run[1] + step, run[2]))
+        done.append(Appearance(brand, run[0], run[1], run[2]))
 
     for frame in sorted(frames, key=lambda f: f.frame_time):
+        end = frame.frame_time + timedelta(seconds=frame.interval_s)
         for brand in sorted({b.brand_id for b in frame.brands}):
             run = open_runs.get(brand)
             key = (minute_of(frame.frame_time), brand)
-            seconds[key] = seconds.get(key, 0.0) + step_s
-            if run is not None and frame.frame_time - run[1] <= longest_gap:
-                run[1], run[2] = frame.frame_time, run[2] + 1
+            seconds[key] = seconds.get(key, 0.0) + frame.interval_s
+            if run is not None and frame.frame_time - run[1] <= tolerance:
+                run[1], run[2] = end, run[2] + 1
                 continue
             if run is not None:
                 close(brand, run)
-            open_runs[brand] = [frame.frame_time, frame.frame_time, 1]
+            open_runs[brand] = [frame.frame_time, end, 1]
     for brand, run in open_runs.items():
         close(brand, run)
     return sorted(done, key=lambda a: (a.start, a.brand_id))
@@ -168,7 +171,6 @@ def minute_of(moment: datetime) -> datetime:
 
 def brand_exposure_minutes(
     frames: list[Frame],
-    step_s: float,
     gap_tolerance_s: float,
     weights: QualityConf,
     rate: float,
@@ -181,7 +183,7 @@ def brand_exposure_minutes(
     stream_id = frames[0].stream_id
     sums: dict[tuple[datetime, str], _MinuteSums] = {}
     seconds: dict[tuple[datetime, str], float] = {}
-    for appearance in _walk(frames, step_s, gap_tolerance_s, seconds):
+    for appearance in _walk(frames, gap_tolerance_s, seconds):
         first = sums.setdefault((minute_of(appearance.start), appearance.brand_id), _MinuteSums())
         first.appearances += 1
         first.appearance_seconds.append(appearance.seconds)
@@ -191,21 +193,25 @@ def brand_exposure_minutes(
         brands = {b.brand_id for b in frame.brands}
         for seen in frame.brands:
             s = sums.setdefault((minute_of(frame.frame_time), seen.brand_id), _MinuteSums())
+            # Two boxes of a brand in one frame weigh as two frames (as they always have).
+            weight = frame.interval_s
             s.frames += 1
-            s.size_sum += seen.area_share
+            s.weight += weight
+            s.size_sum += seen.area_share * weight
             s.size_max = max(s.size_max, seen.area_share)
-            s.position_sum += position_weight(seen.box)
-            s.confidence_sum += seen.confidence
-            s.clutter_sum += len(brands - {seen.brand_id})
+            s.position_sum += position_weight(seen.box) * weight
+            s.confidence_sum += seen.confidence * weight
+            s.clutter_sum += len(brands - {seen.brand_id}) * weight
     total_by_minute: dict[datetime, float] = {}
     for (minute, _brand), s in sums.items():
         total_by_minute[minute] = total_by_minute.get(minute, 0.0) + s.screen_seconds
     rows = []
     for (minute, brand), s in sorted(sums.items()):
-        mean_size = s.size_sum / s.frames
-        mean_position = s.position_sum / s.frames
-        mean_confidence = s.confidence_sum / s.frames
-        mean_clutter = s.clutter_sum / s.frames
+        weight = s.weight or 1.0  # frames of no duration: their sums are 0 too
+        mean_size = s.size_sum / weight
+        mean_position = s.position_sum / weight
+        mean_confidence = s.confidence_sum / weight
+        mean_clutter = s.clutter_sum / weight
         mean_duration = (
             sum(s.appearance_seconds) / len(s.appearance_seconds) if s.appearance_seconds else 0
         )

@@ -62,7 +62,7 @@ def generate(settings: Settings, out_dir: Path, name: str | None = None) -> Path
             ffmpeg_binary(), "-hide_banner", "-loglevel", "error", "-y",
             "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{conf.width}x{conf.height}",
             "-r", str(conf.fps), "-i", "-",
-            "-c:v", "libx264", "-preset", "veryfast", "-crf", "20", "-pix_fmt", "yuv420p",
+            "-c:v", "libx264", "-preset", "veryfast", "-crf", str(conf.crf), "-pix_fmt", "yuv420p",
             "-g", str(keyframe_every), "-movflags", "+faststart", str(video),
         ],
         stdin=subprocess.PIPE,

@@ -1,11 +1,14 @@
-"""A sample broadcast: real photographs, camera moves and cuts, brand logos on boards and as
-overlays, and the exact ground truth of where each logo is in every frame.
+"""A sample broadcast: scenes, camera moves and cuts, brand logos on boards and as overlays,
+and the exact ground truth of where each logo is in every frame.
 
-Backgrounds are photographs that ship with scikit-image. A scene is one photograph seen by a
-moving camera (pan and zoom); scenes cut to one another. Logos of the catalog's brands appear on
-sponsor boards that belong to the scene (they move with the camera, seen in perspective, maybe
-blurred, maybe crossed by an occluder) and as screen overlays that slide in and out. Everything
-follows from the seed.
+A scene is one backdrop seen by a moving camera (pan and zoom); scenes cut to one another.
+Backdrops come from the scene families `sample_media.families` names
+(`jobs/sample_media/scenes.py`): by default `photo`, the photographs that ship with
+scikit-image. Logos of the catalog's brands appear on sponsor boards that belong to the scene
+(in the backdrop's own slots where it has them: LED panels, screens, posters; they move with
+the camera, seen in perspective, maybe blurred, maybe crossed by an occluder) and as screen
+overlays that slide in and out. `sample_media.distractors` made-up logos per scene (of the
+held-out kinds) share the screen and are never in the truth. Everything follows from the seed.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ import numpy as np
 
 from jobs.common.config import Brand, SampleMediaConf
 from jobs.sample_media.logos import LOGO_SIZE, render_logo
+from jobs.sample_media.scenes import FAMILIES, load_photo, render_distractor
 
 BACKGROUNDS = (
     "astronaut",
@@ -31,19 +35,7 @@ BACKGROUNDS = (
     "camera",
     "brick",
     "grass",
-)
-
-
-def load_background(name: str) -> np.ndarray:
-    """An RGB photograph from scikit-image's bundled data."""
-    import skimage.data
-
-    image = getattr(skimage.data, name)()
-    if isinstance(image, tuple):  # stereo_motorcycle: (left, right, disparity)
-        image = image[0]
-    if image.ndim == 2:
-        image = np.dstack([image] * 3)
-    return np.ascontiguousarray(image[..., :3])
+)  # the `photo` family's scenes, in a broadcast
 
 
 @dataclass(frozen=True)
@@ -62,7 +54,7 @@ class Camera:
 class Board:
     """A logo fixed in the scene: four corners in photograph pixels, shown from t_in to t_out."""
 
-    brand_id: str
+    brand_id: str  # "" for a made-up logo (not in the truth)
     corners: np.ndarray  # 4x2, logo corners in photograph coordinates (tl, tr, br, bl)
     t_in: float
     t_out: float
@@ -90,6 +82,8 @@ class Scene:
     camera: Camera
     boards: list[Board] = field(default_factory=list)
     overlays: list[Overlay] = field(default_factory=list)
+    slots: list[np.ndarray] = field(default_factory=list)  # the backdrop's places for a logo
+    distractors: list[tuple[Board, np.ndarray]] = field(default_factory=list)  # board, logo
 
 
 @dataclass(frozen=True)
@@ -115,7 +109,12 @@ class Broadcast:
         self.frames = round(conf.seconds * conf.fps)
         self.logos = {b.brand_id: render_logo(b) for b in brands}
         self.random = np.random.default_rng(conf.seed)
-        self.photos = {name: self._fit(load_background(name)) for name in BACKGROUNDS}
+        self.brands = brands
+        self.photos = (
+            {name: self._fit(load_photo(name)) for name in BACKGROUNDS}
+            if "photo" in conf.families
+            else {}
+        )
         self.scenes = self._script([b.brand_id for b in brands])
 
     # -- the script ------------------------------------------------------------------------
@@ -129,15 +128,28 @@ class Broadcast:
     def _script(self, brand_ids: list[str]) -> list[Scene]:
         scenes, start, order = [], 0.0, list(self.random.permutation(len(BACKGROUNDS)))
         unseen = list(brand_ids)
+        families = self.conf.families
         while start < self.conf.seconds:
             seconds = float(min(max(self.random.exponential(self.conf.scene_seconds), 2.5), 12.0))
             seconds = min(seconds, self.conf.seconds - start)
-            name = BACKGROUNDS[order[len(scenes) % len(order)]]
-            scene = Scene(name, self.photos[name], start, seconds, self._camera(self.photos[name]))
+            family = families[len(scenes) % len(families)]
+            if family == "photo":
+                name = BACKGROUNDS[order[len(scenes) % len(order)]]
+                photo, slots = self.photos[name], []
+            else:
+                # A backdrop larger than the frame, so the camera can pan and zoom over it.
+                backdrop = FAMILIES[family](
+                    self.random, round(1.4 * self.height), round(1.4 * self.width)
+                )
+                name, photo, slots = family, backdrop.image, list(backdrop.slots)
+            scene = Scene(name, photo, start, seconds, self._camera(photo), slots=slots)
             count = int(self.random.integers(1, 3))
             for _ in range(count):
                 brand = unseen.pop(0) if unseen else str(self.random.choice(brand_ids))
                 scene.boards.append(self._board(scene, brand))
+            for _ in range(self.conf.distractors):
+                logo = render_distractor(self.random, self.brands, "held_out")
+                scene.distractors.append((self._board(scene, ""), logo))
             if self.random.random() < 0.5:
                 scene.overlays.append(self._overlay(scene, str(self.random.choice(brand_ids))))
             scenes.append(scene)
@@ -159,15 +171,34 @@ class Broadcast:
         return Camera(view(), view())
 
     def _board(self, scene: Scene, brand_id: str) -> Board:
-        # Somewhere both the first and the last view see, so the board stays in shot.
+        # Somewhere both the first and the last view see, so the board stays in shot; in one of
+        # the backdrop's slots when one is in view (then the slot is taken).
         views = [scene.camera.at(0), scene.camera.at(1)]
+        in_view = [
+            i
+            for i, slot in enumerate(scene.slots)
+            if all(
+                abs(slot[:, 0].mean() - cx) < 0.4 * w
+                and abs(slot[:, 1].mean() - cy) < 0.4 * w * self.height / self.width
+                for cx, cy, w in views
+            )
+        ]
+        if in_view and self.random.random() < 0.7:
+            corners = scene.slots.pop(in_view[int(self.random.integers(len(in_view)))])
+            width = float(np.ptp(corners[:, 0]))
+            height = width * LOGO_SIZE[1] / LOGO_SIZE[0]
+            cx = float(corners[:, 0].mean())
+            return self._timed_board(scene, brand_id, corners.astype(float), width, height, cx)
         aspect = self.height / self.width
         left = max(cx - w / 2 for cx, _, w in views)
         right = min(cx + w / 2 for cx, _, w in views)
         top = max(cy - w * aspect / 2 for _, cy, w in views)
         bottom = min(cy + w * aspect / 2 for _, cy, w in views)
         view_width = min(w for _, _, w in views)
-        width = float(self.random.uniform(0.14, 0.32) * view_width)
+        if scene.background in BACKGROUNDS:
+            width = float(self.random.uniform(0.14, 0.32) * view_width)
+        else:  # other scenes have smaller, more distant boards too
+            width = float(np.exp(self.random.uniform(np.log(0.05), np.log(0.3))) * view_width)
         height = width * LOGO_SIZE[1] / LOGO_SIZE[0]
         cx = float(
             self.random.uniform(left + width * 0.6, max(left + width * 0.6, right - width * 0.6))
@@ -189,6 +220,12 @@ class Broadcast:
             [[math.cos(angle), -math.sin(angle)], [math.sin(angle), math.cos(angle)]]
         )
         corners = corners @ rotation.T + [cx, cy]
+        return self._timed_board(scene, brand_id, corners, width, height, cx)
+
+    def _timed_board(
+        self, scene: Scene, brand_id: str, corners: np.ndarray, width: float, height: float, cx
+    ) -> Board:
+        """When the board shows, its blur and maybe a figure passing in front of it."""
         t_in = (
             float(self.random.uniform(0, 0.3) * scene.seconds)
             if self.random.random() < 0.5
@@ -242,19 +279,15 @@ class Broadcast:
         truth: list[TruthBox] = []
         if not with_logos:
             return frame, truth
+        # Made-up logos first: they never cover a catalog logo, so the truth stays exact.
+        for board, logo in scene.distractors:
+            if board.t_in <= time_s < board.t_out:
+                self._draw_board(frame, board, logo, time_s, to_frame, scale)
         drawn: list[tuple[PastedLogo, str, str, float]] = []  # in drawing order
         for board in scene.boards:
             if board.t_in <= time_s < board.t_out:
-                corners = board.corners @ to_frame[:, :2].T + to_frame[:, 2]
-                occluder = None
-                if board.occluder is not None:
-                    x0, x1, radius = board.occluder
-                    progress = (time_s - board.t_in) / max(board.t_out - board.t_in, 1e-6)
-                    centre = np.array([x0 + (x1 - x0) * progress, board.corners[:, 1].mean()])
-                    occluder = (centre @ to_frame[:, :2].T + to_frame[:, 2], radius * scale)
-                pasted = paste_logo(
-                    frame, self.logos[board.brand_id], corners, board.blur, 1.0, occluder
-                )
+                logo = self.logos[board.brand_id]
+                pasted = self._draw_board(frame, board, logo, time_s, to_frame, scale)
                 if pasted:
                     drawn.append((pasted, board.brand_id, "board", board.blur))
         for overlay in scene.overlays:
@@ -274,6 +307,17 @@ class Broadcast:
         for (pasted, brand_id, kind, blur), share in zip(drawn, shares, strict=True):
             truth.append(TruthBox(index, time_s, brand_id, kind, *pasted.box, share, blur))
         return frame, truth
+
+    @staticmethod
+    def _draw_board(frame, board: Board, logo, time_s: float, to_frame, scale: float):
+        corners = board.corners @ to_frame[:, :2].T + to_frame[:, 2]
+        occluder = None
+        if board.occluder is not None:
+            x0, x1, radius = board.occluder
+            progress = (time_s - board.t_in) / max(board.t_out - board.t_in, 1e-6)
+            centre = np.array([x0 + (x1 - x0) * progress, board.corners[:, 1].mean()])
+            occluder = (centre @ to_frame[:, :2].T + to_frame[:, 2], radius * scale)
+        return paste_logo(frame, logo, corners, board.blur, 1.0, occluder)
 
     def frames_with_truth(self) -> Iterator[tuple[np.ndarray, list[TruthBox]]]:
         for index in range(self.frames):

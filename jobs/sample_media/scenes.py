@@ -431,10 +431,14 @@ STREET_PHOTOS = (
 )
 
 
+def load_photo(name: str) -> np.ndarray:
+    """An RGB photograph bundled in a package (a copy: callers may draw on it): scikit-image's
+    by name (`astronaut`), scikit-learn's and Ultralytics' by file (`sklearn:china.jpg`)."""
+    return _photo(name).copy()
+
+
 @cache
 def _photo(name: str) -> np.ndarray:
-    """An RGB photograph bundled in a package: `skimage` names, `sklearn:` and `ultralytics:`
-    files."""
     package, _, file = name.rpartition(":")
     if package == "sklearn":
         from sklearn.datasets import load_sample_image

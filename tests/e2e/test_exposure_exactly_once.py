@@ -43,7 +43,7 @@ def frame_messages() -> list[bytes]:
             ]  # fmt: skip
             message = {
                 "frame_id": f"{stream}-{step}", "stream_id": stream, "segment_id": "seg",
-                "frame_time": (T0 + timedelta(seconds=seconds)).isoformat(),
+                "frame_time": (T0 + timedelta(seconds=seconds)).isoformat(), "interval_s": 0.5,
                 "scene_label": "sports", "safety_score": 0.99, "person_count": 1, "brands": shown,
             }  # fmt: skip
             out.append(json.dumps(message).encode())

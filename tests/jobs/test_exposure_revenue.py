@@ -22,13 +22,16 @@ T0 = datetime(2026, 11, 22, 8, 0, tzinfo=UTC)
 BOX = [0.4, 0.4, 0.6, 0.6]
 
 
-def frame(seconds: float, *brands: str, stream: str = "s") -> bytes:
+def frame(
+    seconds: float, *brands: str, stream: str = "s", interval: float = 0.5, refined=False
+) -> bytes:
     at = T0 + timedelta(seconds=seconds)
     return json.dumps(
         {
             "frame_id": f"{stream}-{seconds}", "stream_id": stream, "segment_id": "seg",
-            "frame_time": at.isoformat(), "scene_label": "sports", "safety_score": 0.99,
-            "person_count": 2,
+            "frame_time": at.isoformat(), "interval_s": interval, "refined": refined,
+            "scene_label": None if refined else "sports",
+            "safety_score": None if refined else 0.99, "person_count": None if refined else 2,
             "brands": [
                 {"brand_id": b, "confidence": 0.9, "box": BOX, "area_share": 0.04} for b in brands
             ],
@@ -36,11 +39,11 @@ def frame(seconds: float, *brands: str, stream: str = "s") -> bytes:
     ).encode()  # fmt: skip
 
 
-def impression(event_id: str, seconds: float, cpm: float = 10.0) -> bytes:
+def impression(event_id: str, seconds: float, cpm: float = 10.0, stream: str = "s") -> bytes:
     return json.dumps(
         {
             "event_id": event_id, "event_time": (T0 + timedelta(seconds=seconds)).isoformat(),
-            "stream_id": "s", "viewer_id": "v-1", "campaign_id": "cmp-fizz-summer",
+            "stream_id": stream, "viewer_id": "v-1", "campaign_id": "cmp-fizz-summer",
             "advertiser_id": "adv-northwind", "brand_id": "fizzco", "slot_type": "overlay",
             "bid_cpm": cpm + 1, "clearing_cpm": cpm, "currency": "USD", "device": "tv",
             "geo": "US",
@@ -111,6 +114,39 @@ def test_revenue_per_minute_counts_impressions_clicks_and_on_screen_revenue(firs
     assert (first["impressions"], first["clicks"], first["ctr"]) == (2, 1, 0.5)
     assert first["revenue"] == pytest.approx(0.02) and first["ecpm"] == pytest.approx(10.0)
     assert first["revenue_brand_on_screen"] == pytest.approx(0.01)
+
+
+def test_frames_count_the_interval_frame_analysis_measured_whatever_the_rates(settings):
+    """frame_analysis sampling at 5 frames/s while this job's configuration keeps the default
+    2: every frame counts the 0.2 s it stands for (a fixed step counted each as 0.5 s, screen
+    seconds 2.5x the truth); a boundary frame counts its own interval and takes its sampled
+    neighbour's scene for the impressions it gives context to."""
+    assert settings.jobs.frame_analysis.sample_fps == 2.0
+    # (A stream of its own: Redis's live state is shared with the module's other tests.)
+    fast = [frame(10 + n / 5, "lumen", stream="rates", interval=0.2) for n in range(20)]
+    boundary = [
+        frame(20.0, stream="rates", interval=0.4),
+        frame(20.4, "lumen", stream="rates", interval=0.1, refined=True),  # first with it
+        frame(20.5, "lumen", stream="rates", interval=0.5),
+        frame(21.0, stream="rates", interval=0.5),
+    ]
+    produce(settings, "detections", fast + boundary)
+    produce(settings, "impressions", [impression("on-boundary", 20.45, stream="rates")])
+    run(settings, available_now=True)
+    (row,) = read_table(settings, "gold.brand_exposure_minute").to_pylist()
+    assert row["screen_seconds"] == pytest.approx(4.0 + 0.6)
+    assert row["frames"] == 22 and row["appearances"] == 2
+    (context,) = read_table(settings, "gold.impression_context").to_pylist()
+    assert context["brands_on_screen"] == ["lumen"] and context["scene_label"] == "sports"
+
+
+def test_a_frame_message_without_its_interval_is_quarantined(settings):
+    message = json.loads(frame(10.0, "lumen", stream="no-interval"))
+    del message["interval_s"]
+    produce(settings, "detections", [json.dumps(message).encode()])
+    run(settings, available_now=True)
+    (quarantined,) = read_table(settings, "bronze.quarantine").to_pylist()
+    assert "interval_s" in quarantined["reason"]
 
 
 def test_a_malformed_frame_message_is_quarantined_with_its_reason(first_run):

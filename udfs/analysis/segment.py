@@ -1,6 +1,12 @@
 """Analyse one video segment: sample its frames, run every analyzer in batches, and return the
 rows of `silver.detections` and `silver.segment_context` for it. Pixels stay in here.
 
+Every analysed frame stands for the video from its time to the next analysed frame's (the last
+one: to the segment's end): its `interval_s`, which exposure counts as screen time. Where the
+brands on screen differ between two sampled frames, frames between them are analysed for
+brands only (bisection: about log2(frames in the gap) of them per change), so an appearance
+starts and ends at the exact frame; those `refined` frames have no people, scene or safety.
+
 The `frame_analysis` job calls this inside one Arrow UDF per segment; tests and benchmarks call
 it directly on a file.
 """
@@ -8,12 +14,13 @@ it directly on a file.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from itertools import pairwise
 
 import numpy as np
 
 from udfs.context.scene import ImageEmbedder, ScenePrototypes
-from udfs.decoding.frames import SampledFrame, sample_frames
+from udfs.decoding.frames import SampledFrame, SegmentFrames
 from udfs.detection.yolo import YoloDetector
 from udfs.safety.nsfw import SafetyScorer
 
@@ -38,14 +45,16 @@ class DetectionRow:
 class FrameContext:
     frame_index: int
     pts_s: float
-    person_count: int
+    person_count: int | None  # None on refined frames (brands only)
     brand_count: int
     brightness: float  # mean luma, 0..1
-    motion: float  # mean absolute luma change since the previous sampled frame, 0..1
+    motion: float | None  # mean absolute luma change since the previous sampled frame, 0..1
     scene_label: str | None
     scene_scores: dict[str, float]
     embedding: np.ndarray | None
     safety_score: float | None
+    interval_s: float = 0.0  # seconds of video it stands for: to the next analysed frame
+    refined: bool = False  # analysed for brands only, to place an appearance's boundary
 
 
 @dataclass
@@ -95,8 +104,10 @@ def analyse_segment(
     fps: float = 2.0,
     batch_size: int = 8,
     keyframes_only: bool = False,
+    refine_boundaries: bool = True,
 ) -> tuple[list[DetectionRow], list[FrameContext]]:
-    """Detections and per-frame context for the frames of `uri` sampled at `fps`.
+    """Detections and per-frame context for the frames of `uri` sampled at `fps`, plus the
+    boundary frames of brand appearances (`refine_boundaries`, not with `keyframes_only`).
 
     Raises `SegmentDecodeError` when the segment cannot be decoded (the job quarantines it).
     Motion is measured between sampled frames of the same segment (0 for its first frame).
@@ -104,7 +115,8 @@ def analyse_segment(
     detections: list[DetectionRow] = []
     context: list[FrameContext] = []
     previous = None
-    for batch in _batches(sample_frames(uri, fps, keyframes_only=keyframes_only), batch_size):
+    reader = SegmentFrames(uri, fps, keyframes_only=keyframes_only)
+    for batch in _batches(iter(reader), batch_size):
         images = [frame.image for frame in batch]
         found = {kind: detector.detect(images) for kind, detector in analyzers.detectors}
         embeddings = analyzers.embedder.embed(images) if analyzers.embedder else None
@@ -134,18 +146,99 @@ def analyse_segment(
                 )
             )
             for kind, detector in analyzers.detectors:
-                detections += [
-                    DetectionRow(
-                        frame.index,
-                        frame.pts_s,
-                        kind,
-                        item.label,
-                        item.confidence,
-                        *item.box,
-                        item.area_share,
-                        detector.model_name,
-                        detector.model_version,
-                    )
-                    for item in found[kind][position]
-                ]
+                detections += _rows(frame, kind, detector, found[kind][position])
+    if refine_boundaries and not keyframes_only and analyzers.brands is not None:
+        extra, extra_rows = _refine(reader, analyzers.brands, context, detections, batch_size)
+        context, detections = context + extra, detections + extra_rows
+    context.sort(key=lambda c: c.frame_index)
+    detections.sort(key=lambda d: d.frame_index)
+    ends = [c.pts_s for c in context[1:]] + [reader.duration_s or context[-1].pts_s]
+    context = [
+        replace(c, interval_s=round(max(end - c.pts_s, 0.0), 6))
+        for c, end in zip(context, ends, strict=True)
+    ]
     return detections, context
+
+
+def _rows(frame: SampledFrame, kind: str, detector: YoloDetector, found) -> list[DetectionRow]:
+    return [
+        DetectionRow(
+            frame.index,
+            frame.pts_s,
+            kind,
+            item.label,
+            item.confidence,
+            *item.box,
+            item.area_share,
+            detector.model_name,
+            detector.model_version,
+        )
+        for item in found
+    ]
+
+
+def _refine(
+    reader: SegmentFrames,
+    brands: YoloDetector,
+    context: list[FrameContext],
+    detections: list[DetectionRow],
+    batch_size: int,
+) -> tuple[list[FrameContext], list[DetectionRow]]:
+    """Bisect every gap between sampled frames whose brands differ, all gaps in step (one
+    batched detector call per round); returns the frames analysed on the way and their rows."""
+    shown: dict[int, frozenset[str]] = {c.frame_index: frozenset() for c in context}
+    for row in detections:
+        if row.kind == "brand":
+            shown[row.frame_index] = shown[row.frame_index] | {row.label}
+    sampled = sorted(shown)
+    # One search per brand whose presence changes inside a gap: (brand, low, high) frames.
+    searches = [
+        (brand, low, high)
+        for low, high in pairwise(sampled)
+        if high - low > 1
+        for brand in sorted(shown[low] ^ shown[high])
+    ]
+    if not searches:
+        return [], []
+    between = reader.between(sorted({(low, high) for _, low, high in searches}))
+    extra_context: list[FrameContext] = []
+    extra_rows: list[DetectionRow] = []
+    while searches:
+        wanted = sorted({(low + high) // 2 for _, low, high in searches} - set(shown))
+        wanted = [index for index in wanted if index in between]
+        for start in range(0, len(wanted), batch_size):
+            frames = [between[index] for index in wanted[start : start + batch_size]]
+            for frame, found in zip(frames, brands.detect([f.image for f in frames]), strict=True):
+                shown[frame.index] = frozenset(item.label for item in found)
+                extra_rows += _rows(frame, "brand", brands, found)
+                extra_context.append(_refined_context(frame, len(found)))
+        narrowed = []
+        for brand, low, high in searches:
+            middle = (low + high) // 2
+            if middle not in shown:  # a frame the second decode did not find: stop here
+                continue
+            if (brand in shown[middle]) == (brand in shown[low]):
+                low = middle
+            else:
+                high = middle
+            if high - low > 1:
+                narrowed.append((brand, low, high))
+        searches = narrowed
+    return extra_context, extra_rows
+
+
+def _refined_context(frame: SampledFrame, brand_count: int) -> FrameContext:
+    luma = _luma(frame.image[::4, ::4])
+    return FrameContext(
+        frame.index,
+        frame.pts_s,
+        person_count=None,
+        brand_count=brand_count,
+        brightness=float(luma.mean()),
+        motion=None,
+        scene_label=None,
+        scene_scores={},
+        embedding=None,
+        safety_score=None,
+        refined=True,
+    )

@@ -35,37 +35,86 @@ def _open_source(uri: str):
     return filesystem.open_input_file(path)
 
 
-def sample_frames(uri: str, fps: float, keyframes_only: bool = False) -> Iterator[SampledFrame]:
-    """The frames of `uri` at `fps` per second, the first one included."""
-    import av
+class SegmentFrames:
+    """The frames of one segment sampled at `fps` (the first one included), and after the pass
+    its duration; `between` decodes it again for frames that were not sampled.
 
-    step = 1.0 / fps
-    try:
-        with av.open(_open_source(uri)) as container:
-            if not container.streams.video:
-                raise SegmentDecodeError(f"{uri}: no video stream")
-            stream = container.streams.video[0]
-            stream.thread_type = "AUTO"
-            if keyframes_only:
-                stream.codec_context.skip_frame = "NONKEY"
-            first, next_time, produced = None, 0.0, 0
-            for index, frame in enumerate(container.decode(stream)):
-                if frame.pts is None:
-                    continue
-                moment = float(frame.pts * stream.time_base)
-                first = moment if first is None else first
-                offset = moment - first
+    Raises `SegmentDecodeError` when the segment cannot be decoded.
+    """
+
+    def __init__(self, uri: str, fps: float, keyframes_only: bool = False) -> None:
+        self.uri, self.fps, self.keyframes_only = uri, fps, keyframes_only
+        self.duration_s: float | None = None  # first frame to the end of the last, once read
+
+    def __iter__(self) -> Iterator[SampledFrame]:
+        step = 1.0 / self.fps
+        next_time, produced, last = 0.0, 0, 0.0
+        for index, offset, frame, slack in self._decode(self.keyframes_only):
+            if self.keyframes_only or offset + slack >= next_time:
+                yield SampledFrame(index, round(offset, 6), frame.to_ndarray(format="rgb24"))
+                produced += 1
+                # The next sample time after this frame, slack included, so a frame a hair
+                # early for one slot never makes the next frame count for it again.
+                next_time = (int((offset + slack) / step + 1e-9) + 1) * step
+            last = offset + 2 * slack  # its end: one frame duration after it starts
+        if produced == 0:
+            raise SegmentDecodeError(f"{self.uri}: no decodable video frames")
+        self.duration_s = round(last, 6)
+
+    def between(self, spans: list[tuple[int, int]]) -> dict[int, SampledFrame]:
+        """The frames strictly inside each (first, last) pair of frame indices, decoded again
+        (H.264 frames depend on one another) and converted to RGB only when read."""
+        wanted = {i for first, last in spans for i in range(first + 1, last)}
+        found = {}
+        for index, offset, frame, _ in self._decode(False):
+            if index in wanted:
+                found[index] = _LazyFrame(index, round(offset, 6), frame)
+            if wanted and index >= max(wanted):
+                break
+        return found
+
+    def _decode(self, keyframes_only: bool):
+        """(frame index, seconds from the first frame, PyAV frame, half a frame's duration)."""
+        import av
+
+        try:
+            with av.open(_open_source(self.uri)) as container:
+                if not container.streams.video:
+                    raise SegmentDecodeError(f"{self.uri}: no video stream")
+                stream = container.streams.video[0]
+                stream.thread_type = "AUTO"
+                if keyframes_only:
+                    stream.codec_context.skip_frame = "NONKEY"
                 # Half a frame of slack: timestamps are rounded to the time base.
                 slack = 0.5 / max(float(stream.average_rate or 30), 1)
-                if keyframes_only or offset + slack >= next_time:
-                    yield SampledFrame(index, round(offset, 6), frame.to_ndarray(format="rgb24"))
-                    produced += 1
-                    # The next sample time after this frame, slack included, so a frame a hair
-                    # early for one slot never makes the next frame count for it again.
-                    next_time = (int((offset + slack) / step + 1e-9) + 1) * step
-            if produced == 0:
-                raise SegmentDecodeError(f"{uri}: no decodable video frames")
-    except SegmentDecodeError:
-        raise
-    except (av.error.FFmpegError, OSError, ValueError) as err:
-        raise SegmentDecodeError(f"{uri}: {err}") from None
+                first = None
+                for index, frame in enumerate(container.decode(stream)):
+                    if frame.pts is None:
+                        continue
+                    moment = float(frame.pts * stream.time_base)
+                    first = moment if first is None else first
+                    yield index, moment - first, frame, slack
+        except SegmentDecodeError:
+            raise
+        except (av.error.FFmpegError, OSError, ValueError) as err:
+            raise SegmentDecodeError(f"{self.uri}: {err}") from None
+
+
+class _LazyFrame(SampledFrame):
+    """A decoded frame whose RGB image is made when first read (most are never read)."""
+
+    def __init__(self, index: int, pts_s: float, frame) -> None:
+        object.__setattr__(self, "index", index)
+        object.__setattr__(self, "pts_s", pts_s)
+        object.__setattr__(self, "_frame", frame)
+
+    @property
+    def image(self) -> np.ndarray:  # type: ignore[override]
+        if "_image" not in self.__dict__:
+            object.__setattr__(self, "_image", self._frame.to_ndarray(format="rgb24"))
+        return self.__dict__["_image"]
+
+
+def sample_frames(uri: str, fps: float, keyframes_only: bool = False) -> Iterator[SampledFrame]:
+    """The frames of `uri` at `fps` per second, the first one included."""
+    return iter(SegmentFrames(uri, fps, keyframes_only))

@@ -18,9 +18,9 @@ def at(seconds: float) -> datetime:
 
 
 FRAMES = [
-    Frame("s", at(10.0), (FIZZ,), "sports", 0.99),
-    Frame("s", at(10.5), (), "studio", 0.98),
-    Frame("s", at(59.5), (FIZZ,), "sports", 0.97),
+    Frame("s", at(10.0), 0.5, (FIZZ,), "sports", 0.99),
+    Frame("s", at(10.5), 0.5, (), "studio", 0.98),
+    Frame("s", at(59.5), 0.5, (FIZZ,), "sports", 0.97),
 ]
 IDS = ["f-0", "f-1", "f-2"]
 

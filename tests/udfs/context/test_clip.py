@@ -12,7 +12,7 @@ import json
 import numpy as np
 import pytest
 
-from jobs.sample_media.broadcast import load_background
+from jobs.sample_media.scenes import load_photo
 from udfs.context.clip import ClipEmbedder, ClipUnavailableError
 
 TINY = {
@@ -41,7 +41,7 @@ def tiny_clip(tmp_path_factory):
 def test_zero_shot_labels_from_configured_weights(tiny_clip):
     config, weights = tiny_clip
     embedder = ClipEmbedder(config, weights, "cpu")
-    frames = [load_background(n) for n in ("astronaut", "rocket", "coffee")]
+    frames = [load_photo(n) for n in ("astronaut", "rocket", "coffee")]
     vectors = embedder.embed(frames)
     assert vectors.shape == (3, 32)
     assert np.allclose(np.linalg.norm(vectors, axis=1), 1, atol=1e-5)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from jobs.sample_media.broadcast import load_background
+from jobs.sample_media.scenes import load_photo
 from udfs.context.scene import ImageEmbedder, ScenePrototypes
 
 
@@ -22,7 +22,7 @@ def crop(image: np.ndarray, share: float, corner: int) -> np.ndarray:
 
 
 def test_embeddings_are_unit_vectors_that_tell_photographs_apart(embedder):
-    photos = [load_background(n) for n in ("chelsea", "coffee", "rocket")]
+    photos = [load_photo(n) for n in ("chelsea", "coffee", "rocket")]
     vectors = embedder.embed(photos)
     assert vectors.shape == (3, 1280)
     assert np.allclose(np.linalg.norm(vectors, axis=1), 1, atol=1e-5)
@@ -33,13 +33,13 @@ def test_embeddings_are_unit_vectors_that_tell_photographs_apart(embedder):
 
 def test_unseen_views_get_their_labels_and_a_flat_frame_falls_back(embedder):
     examples = {
-        "cats": [crop(load_background("chelsea"), 0.7, c) for c in (0, 1)],
-        "drinks": [crop(load_background("coffee"), 0.7, c) for c in (0, 1)],
-        "outdoor": [crop(load_background("rocket"), 0.7, c) for c in (0, 1)],
+        "cats": [crop(load_photo("chelsea"), 0.7, c) for c in (0, 1)],
+        "drinks": [crop(load_photo("coffee"), 0.7, c) for c in (0, 1)],
+        "outdoor": [crop(load_photo("rocket"), 0.7, c) for c in (0, 1)],
     }
     prototypes = ScenePrototypes.from_examples(embedder, examples, "other", 0.4)
     views = [
-        crop(load_background(name), 0.7, corner)
+        crop(load_photo(name), 0.7, corner)
         for name in ("chelsea", "coffee", "rocket")
         for corner in (2, 3)
     ]
