@@ -9,6 +9,7 @@ brandlake simulate --count N [...]     impressions and viewer events into Kafka
 brandlake ingest rtmp|file [...]       video -> HLS in the landing area -> `segments` events
 brandlake sample-media [...]           a sample broadcast with brand logos and ground truth
 brandlake train brand-detector [...]   train the brand detector on synthetic composites
+brandlake evaluate brand-detector      the detector on held-out scenes and brand-free footage
 brandlake tables                       the lake's tables, their rows and where they are
 brandlake spark-sql [QUERY]            Spark SQL over the lake's tables by name (stdin: many)
 brandlake demo                         the whole pipeline on a sample broadcast, then a summary
@@ -48,6 +49,10 @@ def main(argv: list[str] | None = None) -> int:
     commands.add_parser("sample-media", help="render a sample broadcast", add_help=False)
     train = commands.add_parser("train", help="train a model", add_help=False)
     train.add_argument("model", choices=("brand-detector",))
+    evaluate = commands.add_parser(
+        "evaluate", help="a model on scenes it never saw", add_help=False
+    )
+    evaluate.add_argument("model", choices=("brand-detector",))
     tables = commands.add_parser("tables", help="list the lake's tables")
     add_set_option(tables)
     spark_sql = commands.add_parser("spark-sql", help="Spark SQL over the lake's tables")
@@ -92,6 +97,11 @@ def _dispatch(args: argparse.Namespace, rest: list[str], parser) -> int:
         from jobs.train.brand_detector import main as train_main
 
         train_main(rest)
+        return 0
+    if args.command == "evaluate":
+        from jobs.train.generalisation import main as evaluate_main
+
+        evaluate_main(rest)
         return 0
     if args.command == "sample-media":
         from jobs.sample_media import main as sample_media_main

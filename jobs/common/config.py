@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 # Not configuration keys: where things are, for the loader and the tests.
 RESERVED_ENV = {"BRANDLAKE_ENV", "BRANDLAKE_HOME", "BRANDLAKE_CONF_DIR", "BRANDLAKE_TEST_MEDIA"}
@@ -144,6 +144,13 @@ class TrainProfile(_Strict):
 class SceneFamilies(_Strict):
     train: list[str] = Field(min_length=1)  # what training images show
     held_out: list[str] = Field(min_length=1)  # only evaluation broadcasts show these
+
+    @model_validator(mode="after")
+    def _disjoint(self) -> SceneFamilies:
+        both = set(self.train) & set(self.held_out)
+        if both:
+            raise ValueError(f"train.families: {sorted(both)} both trained on and held out")
+        return self
 
 
 class TrainConf(_Strict):

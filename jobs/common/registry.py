@@ -5,10 +5,16 @@ artifacts beside it (`models.tracking_uri` / `models.artifact_root` point elsewh
 registers every run as a new version; the alias moves only when the new version beats the
 current champion on the held-out set, so a worse retrain never reaches the streaming job, which
 loads `models:/<name>@<alias>`.
+
+A model can ship with the repository (`models/<name>/<name>.pt` and its `provenance.json`: how it
+was trained, on what, with which figures). A registry where no version carries the alias gets
+it as its first version, so nothing trains for half an hour on a fresh machine; it is skipped
+when its classes are not the catalog's brands (a changed catalog needs a training).
 """
 
 from __future__ import annotations
 
+import json
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +25,7 @@ from udfs.environment import offline_models
 log = logging.getLogger("brandlake.registry")
 
 SCORE_METRIC = "map50"  # what "beats the champion" means: held-out mAP at IoU 0.5
+SHIPPED_ROOT = Path(__file__).resolve().parents[2] / "models"
 
 
 class NoChampionError(RuntimeError):
@@ -127,15 +134,65 @@ def register_weights(
 def champion(settings: Settings, name: str) -> ModelRef:
     """The version of `name` that carries the alias, its weights downloaded to this machine.
 
-    Raises `NoChampionError` when there is none, saying how to make one.
+    When there is none, the model shipped in `models/<name>/` (if any, and if it fits the
+    catalog) is registered as the champion first. Raises `NoChampionError` when there is still
+    none, saying how to make one.
     """
-    found = _champion(_client(settings), settings, name, download=True)
+    client = _client(settings)
+    found = _champion(client, settings, name, download=True)
+    if found is None and register_shipped(settings, name) is not None:
+        found = _champion(client, settings, name, download=True)
     if found is None:
         raise NoChampionError(
             f"no version of {name} carries the alias {settings.models.alias!r} in the registry "
             f"at {tracking_uri(settings)}: train one with `brandlake train {name}`"
         )
     return found
+
+
+def shipped(name: str, root: Path = SHIPPED_ROOT) -> tuple[Path, dict] | None:
+    """The weights and provenance of the model shipped with the repository, if there is one."""
+    weights, provenance = root / name / f"{name}.pt", root / name / "provenance.json"
+    if not (weights.is_file() and provenance.is_file()):
+        return None
+    return weights, json.loads(provenance.read_text())
+
+
+def register_shipped(
+    settings: Settings, name: str, root: Path = SHIPPED_ROOT
+) -> Registration | None:
+    """Register the shipped model as a version of `name` (with its training figures and
+    provenance as the run's metrics and tags); None when there is none that fits."""
+    found = shipped(name, root)
+    if found is None:
+        return None
+    weights, provenance = found
+    classes = [b.brand_id for b in settings.catalog.brands]
+    if provenance.get("classes") not in (None, classes):
+        log.warning(
+            "the shipped %s detects %s, the catalog has %s: not registering it (train one)",
+            name,
+            provenance["classes"],
+            classes,
+        )
+        return None
+    metrics = dict(provenance["metrics"])
+    log.info("no %s champion: registering the one shipped in %s", name, weights.parent)
+    dataset = provenance.get("dataset", {})
+    return register_weights(
+        settings,
+        name,
+        weights,
+        score=metrics.pop(SCORE_METRIC),
+        params=provenance.get("params", {}),
+        metrics=metrics,
+        tags={
+            "source": "shipped",
+            "dataset_fingerprint": str(dataset.get("fingerprint", "")),
+            "code_commit": str(provenance.get("code_commit", "")),
+            "training_command": str(provenance.get("command", "")),
+        },
+    )
 
 
 def _champion(client, settings: Settings, name: str, download: bool) -> ModelRef | None:

@@ -46,8 +46,11 @@ class SampleMediaError(RuntimeError):
     """The sample could not be rendered or encoded."""
 
 
-def generate(settings: Settings, out_dir: Path, name: str | None = None) -> Path:
-    """Render and encode the broadcast `settings.sample_media` describes; returns the video."""
+def generate(
+    settings: Settings, out_dir: Path, name: str | None = None, with_logos: bool = True
+) -> Path:
+    """Render and encode the broadcast `settings.sample_media` describes; returns the video.
+    Without logos: the same scenes and camera, brand-free (the truth is empty)."""
     conf = settings.sample_media
     name = name or f"sample-{conf.height}p-{conf.seed}"
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -70,7 +73,8 @@ def generate(settings: Settings, out_dir: Path, name: str | None = None) -> Path
     )  # fmt: skip
     truth: list[TruthBox] = []
     try:
-        for index, (frame, boxes) in enumerate(broadcast.frames_with_truth()):
+        for index in range(broadcast.frames):
+            frame, boxes = broadcast.render(index, with_logos)
             encoder.stdin.write(frame.tobytes())
             truth += boxes
             if index and index % (conf.fps * 10) == 0:

@@ -14,7 +14,6 @@ held-out kinds) share the screen and are never in the truth. Everything follows 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import cv2
@@ -319,10 +318,6 @@ class Broadcast:
             occluder = (centre @ to_frame[:, :2].T + to_frame[:, 2], radius * scale)
         return paste_logo(frame, logo, corners, board.blur, 1.0, occluder)
 
-    def frames_with_truth(self) -> Iterator[tuple[np.ndarray, list[TruthBox]]]:
-        for index in range(self.frames):
-            yield self.render(index)
-
 
 def paste_logo(
     frame: np.ndarray,
@@ -409,8 +404,9 @@ def visible_shares(
     (a channel's overlay over a pitch-side board hides part of the board); with `window`
     (x1, y1, x2, y2), only what shows inside it counts (a crop of the frame)."""
     covered = np.zeros(shape, np.float32)  # how much of each pixel later logos hide, 0..1
-    outside = np.ones(shape, np.float32)
+    outside = np.zeros(shape, np.float32)  # 1 where the crop does not see
     if window is not None:
+        outside[:] = 1.0
         outside[window[1] : window[3], window[0] : window[2]] = 0.0
     shares = [0.0] * len(drawn)
     for position in range(len(drawn) - 1, -1, -1):

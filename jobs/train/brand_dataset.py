@@ -56,25 +56,19 @@ class DatasetSpec:
 def build_dataset(spec: DatasetSpec, brands: list[Brand], out_dir: Path, progress=None) -> Path:
     """Write images and labels under `out_dir`; returns the Ultralytics `data.yaml`.
     `progress(done, total)` is called every 500 images."""
-    random = np.random.default_rng(spec.seed)
-    logos = [render_logo(b) for b in brands]
     validation = max(1, round(spec.images * spec.validation_share))
     for split in ("train", "val"):
         (out_dir / "images" / split).mkdir(parents=True, exist_ok=True)
         (out_dir / "labels" / split).mkdir(parents=True, exist_ok=True)
-    for index in range(spec.images):
+    for index, (image, labels, quality) in enumerate(generate_images(spec, brands)):
         split = "val" if index < validation else "train"
-        image, labels = compose(random, logos, brands, spec)
         stem = f"{split}_{index:06d}"
-        quality = int(random.integers(25, 96))
         cv2.imwrite(
             str(out_dir / "images" / split / f"{stem}.jpg"),
             cv2.cvtColor(image, cv2.COLOR_RGB2BGR),
             [cv2.IMWRITE_JPEG_QUALITY, quality],
         )
-        (out_dir / "labels" / split / f"{stem}.txt").write_text(
-            "".join(f"{c} {x:.6f} {y:.6f} {w:.6f} {h:.6f}\n" for c, x, y, w, h in labels)
-        )
+        (out_dir / "labels" / split / f"{stem}.txt").write_text(label_text(labels))
         if progress and (index + 1) % 500 == 0:
             progress(index + 1, spec.images)
     data = {
@@ -86,6 +80,27 @@ def build_dataset(spec: DatasetSpec, brands: list[Brand], out_dir: Path, progres
     data_yaml = out_dir / "data.yaml"
     data_yaml.write_text(yaml.safe_dump(data, sort_keys=False))
     return data_yaml
+
+
+def generate_images(spec: DatasetSpec, brands: list[Brand], count: int | None = None):
+    """(image, labels, JPEG quality) for the spec's images in order (the first `count`)."""
+    random = np.random.default_rng(spec.seed)
+    logos = [render_logo(b) for b in brands]
+    for _ in range(spec.images if count is None else min(count, spec.images)):
+        image, labels = compose(random, logos, brands, spec)
+        yield image, labels, int(random.integers(25, 96))
+
+
+def label_text(labels) -> str:
+    """A YOLO label file's text."""
+    return "".join(f"{c} {x:.6f} {y:.6f} {w:.6f} {h:.6f}\n" for c, x, y, w, h in labels)
+
+
+def label_digest(spec: DatasetSpec, brands: list[Brand], count: int = 20) -> str:
+    """A digest of the labels of the spec's first `count` images: it changes when the
+    generator's output does (the fingerprint names only the spec and the version number)."""
+    texts = (label_text(labels) for _, labels, _ in generate_images(spec, brands, count))
+    return hashlib.sha256("".join(texts).encode()).hexdigest()[:16]
 
 
 def compose(

@@ -59,9 +59,10 @@ class FrameContext:
 
 @dataclass
 class Analyzers:
-    """The models one worker runs on every sampled frame; all but people are optional."""
+    """The models one worker runs on every sampled frame (the job always has people; a
+    brand detector's evaluation has only brands)."""
 
-    people: YoloDetector
+    people: YoloDetector | None
     brands: YoloDetector | None = None
     embedder: ImageEmbedder | None = None
     prototypes: ScenePrototypes | None = None
@@ -69,7 +70,7 @@ class Analyzers:
 
     @property
     def detectors(self) -> list[tuple[str, YoloDetector]]:
-        found = [("person", self.people)]
+        found = [("person", self.people)] if self.people is not None else []
         return found + ([("brand", self.brands)] if self.brands is not None else [])
 
     def warm_up(self, height: int = 720, width: int = 1280) -> None:
@@ -135,7 +136,7 @@ def analyse_segment(
                 FrameContext(
                     frame.index,
                     frame.pts_s,
-                    person_count=len(found["person"][position]),
+                    person_count=len(found["person"][position]) if "person" in found else None,
                     brand_count=len(found.get("brand", [[]] * len(batch))[position]),
                     brightness=float(luma.mean()),
                     motion=motion,

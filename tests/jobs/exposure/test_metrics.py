@@ -53,9 +53,7 @@ def test_share_of_voice_clutter_and_quality():
     both = frames([0, 0.5], seen("fizzco"), seen("lumen", CORNER, 0.5))
     alone = frames([1.0, 1.5], seen("fizzco"))
     weights = QUALITY
-    rows = {
-        r["brand_id"]: r for r in brand_exposure_minutes(both + alone, 0.0, weights, rate=0.02)
-    }
+    rows = {r["brand_id"]: r for r in brand_exposure_minutes(both + alone, 0.0, weights, rate=0.02)}
     fizz, lumen = rows["fizzco"], rows["lumen"]
     assert (fizz["screen_seconds"], lumen["screen_seconds"]) == (2.0, 1.0)
     assert fizz["share_of_voice"] == pytest.approx(2 / 3)

@@ -74,6 +74,25 @@ def test_truth_boxes_hold_exactly_the_drawn_logos():
     assert checked >= 5
 
 
+def test_held_out_scene_families_with_made_up_logos_keep_the_truth_exact():
+    """A broadcast of held-out families: made-up logos share the screen, the truth holds the
+    catalog's logos only, and every truth box has its share visible measured (not 0)."""
+    settings = small(seed=6, seconds=12)
+    conf = settings.sample_media.model_copy(
+        update={"families": ["arena", "newsroom", "street"], "distractors": 2}
+    )
+    broadcast = Broadcast(conf, settings.catalog.brands)
+    assert [s.background for s in broadcast.scenes][:3] == ["arena", "newsroom", "street"]
+    assert all(len(s.distractors) == 2 for s in broadcast.scenes)
+    visible = 0
+    for index in range(0, broadcast.frames, 10):
+        _, truth = broadcast.render(index)
+        assert {b.brand_id for b in truth} <= {b.brand_id for b in settings.catalog.brands}
+        visible += sum(b.visible >= 0.35 for b in truth)
+        assert all(0.0 < b.visible <= 1.0 for b in truth)
+    assert visible >= 10
+
+
 def test_encoded_video_matches_the_rendered_frames(tmp_path):
     settings = small(seconds=4)
     video = generate(settings, tmp_path, name="clip")
