@@ -47,9 +47,9 @@ demo: install
 test: install lint chromium
 	$(BIN)/pytest
 
-# The edit-test loop: no quick-profile brand detector (25 min to train), no long soaks.
+# The edit-test loop: no whole broadcasts through the brand detector, no long soaks.
 test-fast: install lint
-	$(BIN)/pytest -m "not quick_model and not slow"
+	$(BIN)/pytest -m "not champion and not slow"
 
 # The dashboard's browser test drives Debian's Chromium; without it (and without root to install
 # it) that one test is skipped and says why.

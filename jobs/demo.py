@@ -3,8 +3,9 @@ while simulated ad traffic flows, all three streaming jobs, and a summary per br
 
     make demo          (or: brandlake demo --video-seconds 60 --rate 500)
 
-Steps: start the broker and Redis; train the brand detector's quick profile when the registry
-has no champion (about 25 minutes on 2 cores, once); render a sample broadcast; start
+Steps: start the broker and Redis; the brand detector: the registry's champion, or the one
+shipped in models/brand-detector/ as its first version (the quick profile is trained, about 25
+minutes on 2 cores, only when that one does not fit the catalog); render a sample broadcast; start
 bronze_ingest, frame_analysis and exposure_revenue in one Spark application; ingest the video at
 real time as the catalog's first stream while the simulator sends impressions and viewer events
 for the same wall-clock time; let the jobs catch up; print exposure and revenue per brand, the
@@ -39,7 +40,11 @@ def ensure_champion(settings: Settings) -> str:
     try:
         return champion(settings, name).label
     except NoChampionError:
-        log.info("no %s champion yet: training the quick profile (about 25 min on 2 cores)", name)
+        log.info(
+            "no %s champion and none shipped that fits the catalog: training the quick profile "
+            "(about 25 min on 2 cores)",
+            name,
+        )
         train_brand_detector(settings, "quick")
         return champion(settings, name).label
 

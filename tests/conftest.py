@@ -26,11 +26,11 @@ SERVICE_ENV = {
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Tests that need the quick-profile champion (it takes about 25 minutes to train on 2
-    cores) are marked `quick_model`; `make test-fast` leaves them out."""
+    """Tests that need the brand-detector champion (the shipped one) are marked `champion`;
+    they run the analysis of whole broadcasts, and `make test-fast` leaves them out."""
     for item in items:
         if "brand_champion" in getattr(item, "fixturenames", ()):
-            item.add_marker(pytest.mark.quick_model)
+            item.add_marker(pytest.mark.champion)
 
 
 @pytest.fixture(scope="session")
@@ -76,9 +76,9 @@ def spark(stack: Settings):
 
 @pytest.fixture(scope="session")
 def brand_champion(stack: Settings):
-    """The registry's brand-detector champion; trains the quick profile (about 25 minutes on
-    2 CPU cores) when there is none. Set BRANDLAKE_MODELS__TRACKING_URI to a registry with a
-    champion to skip training while iterating."""
+    """The registry's brand-detector champion: the one shipped in models/brand-detector/,
+    registered as the first version. Only when it does not fit the catalog (a changed
+    catalog) is the quick profile trained (about 25 minutes on 2 CPU cores)."""
     from jobs.common.registry import NoChampionError, champion
     from jobs.train.brand_detector import train_brand_detector
 

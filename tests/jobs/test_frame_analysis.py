@@ -105,10 +105,21 @@ def test_every_sampled_frame_has_context_at_its_wall_clock_time(analysed):
         for r in read_table(settings, "silver.detections").to_pylist()
         if r["kind"] == "brand"
     )
-    # 13.6 s in 2 s segments: 7 segments, 4 frames each at 2 fps (the last one is 1.6 s long).
-    assert len(by_segment) == 7 and all(len(rows) == 4 for rows in by_segment.values())
-    for rows in by_segment.values():
-        rows.sort(key=lambda r: r["pts_s"])
+    # 13.6 s in 2 s segments: 7 segments, 4 frames each at 2 fps (the last one is 1.6 s long),
+    # and the boundary frames the brand detector's changes between them asked for.
+    assert len(by_segment) == 7
+    for segment_rows in by_segment.values():
+        segment_rows.sort(key=lambda r: r["pts_s"])
+        # Each frame stands for the video until the next: together, the whole segment.
+        ends = [r["pts_s"] for r in segment_rows[1:]]
+        for row, end in zip(segment_rows, ends, strict=False):
+            assert row["interval_s"] == pytest.approx(end - row["pts_s"], abs=1e-6)
+        total = sum(r["interval_s"] for r in segment_rows)
+        assert total == pytest.approx(1.6 if segment_rows[0]["sequence"] == 6 else 2.0, abs=0.05)
+        for row in (r for r in segment_rows if r["refined"]):
+            assert row["person_count"] is None and row["scene_label"] is None
+            assert row["models"] == "brand-detector v1"
+        rows = [r for r in segment_rows if not r["refined"]]
         assert [round(r["pts_s"], 1) for r in rows] == [0.0, 0.5, 1.0, 1.5]
         first = rows[0]["frame_time"]
         for row in rows:
@@ -154,7 +165,10 @@ def test_corrupt_and_malformed_segments_are_quarantined_and_the_stream_goes_on(a
 def test_frames_go_to_kafka_and_the_latest_to_redis(analysed):
     settings, _ = analysed
     messages = frame_messages(settings)
-    assert len(messages) == 28 and len({m["frame_id"] for m in messages}) == 28
+    frames = read_table(settings, "silver.segment_context").num_rows
+    assert len(messages) == frames and len({m["frame_id"] for m in messages}) == frames
+    assert sum(not m["refined"] for m in messages) == 28
+    assert all(m["interval_s"] > 0 for m in messages)
     assert {m["stream_id"] for m in messages} == {"vtest"}
     brand_rows: dict[str, list[str]] = {}
     for row in read_table(settings, "silver.detections").to_pylist():

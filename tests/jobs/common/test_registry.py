@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from jobs.common.config import load_settings
-from jobs.common.registry import NoChampionError, champion, register_weights, tracking_uri
+from jobs.common.registry import (
+    NoChampionError,
+    champion,
+    register_shipped,
+    register_weights,
+    tracking_uri,
+)
 
 
 @pytest.fixture
@@ -23,8 +31,8 @@ def register(settings, tmp_path, score: float, content: bytes):
 
 
 def test_no_champion_is_a_clear_error(settings):
-    with pytest.raises(NoChampionError, match="brandlake train brand-detector"):
-        champion(settings, "brand-detector")
+    with pytest.raises(NoChampionError, match="brandlake train scene-model"):
+        champion(settings, "scene-model")  # nothing registered, nothing shipped
     assert tracking_uri(settings).startswith("sqlite:///") and settings.run_dir in tracking_uri(
         settings
     )
@@ -48,3 +56,21 @@ def test_the_alias_moves_only_when_the_new_version_is_better(settings, tmp_path)
 
     run = mlflow.get_run(better.run_id)
     assert run.data.metrics["map50"] == 0.70 and run.data.params["epochs"] == "1"
+
+
+def test_a_shipped_model_registers_only_when_it_detects_the_catalog_brands(settings, tmp_path):
+    folder = tmp_path / "models" / "brand-detector"
+    folder.mkdir(parents=True)
+    (folder / "brand-detector.pt").write_bytes(b"weights")
+    provenance = {"classes": ["only-one"], "metrics": {"map50": 0.9, "recall": 0.8},
+                  "dataset": {"fingerprint": "f"}, "code_commit": "c"}  # fmt: skip
+    (folder / "provenance.json").write_text(json.dumps(provenance))
+    assert register_shipped(settings, "brand-detector", tmp_path / "models") is None
+    provenance["classes"] = [b.brand_id for b in settings.catalog.brands]
+    (folder / "provenance.json").write_text(json.dumps(provenance))
+    registered = register_shipped(settings, "brand-detector", tmp_path / "models")
+    assert (registered.version, registered.promoted, registered.score) == ("1", True, 0.9)
+    import mlflow
+
+    run = mlflow.get_run(registered.run_id)
+    assert run.data.tags["source"] == "shipped" and run.data.metrics["recall"] == 0.8

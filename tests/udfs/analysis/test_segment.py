@@ -41,3 +41,64 @@ def test_an_undecodable_segment_raises_for_quarantine(tmp_path, people):
     broken.write_bytes(b"\x47" + bytes(5000))
     with pytest.raises(SegmentDecodeError, match="seg_000009"):
         analyse_segment(broken.as_uri(), Analyzers(people))
+
+
+@pytest.fixture(scope="module")
+def logo_clip(tmp_path_factory):
+    """2 s at 30 fps of a studio-like gradient with the FizzCo logo on screen in frames 7 to 43
+    only (large and sharp: the boundaries, not the detector, are under test)."""
+    import subprocess
+
+    import numpy as np
+
+    from jobs.common.config import load_settings
+    from jobs.ingest.ffmpeg import ffmpeg_binary
+    from jobs.sample_media.broadcast import paste_logo
+    from jobs.sample_media.logos import render_logo
+
+    fizzco = next(b for b in load_settings().catalog.brands if b.brand_id == "fizzco")
+    logo = render_logo(fizzco)
+    ramp = np.linspace(40, 200, 640, dtype=np.float32)
+    background = np.dstack([np.tile(ramp, (360, 1)) * f for f in (0.5, 0.6, 0.9)]).astype(np.uint8)
+    quad = np.float32([[200, 120], [440, 120], [440, 213], [200, 213]])
+    path = tmp_path_factory.mktemp("clip") / "seg_000000.ts"
+    encoder = subprocess.Popen(
+        [ffmpeg_binary(), "-hide_banner", "-loglevel", "error", "-f", "rawvideo",
+         "-pix_fmt", "rgb24", "-s", "640x360", "-r", "30", "-i", "-", "-c:v", "libx264",
+         "-preset", "ultrafast", "-g", "60", "-pix_fmt", "yuv420p", "-f", "mpegts", str(path)],
+        stdin=subprocess.PIPE,
+    )  # fmt: skip
+    for index in range(60):
+        frame = background.copy()
+        if 7 <= index <= 43:
+            paste_logo(frame, logo, quad)
+        encoder.stdin.write(frame.tobytes())
+    encoder.stdin.close()
+    assert encoder.wait() == 0
+    return path
+
+
+def test_appearances_start_and_end_at_the_exact_frame(logo_clip):
+    """Sampled at 2 frames/s (frames 0, 15, 30, 45), the logo's first frame (7) and last (43)
+    are found by bisecting between samples with the brand detector alone; every frame stands
+    for the video until the next one, so its screen time is exactly 37 frames."""
+    from jobs.common.registry import shipped
+    from udfs.detection.brand import BrandDetector
+
+    weights, _ = shipped("brand-detector")
+    brands = BrandDetector(str(weights), "shipped", torch_device(), 0.45, 640)
+    detections, context = analyse_segment(logo_clip.as_uri(), Analyzers(None, brands), fps=2.0)
+    sampled = [c.frame_index for c in context if not c.refined]
+    refined = [c.frame_index for c in context if c.refined]
+    assert sampled == [0, 15, 30, 45]
+    assert 4 <= len(refined) <= 8  # about log2(15) per boundary
+    showing = sorted({d.frame_index for d in detections if d.label == "fizzco"})
+    assert (showing[0], showing[-1]) == (7, 43)
+    assert all(c.person_count is None and c.scene_label is None for c in context if c.refined)
+    assert sum(c.interval_s for c in context) == pytest.approx(2.0, abs=1e-3)
+    on_screen = sum(c.interval_s for c in context if c.frame_index in showing)
+    assert on_screen == pytest.approx(37 / 30, abs=1e-3)
+    # Without refinement, the same frames count in sampling steps: 1.0 s for 1.23 s.
+    _, coarse = analyse_segment(logo_clip.as_uri(), Analyzers(None, brands), 2.0,
+                                refine_boundaries=False)  # fmt: skip
+    assert [c.frame_index for c in coarse] == [0, 15, 30, 45]
