@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import time
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -259,10 +260,12 @@ def evaluate(
 
 
 def _shared_footage(settings: Settings, folder: Path) -> list[Path]:
-    """The shared pedestrian video in segments, when ../shared/media has it."""
+    """The shared pedestrian video in segments, when the shared media folder beside the
+    repository (or $BRANDLAKE_TEST_MEDIA) has it."""
     from jobs.ingest.ffmpeg import hls_command
 
-    source = Path(settings.home).resolve().parent / "shared" / "media" / "vtest.avi"
+    media = os.environ.get("BRANDLAKE_TEST_MEDIA") or Path(__file__).parents[3] / "shared/media"
+    source = Path(media) / "vtest.avi"
     if not source.is_file():
         log.info("no %s: the real-footage brand-free check is left out", source)
         return []

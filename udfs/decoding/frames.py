@@ -65,11 +65,14 @@ class SegmentFrames:
         """The frames strictly inside each (first, last) pair of frame indices, decoded again
         (H.264 frames depend on one another) and converted to RGB only when read."""
         wanted = {i for first, last in spans for i in range(first + 1, last)}
-        found = {}
+        found: dict[int, SampledFrame] = {}
+        if not wanted:
+            return found
+        final = max(wanted)
         for index, offset, frame, _ in self._decode(False):
             if index in wanted:
                 found[index] = _LazyFrame(index, round(offset, 6), frame)
-            if wanted and index >= max(wanted):
+            if index >= final:
                 break
         return found
 
