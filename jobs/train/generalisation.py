@@ -294,9 +294,9 @@ def print_report(report: dict) -> None:
         print(line(summary))
     print(line(report["overall"]))
     if report["brand_free"]:
-        print("brand-free footage:")
+        print("brand-free footage (false brand frames per minute):")
         for summary in report["brand_free"].values():
-            print(line(summary))
+            print(f"  {summary['name']:18} {summary['false_brand_frames_per_minute']:.1f}")
 
 
 def main(argv: list[str] | None = None) -> dict:
