@@ -32,6 +32,7 @@ from jobs.entrypoint import command_settings
 from jobs.exposure.metrics import BrandSeen, Frame, brand_exposure_minutes
 from jobs.sample_media import generate, truth_screen_seconds
 from jobs.train.brand_dataset import GENERATOR_VERSION
+from jobs.train.evaluate import Score
 
 log = logging.getLogger("brandlake.evaluate")
 EVAL_SEEDS = (101, 102)  # never a seed the tests render
@@ -53,14 +54,17 @@ class BroadcastScore:
     measured_seconds: dict[str, float] = field(default_factory=dict)
 
     @property
+    def counts(self) -> Score:
+        return Score(self.true_positives, self.false_positives, self.false_negatives,
+                     self.sampled_frames)  # fmt: skip
+
+    @property
     def precision(self) -> float:
-        found = self.true_positives + self.false_positives
-        return self.true_positives / found if found else 1.0
+        return self.counts.precision
 
     @property
     def recall(self) -> float:
-        wanted = self.true_positives + self.false_negatives
-        return self.true_positives / wanted if wanted else 1.0
+        return self.counts.recall
 
     def seconds_errors(self) -> dict[str, float]:
         """Relative screen-seconds error per brand with at least 3 s of truth."""
@@ -115,8 +119,6 @@ class BroadcastScore:
 def render(settings: Settings, family: str, seed: int, seconds: float, folder: Path, logos=True):
     """A broadcast of one scene family (cached by everything that makes it), re-encoded and cut
     into segments as file ingest does; returns the segments and the truth rows."""
-    from jobs.ingest.ffmpeg import hls_command
-
     name = f"{family}-{seed}-{seconds:g}s-v{GENERATOR_VERSION}{'' if logos else '-nologos'}"
     out = folder / name
     segments = sorted(out.glob("seg_*.ts"))
@@ -134,14 +136,17 @@ def render(settings: Settings, family: str, seed: int, seconds: float, folder: P
             }
         )
         video = generate(settings.model_copy(update={"sample_media": conf}), out, name, logos)
-        _segment(settings, ["-i", str(video)], out, hls_command)
+        _segment(settings, ["-i", str(video)], out)
         segments = sorted(out.glob("seg_*.ts"))
     truth = pq.read_table(out / f"{name}.truth.parquet").to_pylist()
     return segments, truth
 
 
-def _segment(settings: Settings, source: list[str], out: Path, hls_command) -> None:
+def _segment(settings: Settings, source: list[str], out: Path) -> None:
+    """Re-encode and cut `source` into segments as file ingest does."""
     import subprocess
+
+    from jobs.ingest.ffmpeg import hls_command
 
     command = hls_command(source, out, settings.ingest, transcode=True)
     subprocess.run(command, check=True, capture_output=True)
@@ -262,8 +267,6 @@ def evaluate(
 def _shared_footage(settings: Settings, folder: Path) -> list[Path]:
     """The shared pedestrian video in segments, when the shared media folder beside the
     repository (or $BRANDLAKE_TEST_MEDIA) has it."""
-    from jobs.ingest.ffmpeg import hls_command
-
     media = os.environ.get("BRANDLAKE_TEST_MEDIA") or Path(__file__).parents[3] / "shared/media"
     source = Path(media) / "vtest.avi"
     if not source.is_file():
@@ -272,7 +275,7 @@ def _shared_footage(settings: Settings, folder: Path) -> list[Path]:
     out = folder / "vtest"
     if not sorted(out.glob("seg_*.ts")):
         out.mkdir(parents=True, exist_ok=True)
-        _segment(settings, ["-i", str(source)], out, hls_command)
+        _segment(settings, ["-i", str(source)], out)
     return sorted(out.glob("seg_*.ts"))
 
 

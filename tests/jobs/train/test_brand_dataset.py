@@ -101,8 +101,8 @@ def test_labels_are_the_catalog_logos_pasted_and_never_the_made_up_ones(monkeypa
 
 
 def test_logos_are_shown_as_broadcasts_show_them():
-    """Over many images: logos down to about 3 % of the frame width, in the scenes' own slots
-    (an LED panel is a slot), and images without any catalog logo."""
+    """Over many stadium images: logos from under 4 % to over 15 % of the frame width, and
+    images without any catalog logo."""
     logos = [render_logo(b) for b in BRANDS]
     random = np.random.default_rng(2)
     conf = spec(image_size=320, frame_width=640, families=("stadium",))
