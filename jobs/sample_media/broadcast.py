@@ -23,6 +23,8 @@ from jobs.common.config import Brand, SampleMediaConf
 from jobs.sample_media.logos import LOGO_SIZE, render_logo
 from jobs.sample_media.scenes import FAMILIES, load_photo, render_distractor
 
+BROADCAST_VERSION = 1  # bump when the broadcast (video and truth) a seed gives changes
+
 BACKGROUNDS = (
     "astronaut",
     "coffee",

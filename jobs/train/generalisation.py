@@ -31,7 +31,7 @@ from jobs.common.config import Settings, add_set_option, parse_overrides
 from jobs.entrypoint import command_settings
 from jobs.exposure.metrics import BrandSeen, Frame, brand_exposure_minutes
 from jobs.sample_media import generate, truth_screen_seconds
-from jobs.train.brand_dataset import GENERATOR_VERSION
+from jobs.sample_media.broadcast import BROADCAST_VERSION
 from jobs.train.evaluate import Score
 
 log = logging.getLogger("brandlake.evaluate")
@@ -119,7 +119,7 @@ class BroadcastScore:
 def render(settings: Settings, family: str, seed: int, seconds: float, folder: Path, logos=True):
     """A broadcast of one scene family (cached by everything that makes it), re-encoded and cut
     into segments as file ingest does; returns the segments and the truth rows."""
-    name = f"{family}-{seed}-{seconds:g}s-v{GENERATOR_VERSION}{'' if logos else '-nologos'}"
+    name = f"{family}-{seed}-{seconds:g}s-b{BROADCAST_VERSION}{'' if logos else '-nologos'}"
     out = folder / name
     segments = sorted(out.glob("seg_*.ts"))
     if not segments:
@@ -256,7 +256,7 @@ def evaluate(
         "confidence": confidence,
         "sample_fps": settings.jobs.frame_analysis.sample_fps,
         "seeds": seeds,
-        "generator_version": GENERATOR_VERSION,
+        "broadcast_version": BROADCAST_VERSION,
         "overall": overall.summary(),
         "families": {name: s.summary() for name, s in per_family.items()},
         "brand_free": {name: s.summary() for name, s in free.items()},
