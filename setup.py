@@ -45,6 +45,13 @@ INSTALL_REQUIRES = [
     "onnxruntime==1.31.1",
     # Model tracking and registry (SQLite under the run directory by default)
     "mlflow==3.17.2",
+    # The batch half: Airflow 3 runs the DAGs in dags/, Great Expectations the data-quality
+    # suites (jobs/quality/). grpcio-status and zstandard: without them PySpark's doctest guard,
+    # which GX's import reaches, exits a `python -c` process silently.
+    "apache-airflow==3.3.2",
+    "great_expectations==1.24.1",
+    "grpcio-status==1.85.3",
+    "zstandard==0.25.0",
     # The dashboard (hls.js comes from dashboards/package.json through npm)
     "streamlit==1.67.0",
 ]

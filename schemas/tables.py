@@ -298,3 +298,49 @@ REVENUE_MINUTE = TableSpec(
 )
 
 GOLD_TABLES = [BRAND_EXPOSURE_MINUTE, IMPRESSION_CONTEXT, REVENUE_MINUTE]
+
+DATA_QUALITY_RESULTS = TableSpec(
+    name="ops.data_quality_results",
+    schema=pa.schema(
+        [
+            pa.field("run_id", pa.string()),
+            pa.field("run_time", TIMESTAMP),
+            pa.field("suite", pa.string()),  # the table, or the table and a rule over its rows
+            pa.field("table_name", pa.string()),
+            pa.field("expectation", pa.string()),  # GX expectation type
+            pa.field("column_name", pa.string()),  # null for table-level expectations
+            pa.field("severity", pa.string()),  # critical | warning | info
+            pa.field("success", pa.bool_()),
+            pa.field("observed_value", pa.string()),
+            pa.field("unexpected_count", pa.int64()),
+            pa.field("checked_rows", pa.int64()),
+            pa.field("sample", pa.string()),  # JSON: a few bad rows, identified by their keys
+            pa.field("error", pa.string()),  # why the expectation could not run (a missing column)
+            pa.field("run_date", pa.date32()),
+        ]
+    ),
+    partition_by=("run_date",),
+    doc="Every expectation of every data_quality run: what was checked, whether it held, the "
+    "observed value and a sample of the rows that broke it.",
+)
+
+TABLE_STATS = TableSpec(
+    name="ops.table_stats",
+    schema=pa.schema(
+        [
+            pa.field("run_time", TIMESTAMP),
+            pa.field("table_name", pa.string()),
+            pa.field("version", pa.int64()),
+            pa.field("files", pa.int64()),
+            pa.field("bytes", pa.int64()),
+            pa.field("rows", pa.int64()),
+            pa.field("files_compacted", pa.int64()),  # files rewritten into fewer this run
+            pa.field("files_vacuumed", pa.int64()),  # unreferenced files deleted this run
+            pa.field("run_date", pa.date32()),
+        ]
+    ),
+    partition_by=("run_date",),
+    doc="Each table's size and file count after each lakehouse_maintenance run.",
+)
+
+OPS_TABLES = [DATA_QUALITY_RESULTS, TABLE_STATS]

@@ -15,7 +15,7 @@ import pytest
 from jobs.common import environment
 from jobs.common.config import Settings, load_settings
 from jobs.entrypoint import command_settings
-from tests.support import isolated
+from tests.support import DEMO_VIDEO_SECONDS, isolated
 
 environment.apply()  # before Spark, Ultralytics or MLflow import
 
@@ -104,3 +104,22 @@ def tiny_brand_detector(stack: Settings, tmp_path_factory: pytest.TempPathFactor
     }
     train_brand_detector(load_settings(overrides), "tiny", device="cpu")
     return overrides
+
+
+@pytest.fixture(scope="session")
+def demo_lake(brand_champion, stack, spark, tmp_path_factory):
+    """`brandlake demo` run once on a short broadcast: its settings, printed output and the
+    sample's truth rows. A lake made by the real jobs; tests that change it copy it first."""
+    import io
+    from contextlib import redirect_stdout
+
+    import pyarrow.parquet as pq
+
+    from jobs.demo import run_demo
+
+    settings = isolated(stack, tmp_path_factory.mktemp("demo"))
+    printed = io.StringIO()
+    with redirect_stdout(printed):
+        video = run_demo(settings, video_seconds=DEMO_VIDEO_SECONDS, rate_per_s=200)
+    truth = pq.read_table(video.with_name(video.name.replace(".mp4", ".truth.parquet")))
+    return settings, printed.getvalue(), truth.to_pylist()

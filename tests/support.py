@@ -17,6 +17,9 @@ from jobs.common.config import Settings
 from jobs.common.kafka import ensure_topics, producer
 from jobs.entrypoint import command_settings
 
+DEMO_STREAM = "arena-live"  # the catalog's first stream, which `brandlake demo` ingests
+DEMO_VIDEO_SECONDS = 10
+
 
 def produce(
     settings: Settings, topic_key: str, values: Iterable[bytes], partition: int | None = None

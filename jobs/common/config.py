@@ -265,6 +265,20 @@ class SimulateConf(_Strict):
     click_through_rate: float = Field(ge=0, le=1)
 
 
+class AirflowConf(_Strict):
+    owner: str = Field(min_length=1)
+    retries: int = Field(ge=2)  # every task, with exponential backoff
+    retry_delay_minutes: float = Field(gt=0)
+    max_retry_delay_minutes: float = Field(gt=0)
+
+
+class DataQualityConf(_Strict):
+    lookback_hours: float = Field(gt=0)
+    freshness_minutes: float = Field(gt=0)
+    sample_rows: int = Field(ge=1, le=100)
+    required_tables: list[str] = []
+
+
 class Stream(_Strict):
     stream_id: str
     title: str
@@ -325,6 +339,8 @@ class Settings(_Strict):
     models: ModelsConf
     exposure: ExposureConf
     simulate: SimulateConf
+    data_quality: DataQualityConf
+    airflow: AirflowConf
     dashboard: DashboardConf = DashboardConf()
     catalog: Catalog
 

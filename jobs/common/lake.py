@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pyarrow as pa
 import pyarrow.dataset as ds
-from deltalake import DeltaTable
+from deltalake import DeltaTable, write_deltalake
 
 from jobs.common.config import Settings
 from schemas.tables import (
@@ -13,6 +13,7 @@ from schemas.tables import (
     FRAME_BRANDS,
     GOLD_TABLES,
     IMPRESSION_LOG,
+    OPS_TABLES,
     QUARANTINE,
     SILVER_TABLES,
     TableSpec,
@@ -26,6 +27,7 @@ ALL_TABLES: tuple[TableSpec, ...] = (
     IMPRESSION_LOG,
     CLICKS,
     *GOLD_TABLES,
+    *OPS_TABLES,
 )
 
 
@@ -36,6 +38,18 @@ def open_table(settings: Settings, name: str) -> DeltaTable | None:
     if not DeltaTable.is_deltatable(uri, storage_options=options):
         return None
     return DeltaTable(uri, storage_options=options)
+
+
+def append_rows(settings: Settings, table: TableSpec, rows: list[dict]) -> None:
+    """Append rows (dicts of the table's columns) to a table, creating it when needed: for
+    the batch jobs' small outputs (results, statistics), not for streams."""
+    write_deltalake(
+        settings.table_uri(table.name),
+        pa.Table.from_pylist(rows, schema=table.schema),
+        mode="append",
+        partition_by=list(table.partition_by) or None,
+        storage_options=settings.lake.storage_options or None,
+    )
 
 
 class OpenTables:

@@ -3,36 +3,19 @@ what the lake says matches the sample's truth and the simulated traffic."""
 
 from __future__ import annotations
 
-import io
-from contextlib import redirect_stdout
-
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 import pytest
 
-from jobs.demo import run_demo
 from jobs.sample_media import truth_screen_seconds
-from tests.support import isolated, read_table
+from tests.support import DEMO_STREAM as STREAM
+from tests.support import DEMO_VIDEO_SECONDS as VIDEO_SECONDS
+from tests.support import read_table
 
-# The first test to ask for the champion trains it (about 25 minutes on 2 cores).
 pytestmark = [pytest.mark.spark, pytest.mark.services, pytest.mark.timeout(3600)]
-STREAM = "arena-live"
-VIDEO_SECONDS = 10
 
 
-@pytest.fixture(scope="module")
-def demo(brand_champion, stack, spark, tmp_path_factory):
-    """The demo run once: its settings, printed output and the sample's truth rows."""
-    settings = isolated(stack, tmp_path_factory.mktemp("demo"))
-    printed = io.StringIO()
-    with redirect_stdout(printed):
-        video = run_demo(settings, video_seconds=VIDEO_SECONDS, rate_per_s=200)
-    truth = pq.read_table(video.with_name(video.name.replace(".mp4", ".truth.parquet")))
-    return settings, printed.getvalue(), truth.to_pylist()
-
-
-def test_the_demo_prints_the_summary_and_stops_its_queries(demo, spark):
-    settings, out, _ = demo
+def test_the_demo_prints_the_summary_and_stops_its_queries(demo_lake, spark):
+    settings, out, _ = demo_lake
     assert f"Brand exposure and revenue on {STREAM} ({VIDEO_SECONDS} s of video)" in out
     for brand in settings.catalog.brands:
         assert f"\n{brand.brand_id:12} " in out
@@ -40,8 +23,8 @@ def test_the_demo_prints_the_summary_and_stops_its_queries(demo, spark):
     assert not spark.streams.active
 
 
-def test_every_job_filled_its_tables(demo):
-    settings, _, _ = demo
+def test_every_job_filled_its_tables(demo_lake):
+    settings, _, _ = demo_lake
     for table in ("bronze.segments", "bronze.impressions", "silver.segment_context",
                   "silver.frame_brands", "gold.impression_context"):  # fmt: skip
         assert read_table(settings, table).num_rows > 0, table
@@ -49,14 +32,14 @@ def test_every_job_filled_its_tables(demo):
     assert set(exposure.column("stream_id").to_pylist()) == {STREAM}
 
 
-def test_screen_seconds_are_close_to_the_samples_truth(demo):
+def test_screen_seconds_are_close_to_the_samples_truth(demo_lake):
     """Against what a perfect detector would measure at the job's 2 frames/s: every brand on
     screen is found, and all brands' screen time together is within 10 %. Per-brand accuracy
     is `test_sample_broadcast`'s (5 frames/s, 60 s). Measured with the quick champion (10 s of
     seed 7): aquapure 6.0 of 6.0 s, fizzco 3.5 of 3.0, lumen 3.0 of 2.5, pinecrest 3.5 of 3.5,
     velocity 0.5 of 2.0 (a board 55-73 % visible, missed in three of four frames: issue 15);
     16.5 of 17.0 s in all."""
-    settings, _, truth_rows = demo
+    settings, _, truth_rows = demo_lake
     truth = truth_screen_seconds(
         truth_rows,
         settings.exposure.min_visible_share,
@@ -73,8 +56,8 @@ def test_screen_seconds_are_close_to_the_samples_truth(demo):
     assert sum(measured.values()) == pytest.approx(sum(truth.values()), rel=0.10)
 
 
-def test_revenue_rows_exist_for_the_campaigns_served(demo):
-    settings, _, _ = demo
+def test_revenue_rows_exist_for_the_campaigns_served(demo_lake):
+    settings, _, _ = demo_lake
     served = read_table(settings, "bronze.impressions").filter(pc.field("stream_id") == STREAM)
     campaigns = set(served.column("campaign_id").to_pylist())
     revenue = read_table(settings, "gold.revenue_minute").filter(pc.field("stream_id") == STREAM)
