@@ -29,10 +29,10 @@ from jobs.scheduling import default_args
 def data_quality():
     @task
     def check_the_lake() -> dict:
-        from jobs.common.config import load_settings
+        from jobs.entrypoint import command_settings
         from jobs.quality.run import run_quality
 
-        return run_quality(load_settings())
+        return run_quality(command_settings())
 
     check_the_lake()
 

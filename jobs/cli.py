@@ -10,6 +10,8 @@ brandlake ingest rtmp|file [...]       video -> HLS in the landing area -> `segm
 brandlake sample-media [...]           a sample broadcast with brand logos and ground truth
 brandlake train brand-detector [...]   train the brand detector on synthetic composites
 brandlake evaluate brand-detector      the detector on held-out scenes and brand-free footage
+brandlake quality                      Great Expectations over the lake (the data_quality DAG)
+brandlake maintenance                  compact, VACUUM, prune checkpoints and landing (the DAG)
 brandlake tables                       the lake's tables, their rows and where they are
 brandlake spark-sql [QUERY]            Spark SQL over the lake's tables by name (stdin: many)
 brandlake demo                         the whole pipeline on a sample broadcast, then a summary
@@ -53,6 +55,8 @@ def main(argv: list[str] | None = None) -> int:
         "evaluate", help="a model on scenes it never saw", add_help=False
     )
     evaluate.add_argument("model", choices=("brand-detector",))
+    commands.add_parser("quality", help="check the lake's data quality", add_help=False)
+    commands.add_parser("maintenance", help="compact and VACUUM the lake", add_help=False)
     tables = commands.add_parser("tables", help="list the lake's tables")
     add_set_option(tables)
     spark_sql = commands.add_parser("spark-sql", help="Spark SQL over the lake's tables")
@@ -102,6 +106,16 @@ def _dispatch(args: argparse.Namespace, rest: list[str], parser) -> int:
         from jobs.train.generalisation import main as evaluate_main
 
         evaluate_main(rest)
+        return 0
+    if args.command == "quality":
+        from jobs.quality.run import main as quality_main
+
+        quality_main(rest)
+        return 0
+    if args.command == "maintenance":
+        from jobs.maintenance.run import main as maintenance_main
+
+        maintenance_main(rest)
         return 0
     if args.command == "sample-media":
         from jobs.sample_media import main as sample_media_main

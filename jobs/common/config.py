@@ -115,6 +115,7 @@ class IngestConf(_Strict):
     listen: str = Field(pattern=r"^rtmps?://")
     min_free_mb: int = Field(ge=0)
     poll_interval_s: float = Field(gt=0)
+    retention_hours: float = Field(gt=0)
     x264_preset: Literal[
         "ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow"
     ] = "veryfast"
@@ -153,12 +154,24 @@ class SceneFamilies(_Strict):
         return self
 
 
+class PromotionRule(_Strict):
+    """When the training DAG moves the alias to a candidate (`jobs/train/promotion.py`)."""
+
+    min_map50_gain: float  # candidate mAP50 > champion's + this, on the same held-out images
+    max_precision_drop: float = Field(ge=0)  # on the promotion broadcasts
+    max_recall_drop: float = Field(ge=0)
+    max_seconds_error_increase: float = Field(ge=0)  # worst per-brand |relative error|
+    broadcast_seed: int  # a seed no test renders
+    broadcast_seconds: float = Field(gt=0, le=600)  # per held-out scene family
+
+
 class TrainConf(_Strict):
     work_dir: str
     seed: int
     profiles: dict[str, TrainProfile]
     families: SceneFamilies
     augmentation: dict[str, float] = {}  # Ultralytics augmentation arguments (fliplr, hsv_h, ...)
+    promotion: PromotionRule
 
 
 class DashboardConf(_Strict):
@@ -272,6 +285,12 @@ class AirflowConf(_Strict):
     max_retry_delay_minutes: float = Field(gt=0)
 
 
+class MaintenanceConf(_Strict):
+    vacuum_retention_hours: float = Field(ge=0)
+    retention_margin_hours: float = Field(ge=0)
+    checkpoint_batches_to_retain: int = Field(ge=2)
+
+
 class DataQualityConf(_Strict):
     lookback_hours: float = Field(gt=0)
     freshness_minutes: float = Field(gt=0)
@@ -341,6 +360,7 @@ class Settings(_Strict):
     simulate: SimulateConf
     data_quality: DataQualityConf
     airflow: AirflowConf
+    maintenance: MaintenanceConf
     dashboard: DashboardConf = DashboardConf()
     catalog: Catalog
 

@@ -92,9 +92,11 @@ def register_weights(
     params: dict[str, object],
     metrics: dict[str, float],
     tags: dict[str, str],
+    promote: bool = True,
 ) -> Registration:
     """Log a training run with its weights, register it as a new version of `name`, and move
-    the alias to it when `score` beats the current champion's."""
+    the alias to it when `score` beats the current champion's (never when not `promote`: the
+    training DAG's promotion gate decides, `jobs/train/promotion.py`)."""
     from mlflow.exceptions import MlflowException
 
     client = _client(settings)
@@ -115,7 +117,7 @@ def register_weights(
     source = f"{run.info.artifact_uri}/weights"
     version = client.create_model_version(name, source, run_id=run_id, tags={SCORE_METRIC: score})
     champion = _champion(client, settings, name, download=False)
-    promoted = champion is None or champion.score is None or score > champion.score
+    promoted = promote and (champion is None or champion.score is None or score > champion.score)
     if promoted:
         client.set_registered_model_alias(name, alias, version.version)
     log.info(
@@ -126,6 +128,8 @@ def register_weights(
         score,
         f"alias {alias} now points to it"
         if promoted
+        else "not promoted here"
+        if champion is None or champion.score is None
         else f"{alias} stays v{champion.version} ({SCORE_METRIC} {champion.score:.3f})",
     )
     return Registration(run_id, str(version.version), score, champion, promoted)
@@ -195,6 +199,39 @@ def register_shipped(
     )
 
 
+def version_weights(settings: Settings, name: str, version: str) -> Path:
+    """The weights of version `version` of `name`, downloaded to this machine."""
+    return _download(_client(settings).get_model_version(name, version), name)
+
+
+def record_evaluation(
+    settings: Settings, name: str, version: str, metrics: dict[str, float], tags: dict[str, str]
+) -> None:
+    """Log `metrics` on the version's training run and set `tags` on the version."""
+    client = _client(settings)
+    run_id = client.get_model_version(name, version).run_id
+    for key, value in metrics.items():
+        client.log_metric(run_id, key, value)
+    for key, value in tags.items():
+        client.set_model_version_tag(name, version, key, value)
+
+
+def promote(settings: Settings, name: str, version: str) -> None:
+    """Move the alias to `version`."""
+    _client(settings).set_registered_model_alias(name, settings.models.alias, version)
+    log.info("%s: alias %s now points to v%s", name, settings.models.alias, version)
+
+
+def _download(version, name: str) -> Path:
+    import mlflow
+
+    folder = Path(mlflow.artifacts.download_artifacts(artifact_uri=version.source))
+    files = sorted(folder.glob("*.pt")) if folder.is_dir() else [folder]
+    if not files:
+        raise FileNotFoundError(f"{name} v{version.version} has no weights in {folder}")
+    return files[0]
+
+
 def _champion(client, settings: Settings, name: str, download: bool) -> ModelRef | None:
     from mlflow.exceptions import MlflowException
 
@@ -204,13 +241,5 @@ def _champion(client, settings: Settings, name: str, download: bool) -> ModelRef
     except MlflowException:  # no such model or alias
         return None
     score = version.tags.get(SCORE_METRIC)
-    weights = Path()
-    if download:
-        import mlflow
-
-        folder = Path(mlflow.artifacts.download_artifacts(artifact_uri=version.source))
-        files = sorted(folder.glob("*.pt")) if folder.is_dir() else [folder]
-        if not files:
-            raise FileNotFoundError(f"{name} v{version.version} has no weights in {folder}")
-        weights = files[0]
+    weights = _download(version, name) if download else Path()
     return ModelRef(name, str(version.version), alias, weights, float(score) if score else None)

@@ -2,7 +2,7 @@
 recent rows, record every result in `ops.data_quality_results` and GX Data Docs, and fail when a
 critical expectation fails.
 
-    brandlake quality [--no-docs]
+    brandlake quality [--no-docs] [--set data_quality.lookback_hours=24]
 
 Data Docs (HTML) are written under `<run_dir>/great_expectations/`; the run prints where.
 """
@@ -334,12 +334,16 @@ def run_quality(settings: Settings, docs: bool = True, now: datetime | None = No
 def main(argv: list[str] | None = None) -> dict:
     import argparse
 
-    from jobs.common.config import load_settings
+    from jobs.common.config import add_set_option, parse_overrides
+    from jobs.entrypoint import command_settings
 
     parser = argparse.ArgumentParser(prog="brandlake quality", description=__doc__.split("\n\n")[0])
     parser.add_argument("--no-docs", action="store_true", help="skip rebuilding GX Data Docs")
+    add_set_option(parser)
     args = parser.parse_args(argv)
-    settings = load_settings()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
+    logging.getLogger("great_expectations").setLevel(logging.WARNING)
+    settings = command_settings(parse_overrides(args.set))
     try:
         report = run_quality(settings, docs=not args.no_docs)
     except DataQualityError as err:

@@ -86,9 +86,10 @@ def dataset_for(settings: Settings, profile: str) -> tuple[Path, str]:
 
 
 def train_brand_detector(
-    settings: Settings, profile: str, device: str | None = None
+    settings: Settings, profile: str, device: str | None = None, promote: bool = True
 ) -> TrainResult:
-    """Train with `profile` (a key of `train.profiles`) on `device` (default: GPU if any)."""
+    """Train with `profile` (a key of `train.profiles`) on `device` (default: GPU if any) and
+    register the result; `promote`: move the alias when its mAP50 beats the champion's."""
     offline_models()
     from ultralytics import YOLO
     from ultralytics.utils import SETTINGS
@@ -163,6 +164,7 @@ def train_brand_detector(
         params={"profile": profile, **conf.model_dump(), "seed": settings.train.seed},
         metrics={"precision": precision, "recall": recall, "train_seconds": seconds},
         tags={"dataset_fingerprint": fingerprint, "device": device, "base_weights": MODEL_NAME},
+        promote=promote,
     )
     return TrainResult(
         weights=best,
