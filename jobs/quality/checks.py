@@ -154,7 +154,7 @@ def table_rules(table: TableSpec, brand_ids: list[str], max_interval_s: float):
             _between("ctr", 0.0, 1.0),
         ],
     }
-    if table.name in BRONZE_TABLES:
+    if table in BRONZE_TABLES.values():
         return [gxe.ExpectColumnValuesToBeUnique(column="event_id")]
     return rules.get(table.name, [])
 
