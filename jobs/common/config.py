@@ -107,6 +107,7 @@ class SparkConf(_Strict):
 class DeltaConf(_Strict):
     writer: Literal["delta-rs", "spark"]
     compact_every_batches: int = Field(ge=0)
+    compact_recent_days: int = Field(ge=0)
 
 
 class IngestConf(_Strict):

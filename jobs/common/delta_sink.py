@@ -29,7 +29,7 @@ import uuid
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Protocol
 from urllib.parse import quote, unquote
 
@@ -189,6 +189,11 @@ class DeltaSink:
         took 0.3 s, and 0.05 s once compacted. Rows and app transactions are unchanged, so a
         replayed batch is still skipped. Only for tables this job alone writes: a concurrent
         append from another job would conflict with the rewrite.
+
+        A partitioned table's job compacts only its recent partitions (`recent_partitions`);
+        lakehouse_maintenance compacts the older ones. Two compactions of the same files at
+        once must never happen: delta-rs commits the second from its stale snapshot without a
+        conflict, and the table then holds the rows twice (found while building maintenance).
         """
         every = self.settings.delta.compact_every_batches
         if not every or batch_id == 0 or batch_id % every:
@@ -198,20 +203,19 @@ class DeltaSink:
                 delta = self.tables.get(table.name)
                 if delta is None:
                     continue
+                recent = recent_partitions(delta, table, self.settings.delta.compact_recent_days)
                 if self.settings.delta.writer == "spark":
                     from delta.tables import DeltaTable as SparkDeltaTable
                     from pyspark.sql import SparkSession
 
                     path = spark_path(self.uri(table))
-                    metrics = (
-                        SparkDeltaTable.forPath(SparkSession.active(), path)
-                        .optimize()
-                        .executeCompaction()
-                        .first()["metrics"]
-                    )
+                    optimize = SparkDeltaTable.forPath(SparkSession.active(), path).optimize()
+                    for column, op, value in recent or []:
+                        optimize = optimize.where(f"{column} {op} '{value}'")
+                    metrics = optimize.executeCompaction().first()["metrics"]
                     removed, added = metrics["numFilesRemoved"], metrics["numFilesAdded"]
                 else:
-                    done = delta.optimize.compact()
+                    done = delta.optimize.compact(partition_filters=recent)
                     removed, added = done["numFilesRemoved"], done["numFilesAdded"]
                 log.info("%s: compacted %d files into %d", table.name, removed, added)
 
@@ -324,6 +328,36 @@ class DeltaSink:
         for key, value in options.items():
             writer = writer.option(key, value)
         writer.save(spark_path(self.uri(table)))
+
+
+def partition_dates(delta: DeltaTable, table: TableSpec) -> list[date]:
+    """The values of a date-partitioned table's partition column, oldest first."""
+    column = table.partition_by[0]
+    return sorted({date.fromisoformat(p[column]) for p in delta.partitions() if p.get(column)})
+
+
+def recent_partitions(delta: DeltaTable, table: TableSpec, days: int) -> list | None:
+    """The partition filter of what a streaming job compacts: partitions within `days` of the
+    table's newest (None: the whole table, unpartitioned)."""
+    if not table.partition_by:
+        return None
+    dates = partition_dates(delta, table)
+    if not dates:
+        return None
+    return [(table.partition_by[0], ">=", (dates[-1] - timedelta(days=days)).isoformat())]
+
+
+def older_partitions(delta: DeltaTable, table: TableSpec, days: int) -> list | None:
+    """What lakehouse_maintenance compacts: partitions more than `days` + 1 older than the
+    newest, a day apart from `recent_partitions`'s even when the newest moves on meanwhile;
+    None: nothing (unpartitioned, or nothing that old)."""
+    if not table.partition_by:
+        return None
+    dates = partition_dates(delta, table)
+    cutoff = dates[-1] - timedelta(days=days + 1) if dates else None
+    if cutoff is None or dates[0] >= cutoff:
+        return None
+    return [(table.partition_by[0], "<", cutoff.isoformat())]
 
 
 def committed_files(uri: str, newest: int, app_id: str, batch_id: int) -> list[str]:

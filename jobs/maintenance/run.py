@@ -45,7 +45,7 @@ def maintain_tables(settings: Settings, now: datetime | None = None) -> list[dic
         if delta is None or table.name == TABLE_STATS.name:
             continue
         started = time.monotonic()
-        compacted = compact(delta)
+        compacted = compact(delta, table, settings.delta.compact_recent_days)
         vacuumed = vacuum(delta, settings.maintenance.vacuum_retention_hours)
         stats = table_stats(settings, table.name)
         log.info(

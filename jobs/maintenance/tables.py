@@ -23,10 +23,11 @@ from datetime import UTC, datetime
 import pyarrow as pa
 import pyarrow.fs as pafs
 from deltalake import DeltaTable
-from deltalake.exceptions import CommitFailedError
 
 from jobs.common.config import Settings
+from jobs.common.delta_sink import older_partitions
 from jobs.common.lake import ALL_TABLES, open_table
+from schemas.tables import OPS_TABLES, TableSpec
 
 log = logging.getLogger("brandlake.maintenance")
 
@@ -129,16 +130,16 @@ def check_retention(settings: Settings, needs: list[Need]) -> None:
     )
 
 
-def compact(delta: DeltaTable, attempts: int = 3) -> int:
-    """Rewrite small files into fewer (delta-rs optimize); returns the files removed. A commit a
-    streaming job makes meanwhile makes ours fail: tried again, then left for the next run."""
-    for attempt in range(1, attempts + 1):
-        try:
-            return int(delta.optimize.compact()["numFilesRemoved"])
-        except CommitFailedError as err:
-            log.warning("%s: compaction lost a race (%s), try %d", delta.table_uri, err, attempt)
-            delta.update_incremental()
-    return 0
+def compact(delta: DeltaTable, table: TableSpec, recent_days: int) -> int:
+    """Rewrite small files into fewer (delta-rs optimize); returns the files removed. Tables a
+    streaming job writes: only partitions older than those the job compacts itself
+    (`older_partitions`), and none of an unpartitioned one (its job compacts it whole)."""
+    if table in OPS_TABLES:
+        return int(delta.optimize.compact()["numFilesRemoved"])
+    older = older_partitions(delta, table, recent_days)
+    if older is None:
+        return 0
+    return int(delta.optimize.compact(partition_filters=older)["numFilesRemoved"])
 
 
 def vacuum(delta: DeltaTable, retention_hours: float) -> int:

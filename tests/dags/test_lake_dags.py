@@ -125,6 +125,23 @@ def snapshot(settings: Settings) -> dict[str, tuple[int, int]]:
     return found
 
 
+def old_partition_files(settings: Settings) -> int:
+    """Active files of bronze.impressions in partitions older than the newest."""
+    actions = pa.table(open_table(settings, "bronze.impressions").get_add_actions(flatten=True))
+    dates = actions.column("partition.event_date").to_pylist()
+    return sum(d < max(dates) for d in dates)
+
+
+def plant_old_partition(settings: Settings, days: int = 5, files: int = 3) -> None:
+    """Small files in a bronze.impressions partition `days` before the newest: what a day of
+    streaming leaves behind once its job's own compaction (recent partitions) has moved on."""
+    rows = read_table(settings, "bronze.impressions").slice(0, files).to_pylist()
+    for n, row in enumerate(rows):
+        old = row["event_date"] - timedelta(days=days)
+        append_copy(settings, "bronze.impressions", row, event_id=f"old-{n}", event_date=old,
+                    event_time=row["event_time"] - timedelta(days=days))  # fmt: skip
+
+
 def test_a_retention_below_the_jobs_needs_is_refused_before_anything_changes(lake):
     from jobs.maintenance.run import maintain_tables
 
@@ -142,6 +159,8 @@ def test_a_retention_below_the_jobs_needs_is_refused_before_anything_changes(lak
 def test_maintenance_compacts_keeps_every_row_and_a_running_job_continues(
     dag_bag, lake, monkeypatch, tmp_path
 ):
+    plant_old_partition(lake)
+    assert old_partition_files(lake) == 3
     before = snapshot(lake)
     events = list(itertools.islice(simulator(lake, seed=31), 4000))
     impressions = [r for r in events if r.topic == "impressions"]
@@ -173,7 +192,7 @@ def test_maintenance_compacts_keeps_every_row_and_a_running_job_continues(
     for name, (rows, _) in before.items():
         if name != "bronze.impressions":
             assert after[name][0] == rows, name
-    assert sum(f for _, f in after.values()) < sum(f for _, f in before.values())
+    assert old_partition_files(lake) == 1  # the three small files planted, compacted
     stats = read_table(lake, "ops.table_stats").to_pylist()
     assert {r["table_name"] for r in stats} >= set(before)
 
@@ -190,6 +209,7 @@ def test_vacuum_deletes_the_files_compaction_replaced_when_no_job_needs_them(lak
     from jobs.maintenance.run import maintain_tables
 
     shutil.rmtree(lake.lake.checkpoint_root)  # no streaming job to keep files for
+    plant_old_partition(lake)
     before = snapshot(lake)
     keep_all = lake.model_copy(
         update={"maintenance": lake.maintenance.model_copy(update={"vacuum_retention_hours": 2})}

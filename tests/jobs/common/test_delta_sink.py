@@ -141,3 +141,35 @@ def test_delta_spark_tables_read_the_same_in_delta_rs_polars_and_duckdb(isolated
     by_duckdb = dict(duckdb.sql("select event_id, score from dataset").fetchall())
     assert len(by_spark) == 50
     assert by_spark == by_delta_rs == by_polars == by_duckdb
+
+
+def test_a_job_and_maintenance_never_compact_the_same_partition(tmp_path):
+    """The streaming job compacts partitions near the newest, maintenance the older ones, a day
+    apart even when a new day starts between the two."""
+    from deltalake import write_deltalake
+
+    from jobs.common.delta_sink import older_partitions, recent_partitions
+
+    uri = str(tmp_path / "t")
+    days = [date(2026, 11, d) for d in range(20, 27)]
+    for day in days:
+        seen = datetime(2026, 11, 1, tzinfo=UTC)
+        rows = pa.table({"event_id": ["e"], "score": [1.0], "seen_at": [seen], "event_date": [day]})
+        write_deltalake(uri, rows.cast(TABLE.schema), partition_by=["event_date"], mode="append")
+    delta = DeltaTable(uri)
+
+    def chosen(filters) -> set[date]:
+        _, op, value = filters[0]
+        cut = date.fromisoformat(value)
+        return {d for d in days if (d >= cut if op == ">=" else d < cut)}
+
+    job = chosen(recent_partitions(delta, TABLE, 1))
+    assert job == {date(2026, 11, 25), date(2026, 11, 26)}
+    maintenance = chosen(older_partitions(delta, TABLE, 1))
+    assert maintenance == {date(2026, 11, d) for d in range(20, 24)}
+    # the job, a day later, still leaves maintenance's partitions alone
+    later = {d for d in days if d >= date(2026, 11, 26)}
+    assert not (maintenance & (job | later))
+    unpartitioned = TableSpec(name="t.u", schema=TABLE.schema)
+    assert recent_partitions(delta, unpartitioned, 1) is None
+    assert older_partitions(delta, unpartitioned, 1) is None
