@@ -25,11 +25,13 @@ from jobs.exposure.revenue import safety_band
 from jobs.exposure.rollup import exposure_rollup, revenue_rollup
 from schemas.tables import (
     BRAND_EXPOSURE_MINUTE,
+    DATA_QUALITY_RESULTS,
     DETECTIONS,
     IMPRESSION_CONTEXT,
     QUARANTINE,
     REVENUE_MINUTE,
     SEGMENT_CONTEXT,
+    TABLE_STATS,
 )
 
 # Which job writes each table, for the message shown while it does not exist.
@@ -38,6 +40,8 @@ WRITTEN_BY = {
     "silver.detections": "brandlake run frame-analysis",
     "silver.segment_context": "brandlake run frame-analysis",
     "gold": "brandlake run exposure-revenue",
+    "ops.data_quality_results": "brandlake quality",
+    "ops.table_stats": "brandlake maintenance",
 }
 
 
@@ -284,16 +288,63 @@ def stream_lag(settings: Settings, now: datetime | None = None) -> pd.DataFrame:
 
 
 def models_in_use(settings: Settings) -> pd.DataFrame:
-    """Every model (name, version) in silver.detections, with its frames and last use."""
+    """Every model version in silver.detections with its detections and the frames it first
+    and last analysed: a champion handed over shows as one version ending where the next
+    begins."""
     frame = read(settings, DETECTIONS.name, ["model_name", "model_version", "frame_time"])
+    columns = ["model_name", "model_version", "detections", "first_used", "last_used"]
     if frame.empty:
-        return pd.DataFrame(columns=["model_name", "model_version", "detections", "last_used"])
+        return pd.DataFrame(columns=columns)
     return (
         frame.groupby(["model_name", "model_version"], as_index=False)
-        .agg(detections=("frame_time", "size"), last_used=("frame_time", "max"))
+        .agg(
+            detections=("frame_time", "size"),
+            first_used=("frame_time", "min"),
+            last_used=("frame_time", "max"),
+        )
         .sort_values("last_used", ascending=False)
-        .reset_index(drop=True)
+        .reset_index(drop=True)[columns]
     )
+
+
+def data_quality_latest(settings: Settings) -> pd.DataFrame:
+    """The newest data_quality run per table: expectations, failed, critical failed, and the
+    failed expectations with their observed values."""
+    frame = read(settings, DATA_QUALITY_RESULTS.name)
+    columns = ["table_name", "run_time", "expectations", "failed", "critical", "failures"]
+    if frame.empty:
+        return pd.DataFrame(columns=columns)
+    latest = frame[frame.run_time == frame.run_time.max()]
+    failed = latest[~latest.success]
+
+    def failures(rows: pd.DataFrame) -> str:
+        broken = rows[~rows.success]
+        return "; ".join(
+            f"{r.expectation}({r.column_name or ''}): {r.error or r.observed_value or r.sample}"
+            for r in broken.itertuples()
+        )
+
+    summary = latest.groupby("table_name").agg(
+        run_time=("run_time", "max"), expectations=("success", "size")
+    )
+    summary["failed"] = failed.groupby("table_name").size()
+    summary["critical"] = failed[failed.severity == "critical"].groupby("table_name").size()
+    summary["failures"] = pd.Series(
+        {name: failures(rows) for name, rows in latest.groupby("table_name")}
+    )
+    summary[["failed", "critical"]] = summary[["failed", "critical"]].fillna(0).astype(int)
+    return summary.reset_index()[columns].sort_values("table_name").reset_index(drop=True)
+
+
+def table_sizes(settings: Settings) -> pd.DataFrame:
+    """Each table's files, size and rows after the newest lakehouse_maintenance run."""
+    frame = read(settings, TABLE_STATS.name)
+    columns = ["table_name", "files", "megabytes", "rows", "version", "run_time"]
+    if frame.empty:
+        return pd.DataFrame(columns=columns)
+    latest = frame.sort_values("run_time").groupby("table_name").tail(1).copy()
+    latest["megabytes"] = (latest["bytes"] / 1e6).round(2)
+    return latest[columns].sort_values("table_name").reset_index(drop=True)
 
 
 # -- the player's overlay --------------------------------------------------------------------

