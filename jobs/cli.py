@@ -2,6 +2,8 @@
 
 brandlake jars                         fetch the JVM packages (delta-spark, Kafka) once
 brandlake services up|down|status      the embedded broker and Redis
+brandlake airflow up|down|status       Airflow 3 with the DAGs in dags/ (loopback)
+brandlake mlflow ui                    the MLflow tracking UI over the model registry (loopback)
 brandlake run bronze-ingest [...]      a streaming job (--available-now: until caught up)
 brandlake run frame-analysis [...]     segments -> detections, scene, safety (silver, Kafka, Redis)
 brandlake run exposure-revenue [...]   frames x impressions -> gold exposure and revenue, Redis
@@ -22,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 from jobs.common import environment
 from jobs.common.config import ConfigError, add_set_option, parse_overrides
@@ -44,6 +47,13 @@ def main(argv: list[str] | None = None) -> int:
     services = commands.add_parser("services", help="the embedded broker and Redis")
     services.add_argument("action", choices=("up", "down", "status"))
     add_set_option(services)
+    airflow = commands.add_parser("airflow", help="Airflow with brandlake's DAGs")
+    airflow.add_argument("action", choices=("up", "down", "status"))
+    add_set_option(airflow)
+    mlflow_ui = commands.add_parser("mlflow", help="the MLflow tracking UI")
+    mlflow_ui.add_argument("action", choices=("ui",))
+    mlflow_ui.add_argument("--port", type=int, default=5000)
+    add_set_option(mlflow_ui)
     run = commands.add_parser("run", help="run a streaming job", add_help=False)
     run.add_argument("job", choices=sorted(JOBS))
     commands.add_parser("simulate", help="send simulated traffic to Kafka", add_help=False)
@@ -146,6 +156,27 @@ def _dispatch(args: argparse.Namespace, rest: list[str], parser) -> int:
                 pid = state.pid or "-"
                 print(f"{state.name:8} {state.status:10} {state.address:22} pid {pid}")
         return 0
+    if args.command == "airflow":
+        from infra.local import airflow
+
+        if args.action == "up":
+            airflow.up(settings)
+        elif args.action == "down":
+            airflow.down(settings)
+        else:
+            state = airflow.status(settings)
+            print(f"airflow  {state.status:10} {state.url or '-':26} pid {state.pid or '-'}")
+        return 0
+    if args.command == "mlflow":
+        import subprocess
+
+        from jobs.common.registry import artifact_root, tracking_uri
+
+        print(f"MLflow UI on http://127.0.0.1:{args.port} (Ctrl-C stops it)")
+        command = [str(Path(sys.executable).with_name("mlflow")), "ui", "--host", "127.0.0.1",
+                   "--port", str(args.port), "--backend-store-uri", tracking_uri(settings),
+                   "--default-artifact-root", artifact_root(settings)]  # fmt: skip
+        return subprocess.call(command)
     if args.command == "tables":
         from jobs.common.lake import describe_tables
 

@@ -45,7 +45,7 @@ from jobs.common.delta_sink import DeltaSink, WriteResult
 from jobs.common.kafka import cached_producer, client_config
 from jobs.common.live_state import LIVE_KEY, redis_url, set_if_newer
 from jobs.common.quarantine import sort_records
-from jobs.common.registry import ModelRef, champion
+from jobs.common.registry import ModelRef, champion, champion_version
 from jobs.common.spark import read_kafka_stream
 from jobs.common.streaming import BatchClock, run_job, start_query
 from schemas.events import SEGMENTS
@@ -103,8 +103,10 @@ _ANALYZERS: dict[tuple, Analyzers] = {}
 
 
 def analyzers_for(spec: ModelSpec) -> Analyzers:
-    """The analyzers of `spec`, loaded once per Python worker (Spark reuses workers)."""
+    """The analyzers of `spec`, loaded once per Python worker (Spark reuses workers); those
+    of an earlier spec (a champion since replaced) are dropped."""
     if spec.key not in _ANALYZERS:
+        _ANALYZERS.clear()
         from udfs.detection.brand import BrandDetector
         from udfs.detection.person import PersonDetector
         from udfs.devices import torch_device
@@ -394,6 +396,39 @@ def latest_per_stream(messages: list[dict]) -> dict[str, dict]:
 # -- extract, transform, load ----------------------------------------------------------------
 
 
+class ChampionWatch:
+    """The models a batch uses: the brand detector follows the registry's alias, checked
+    between batches every `models.refresh_seconds`, so a promoted champion takes over without
+    a restart (every row names the version that produced it). A registry that cannot be
+    reached keeps the current model and says so."""
+
+    def __init__(self, settings: Settings, models: ModelSpec) -> None:
+        self.settings, self.models = settings, models
+        self.checked_at = time.monotonic()
+
+    def models_for(self, batch_id: int) -> ModelSpec:
+        current = self.models.brand
+        refresh = self.settings.models.refresh_seconds
+        if current is None or time.monotonic() - self.checked_at < refresh:
+            return self.models
+        self.checked_at = time.monotonic()
+        try:
+            version = champion_version(self.settings, current.name)
+            if version is None or version == current.version:
+                return self.models
+            replacement = champion(self.settings, current.name)
+        except Exception as err:  # the registry is down or slow: keep analysing
+            log.warning("model registry unreachable (%s): %s stays in use", err, current.label)
+            return self.models
+        log.info(
+            "%s: the %s alias moved from v%s to v%s; batch %d and later use v%s",
+            current.name, replacement.alias, current.version, replacement.version, batch_id,
+            replacement.version,
+        )  # fmt: skip
+        self.models = replace(self.models, brand=replacement)
+        return self.models
+
+
 def extract(spark: SparkSession, settings: Settings) -> DataFrame:
     """Segment events, read by up to `parallelism` tasks (a backlog on one Kafka partition is
     split by offsets, with no shuffle): only references move, never pixels."""
@@ -520,9 +555,10 @@ def start(settings: Settings, spark: SparkSession, available_now: bool = False) 
     log.info("models loaded in the Python workers (%.1f s)", time.monotonic() - started)
     segments = extract(spark, settings)
     sink = DeltaSink(settings)
+    watch = ChampionWatch(settings, models)
 
     def handle(batch: DataFrame, batch_id: int, query_id: str, clock: BatchClock) -> list:
-        analyse = transform(settings, models, datetime.now(UTC))
+        analyse = transform(settings, watch.models_for(batch_id), datetime.now(UTC))
         results = load(batch, analyse, sink, query_id, batch_id, clock)
         sink.compact(SILVER_TABLES, batch_id, clock)
         return results

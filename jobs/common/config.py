@@ -265,6 +265,7 @@ class ModelsConf(_Strict):
     tracking_uri: str = ""  # MLflow; empty: SQLite under run_dir
     artifact_root: str = ""  # empty: <run_dir>/mlflow-artifacts
     alias: str = Field(min_length=1)
+    refresh_seconds: float = Field(ge=0)  # frame_analysis asks the registry this often
     brand_detector: BrandDetectorConf
     person_detector: DetectorConf
     scene: SceneConf
@@ -284,6 +285,9 @@ class AirflowConf(_Strict):
     retries: int = Field(ge=2)  # every task, with exponential backoff
     retry_delay_minutes: float = Field(gt=0)
     max_retry_delay_minutes: float = Field(gt=0)
+    port: int = Field(ge=0, le=65535)  # `brandlake airflow up`: the UI and API; 0: a free one
+    parallelism: int = Field(ge=1)  # task instances at once
+    start_timeout_s: float = Field(gt=0)
 
 
 class MaintenanceConf(_Strict):

@@ -199,6 +199,12 @@ def register_shipped(
     )
 
 
+def champion_version(settings: Settings, name: str) -> str | None:
+    """The version the alias points to now (nothing downloaded); None when there is none."""
+    found = _champion(_client(settings), settings, name, download=False)
+    return found.version if found else None
+
+
 def version_weights(settings: Settings, name: str, version: str) -> Path:
     """The weights of version `version` of `name`, downloaded to this machine."""
     return _download(_client(settings).get_model_version(name, version), name)

@@ -9,6 +9,7 @@ too small to count reliably by eye), 15 at 1.0 s (frame 25) and 17 at 9.0 s (fra
 from __future__ import annotations
 
 import json
+import time
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 
@@ -245,3 +246,71 @@ def test_a_failed_commit_publishes_nothing_and_the_replay_publishes_each_frame(
         live.hget(key, "frame_time")
         == max(messages, key=lambda m: m["frame_epoch_ms"])["frame_time"]
     )
+
+
+def test_a_promoted_champion_takes_over_between_batches(
+    analysed, stack, spark, tmp_path, tiny_brand_detector
+):
+    """A new version promoted while the query runs: later segments are analysed by it, earlier
+    ones by the first, and no segment or batch is lost or analysed twice."""
+    from jobs.common.config import load_settings
+    from jobs.common.registry import champion, promote, register_weights
+    from jobs.frame_analysis import start
+    from tests.support import batch_commits
+
+    source, _ = analysed
+    settings = isolated(
+        stack, tmp_path,
+        models__tracking_uri=f"sqlite:///{tmp_path / 'mlflow.db'}",
+        models__artifact_root=str(tmp_path / "artifacts"),
+        models__refresh_seconds=0,
+    )  # fmt: skip
+    name = settings.models.brand_detector.name
+    weights = champion(load_settings(tiny_brand_detector), name).weights
+
+    def register_and_promote() -> str:
+        version = register_weights(settings, name, weights, 0.0, {}, {}, {}, promote=False).version
+        promote(settings, name, version)
+        return version
+
+    first = register_and_promote()
+    stream = f"handover-{tmp_path.name}"[-40:]
+    segments = []
+    for value in [v for v in topic_values(source, "segments") if SEGMENTS.parse(v)[0]][:4]:
+        event = json.loads(value)
+        event["stream_id"], event["event_id"] = stream, event["event_id"].replace("vtest", stream)
+        segments.append(event)
+
+    def analysed_segments() -> dict[str, str]:
+        try:
+            rows = read_table(settings, "silver.segment_context").to_pylist()
+        except Exception:  # no table yet
+            return {}
+        return {r["segment_id"]: r["models"] for r in rows}
+
+    def wait_for(ids: set[str]) -> None:
+        deadline = datetime.now(UTC) + timedelta(seconds=240)
+        while not ids <= set(analysed_segments()):
+            assert datetime.now(UTC) < deadline, f"analysed: {sorted(analysed_segments())}"
+            assert query.exception() is None, query.exception()
+            time.sleep(0.5)
+
+    query = start(settings, spark)
+    try:
+        produce(settings, "segments", [json.dumps(e).encode() for e in segments[:2]])
+        wait_for({e["event_id"] for e in segments[:2]})
+        second = register_and_promote()
+        produce(settings, "segments", [json.dumps(e).encode() for e in segments[2:]])
+        wait_for({e["event_id"] for e in segments})
+    finally:
+        query.stop()
+    models = analysed_segments()
+    for event in segments[:2]:
+        assert f"{name} v{first}" in models[event["event_id"]]
+    for event in segments[2:]:
+        assert f"{name} v{second}" in models[event["event_id"]]
+    rows = read_table(settings, "silver.segment_context").to_pylist()
+    frames = [(r["segment_id"], r["frame_index"]) for r in rows]
+    assert len(frames) == len(set(frames))
+    batches = sorted(batch_commits(settings, "silver.segment_context"))
+    assert batches == list(range(len(batches)))
