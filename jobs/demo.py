@@ -108,5 +108,10 @@ def run_demo(settings: Settings, video_seconds: float, rate_per_s: float) -> Pat
         f"\nSee it in the dashboard: `brandlake dashboard` (or `make dashboard`), then open "
         f"http://{conf.address}:{conf.port}/?stream={stream_id}"
     )
+    print(
+        "The batch half: `brandlake airflow up` starts Airflow with the DAGs in dags/ on "
+        f"http://127.0.0.1:{settings.airflow.port} (user admin, its password printed); "
+        "`brandlake quality` and `brandlake maintenance` run two of them once."
+    )
     print("The services keep running: `brandlake services status`, `make services-down`.")
     return video
