@@ -28,6 +28,10 @@ SCORE_METRIC = "map50"  # what "beats the champion" means: held-out mAP at IoU 0
 SHIPPED_ROOT = Path(__file__).resolve().parents[2] / "models"
 
 
+class RegistryUnavailableError(RuntimeError):
+    """The MLflow registry cannot be reached; the message names it and what to set."""
+
+
 class NoChampionError(RuntimeError):
     """No version of the model carries the alias: nothing has been trained and promoted yet."""
 
@@ -75,6 +79,32 @@ def _client(settings: Settings):
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)
     return MlflowClient(uri, uri)
+
+
+def check_registry(settings: Settings, timeout_s: int = 10) -> None:
+    """Raise RegistryUnavailableError unless the registry answers within about `timeout_s`
+    (MLflow's own client retries a dead server for minutes)."""
+    import os
+
+    saved = {k: os.environ.get(k) for k in ("MLFLOW_HTTP_REQUEST_MAX_RETRIES",
+                                            "MLFLOW_HTTP_REQUEST_TIMEOUT")}  # fmt: skip
+    os.environ.update(
+        {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0", "MLFLOW_HTTP_REQUEST_TIMEOUT": str(timeout_s)}
+    )
+    try:
+        _client(settings).search_registered_models(max_results=1)
+    except Exception as err:  # MLflow, HTTP and database errors alike
+        raise RegistryUnavailableError(
+            f"the model registry at {tracking_uri(settings)} cannot be reached "
+            f"({type(err).__name__}: {str(err).splitlines()[0][:200]}): start it, or point "
+            "models.tracking_uri at one (empty: SQLite under the run directory)"
+        ) from err
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
 
 
 def _experiment_id(client, name: str, settings: Settings) -> str:

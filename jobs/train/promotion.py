@@ -22,7 +22,13 @@ from pathlib import Path
 import pandas as pd
 
 from jobs.common.config import Settings
-from jobs.common.registry import champion, promote, record_evaluation, version_weights
+from jobs.common.registry import (
+    champion,
+    check_registry,
+    promote,
+    record_evaluation,
+    version_weights,
+)
 from jobs.train.brand_detector import dataset_for, train_brand_detector
 
 log = logging.getLogger("brandlake.train")
@@ -33,7 +39,9 @@ class GateError(RuntimeError):
 
 
 def build_dataset(settings: Settings, profile: str) -> str:
-    """The profile's dataset (`data.yaml`), built if it is not there yet."""
+    """The profile's dataset (`data.yaml`), built if it is not there yet; first of all, the
+    registry must answer (an hour of training is not spent for a run that cannot register)."""
+    check_registry(settings)
     data_yaml, _ = dataset_for(settings, profile)
     return str(data_yaml)
 
@@ -218,7 +226,12 @@ def evaluate_and_decide(settings: Settings, version: str, data_yaml: str, profil
         },
     )
     if promoted:
-        promote(settings, name, version)
+        try:
+            promote(settings, name, version)
+        except Exception as err:
+            # the version says so rather than claiming a promotion that did not happen
+            record_evaluation(settings, name, version, {}, {"promotion.decision": f"failed: {err}"})
+            raise
     log.info(
         "%s v%s %s: %s", name, version, "promoted" if promoted else "rejected", "; ".join(reasons)
     )

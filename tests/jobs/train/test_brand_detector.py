@@ -56,3 +56,18 @@ def test_the_on_screen_line_is_part_of_the_dataset_fingerprint(tiny):
     )
     _, other = dataset_for(stricter, "tiny")
     assert other != fingerprint
+
+
+def test_an_unreachable_registry_is_named_with_what_to_set(tmp_path):
+    import time
+
+    from infra.local.services import free_port
+    from jobs.common.config import load_settings
+    from jobs.common.registry import RegistryUnavailableError, check_registry
+
+    dead = f"http://127.0.0.1:{free_port()}"
+    settings = load_settings({"models.tracking_uri": dead})
+    started = time.monotonic()
+    with pytest.raises(RegistryUnavailableError, match=rf"registry at {dead} cannot be reached"):
+        check_registry(settings, timeout_s=2)
+    assert time.monotonic() - started < 30
