@@ -171,7 +171,12 @@ def test_maintenance_compacts_keeps_every_row_and_a_running_job_continues(
         wait_for_batch(lake, job, first, tmp_path)
 
         started = time.monotonic()
-        env = lake_env(lake, maintenance__vacuum_retention_hours="2")
+        # the demo's stream has ended: a short landing retention removes its segments
+        landing = Path(lake.landing_uri(DEMO_STREAM))
+        assert list(landing.glob("seg_*.ts"))
+        env = lake_env(
+            lake, maintenance__vacuum_retention_hours="2", ingest__retention_hours="0.001"
+        )
         run = run_dag(dag_bag, "lakehouse_maintenance", env, monkeypatch)
         print(f"\nlakehouse_maintenance DAG on the demo lake: {time.monotonic() - started:.1f} s")
         assert run.state == "success"
@@ -195,6 +200,7 @@ def test_maintenance_compacts_keeps_every_row_and_a_running_job_continues(
     assert old_partition_files(lake) == 1  # the three small files planted, compacted
     stats = read_table(lake, "ops.table_stats").to_pylist()
     assert {r["table_name"] for r in stats} >= set(before)
+    assert not landing.exists()  # ended and wholly past the retention: segments and playlist
 
 
 def wait_for_batch(settings: Settings, job, after: int, tmp_path, seconds: float = 180) -> None:
