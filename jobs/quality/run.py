@@ -22,7 +22,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.dataset as ds
 
-from jobs.common.config import Settings
+from jobs.common.config import ConfigError, Settings
 from jobs.common.lake import OpenTables, append_rows
 from jobs.quality.checks import (
     CHECKED_TABLES,
@@ -90,7 +90,7 @@ def build_checks(
     """Every check over the recent rows, and an outcome for each required table that is missing."""
     unknown = sorted(set(settings.data_quality.required_tables) - KNOWN)
     if unknown:
-        raise ValueError(
+        raise ConfigError(
             f"data_quality.required_tables: unknown tables {unknown}; known: {sorted(KNOWN)}"
         )
     since = now - timedelta(hours=settings.data_quality.lookback_hours)
