@@ -4,8 +4,9 @@
 Keeps the lake small and fast without touching what the streaming jobs still need:
 
 1. **tables**: checks the VACUUM retention against every streaming job's last commit (refuses,
-   touching nothing, when it is too short), then compacts and VACUUMs every Delta table and
-   records its size and file count in `ops.table_stats` (the dashboard's Health page);
+   touching nothing, when it is too short), then compacts the partitions the streaming jobs no
+   longer compact themselves, VACUUMs every Delta table and records its size and file count in
+   `ops.table_stats` (the dashboard's Health page);
 2. **checkpoints**: prunes streaming checkpoints' offsets and commits Spark no longer needs;
 3. **landing**: deletes segments of ended streams older than `ingest.retention_hours`, their
    playlists rewritten first;

@@ -3,8 +3,8 @@
     brandlake maintenance [--set maintenance.vacuum_retention_hours=72]
 
 1. `tables`: check the VACUUM retention against the streaming jobs' needs (refuse, touching
-   nothing, when it is too short), then compact and VACUUM every table and record its size in
-   `ops.table_stats`;
+   nothing, when it is too short), then compact the partitions the streaming jobs leave to it
+   (`jobs/maintenance/tables.py`), VACUUM every table and record its size in `ops.table_stats`;
 2. `checkpoints`: prune streaming checkpoints' old offsets and commits;
 3. `landing`: delete segments older than `ingest.retention_hours` of ended streams;
 4. `live state`: delete the Redis keys of streams whose ingest has ended.
