@@ -35,6 +35,16 @@ JOBS = {
     "frame-analysis": "jobs.frame_analysis",
     "exposure-revenue": "jobs.exposure_revenue",
 }
+# Commands whose module parses its own options: `main(argv)` gets what follows the command
+OWN_PARSERS = {
+    "simulate": "jobs.simulate",
+    "ingest": "jobs.ingest.run",
+    "sample-media": "jobs.sample_media",
+    "train": "jobs.train.brand_detector",
+    "evaluate": "jobs.train.generalisation",
+    "quality": "jobs.quality.run",
+    "maintenance": "jobs.maintenance.run",
+}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -92,45 +102,11 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _dispatch(args: argparse.Namespace, rest: list[str], parser) -> int:
-    if args.command == "run":
+    module = JOBS[args.job] if args.command == "run" else OWN_PARSERS.get(args.command)
+    if module is not None:
         import importlib
 
-        importlib.import_module(JOBS[args.job]).main(rest)
-        return 0
-    if args.command == "simulate":
-        from jobs import simulate
-
-        simulate.main(rest)
-        return 0
-    if args.command == "ingest":
-        from jobs.ingest.run import main as ingest_main
-
-        ingest_main(rest)
-        return 0
-    if args.command == "train":
-        from jobs.train.brand_detector import main as train_main
-
-        train_main(rest)
-        return 0
-    if args.command == "evaluate":
-        from jobs.train.generalisation import main as evaluate_main
-
-        evaluate_main(rest)
-        return 0
-    if args.command == "quality":
-        from jobs.quality.run import main as quality_main
-
-        quality_main(rest)
-        return 0
-    if args.command == "maintenance":
-        from jobs.maintenance.run import main as maintenance_main
-
-        maintenance_main(rest)
-        return 0
-    if args.command == "sample-media":
-        from jobs.sample_media import main as sample_media_main
-
-        sample_media_main(rest)
+        importlib.import_module(module).main(rest)
         return 0
     if rest:
         parser.error(f"unrecognized arguments: {' '.join(rest)}")
