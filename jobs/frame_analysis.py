@@ -53,6 +53,7 @@ from schemas.tables import DETECTIONS, QUARANTINE, SEGMENT_CONTEXT, SILVER_TABLE
 from udfs.analysis.segment import Analyzers, DetectionRow, FrameContext, analyse_segment
 from udfs.context.scene import ScenePrototypes
 from udfs.decoding.frames import SegmentDecodeError
+from udfs.detection.brand import ColourCheck
 
 log = logging.getLogger("brandlake.frame_analysis")
 
@@ -71,6 +72,7 @@ class ModelSpec:
     brand_confidence: float
     brand_image_size: int
     brand: ModelRef | None = None
+    brand_colour_check: ColourCheck | None = None
     prototypes: ScenePrototypes | None = None
     clip: tuple[str, str] | None = None  # (architecture, weights): CLIP embeds the frames
     safety: bool = True
@@ -80,7 +82,8 @@ class ModelSpec:
     def key(self) -> tuple:
         fingerprint = self.prototypes.fingerprint if self.prototypes else None
         return (self.person_confidence, self.person_image_size, self.brand, fingerprint,
-                self.clip, self.brand_confidence, self.brand_image_size, self.safety)  # fmt: skip
+                self.clip, self.brand_confidence, self.brand_image_size, self.safety,
+                self.brand_colour_check)  # fmt: skip
 
     def describe(self) -> str:
         """Every model and version that looks at a frame, for `segment_context.models`."""
@@ -126,6 +129,7 @@ def analyzers_for(spec: ModelSpec) -> Analyzers:
                 device,
                 spec.brand_confidence,
                 spec.brand_image_size,
+                spec.brand_colour_check,
             )
             if brand is not None
             else None,
@@ -186,6 +190,14 @@ def _logo_card(logo: np.ndarray) -> np.ndarray:
     return card
 
 
+def brand_colour_check(settings: Settings) -> ColourCheck:
+    """The brand detector's colour check (`models.brand_detector.colour_check`) with the
+    catalog's brand colours."""
+    conf = settings.models.brand_detector.colour_check
+    colours = tuple((b.brand_id, (b.color, *b.alternate_colors)) for b in settings.catalog.brands)
+    return ColourCheck(colours, conf.min_share, conf.max_chroma, conf.max_lightness)
+
+
 def resolve_models(settings: Settings) -> ModelSpec:
     """The champion brand detector and the scene prototypes, on the driver: text prompts' CLIP
     embeddings when `models.scene.clip` is set, else the example frames' CNN embeddings."""
@@ -217,6 +229,7 @@ def resolve_models(settings: Settings) -> ModelSpec:
         brand=brand,
         brand_confidence=conf.brand_detector.confidence,
         brand_image_size=conf.brand_detector.image_size,
+        brand_colour_check=brand_colour_check(settings),
         prototypes=prototypes,
         clip=clip,
         safety=conf.safety_enabled,

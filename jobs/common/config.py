@@ -14,7 +14,7 @@ import json
 import os
 import re
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -238,9 +238,16 @@ class DetectorConf(_Strict):
     image_size: int = Field(ge=64, le=3840, multiple_of=32)
 
 
+class ColourCheckConf(_Strict):
+    min_share: float = Field(ge=0, le=1)  # 0: no check
+    max_chroma: float = Field(gt=0)  # CIELAB a*b* distance
+    max_lightness: float = Field(gt=0)  # CIELAB L* distance
+
+
 class BrandDetectorConf(DetectorConf):
     name: str = Field(min_length=1)  # registered model name; the job loads models:/<name>@<alias>
     enabled: bool = True
+    colour_check: ColourCheckConf
 
 
 class SceneConf(_Strict):
@@ -319,6 +326,9 @@ class Brand(_Strict):
     name: str
     advertiser_id: str
     color: str = Field(pattern=r"^#[0-9a-fA-F]{6}$")
+    # Other colours its logo appears in (a monochrome version, say): the brand detector's
+    # colour check accepts a box in any of them.
+    alternate_colors: list[Annotated[str, Field(pattern=r"^#[0-9a-fA-F]{6}$")]] = []
 
 
 class Campaign(_Strict):

@@ -209,11 +209,15 @@ def score_broadcast(
 
 
 def brand_analyzers(settings: Settings, weights: Path, image_size: int, confidence: float):
+    from jobs.frame_analysis import brand_colour_check
     from udfs.analysis.segment import Analyzers
     from udfs.detection.brand import BrandDetector
     from udfs.devices import torch_device
 
-    detector = BrandDetector(str(weights), "candidate", torch_device(), confidence, image_size)
+    detector = BrandDetector(
+        str(weights), "candidate", torch_device(), confidence, image_size,
+        brand_colour_check(settings),
+    )  # fmt: skip
     return Analyzers(people=None, brands=detector)
 
 
@@ -254,6 +258,7 @@ def evaluate(
         "weights": str(weights),
         "image_size": image_size,
         "confidence": confidence,
+        "colour_check": settings.models.brand_detector.colour_check.model_dump(),
         "sample_fps": settings.jobs.frame_analysis.sample_fps,
         "seeds": seeds,
         "broadcast_version": BROADCAST_VERSION,
@@ -291,7 +296,8 @@ def print_report(report: dict) -> None:
 
     print(
         f"brand detector {report['weights']} at {report['image_size']} px, confidence "
-        f"{report['confidence']}, {report['sample_fps']} frames/s (seeds {report['seeds']}):"
+        f"{report['confidence']}, colour check {report['colour_check']}, "
+        f"{report['sample_fps']} frames/s (seeds {report['seeds']}):"
     )
     for summary in report["families"].values():
         print(line(summary))

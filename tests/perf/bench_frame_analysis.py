@@ -5,8 +5,9 @@
 A 1080p30 sample broadcast is ingested into 2 s segments; both paths analyse the same segments
 at the configured sampling rate (2 fps) with every analyzer: brand detector, person detector,
 scene embedder, safety model. The plain loop runs in this process with torch's default threads,
-three ways: the brand detector at 384 px without boundary frames (the settings before the
-generalising detector), at 640 px without them, and the default (640 px, boundary frames);
+four ways: the brand detector at 384 px without boundary frames (the settings before the
+generalising detector), at 640 px without them, at 640 px with them, and the default (640 px,
+boundary frames, colour check);
 Spark runs the streaming job until caught up, three times: cold (Python workers start and load
 the models) and warm (a long-running stream's steady state) with the default delta-rs writer,
 then warm with delta-spark. Real-time factor: seconds of video analysed
@@ -61,13 +62,18 @@ def test_frame_analysis_throughput(isolated_settings, spark, tmp_path):
     )
 
     models = resolve_models(base)
-    variants = [("384 px, no boundary frames", 384, False),
-                ("640 px, no boundary frames", 640, False),
-                (f"{models.brand_image_size} px + boundary frames (default)",
-                 models.brand_image_size, conf.refine_boundaries)]  # fmt: skip
+    default = f"{models.brand_image_size} px + boundary frames"
+    variants = [("384 px, no boundary frames", 384, False, None),
+                ("640 px, no boundary frames", 640, False, None),
+                (f"{default}, no colour check", models.brand_image_size, conf.refine_boundaries,
+                 None),
+                (f"{default} + colour check (default)", models.brand_image_size,
+                 conf.refine_boundaries, models.brand_colour_check)]  # fmt: skip
     plain_rates = []
-    for name, image_size, refine in variants:
-        analyzers = analyzers_for(replace(models, brand_image_size=image_size))
+    for name, image_size, refine, colour_check in variants:
+        analyzers = analyzers_for(
+            replace(models, brand_image_size=image_size, brand_colour_check=colour_check)
+        )
         analyzers.warm_up()
         started = time.perf_counter()
         contexts = [
@@ -84,7 +90,8 @@ def test_frame_analysis_throughput(isolated_settings, spark, tmp_path):
     print(
         f"  ratio of real-time factors, plain loop: 640 px / 384 px "
         f"{plain_rates[1] / plain_rates[0]:.2f}; default / 384 px without boundary frames "
-        f"{plain_rates[2] / plain_rates[0]:.2f}"
+        f"{plain_rates[3] / plain_rates[0]:.2f}; colour check / none "
+        f"{plain_rates[3] / plain_rates[2]:.2f}"
     )
 
     rates = {}
