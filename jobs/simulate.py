@@ -1,17 +1,26 @@
-"""simulate: ad impressions and viewer events for the catalog's streams, into Kafka.
+"""simulate: ad auctions, impressions, clicks and viewer events for the catalog's streams, into
+Kafka: the ad server and its market.
 
     brandlake simulate --count 100000 [--rate 2000] [--seed 7] [--bad-ratio 0.01]
+        [--set simulate.market.bidder_behaviour=shading] [--set simulate.screen=live]
 
-Viewers join the catalog's streams in proportion to their audience, play, send heartbeats, pause,
-buffer and click; ad impressions go to campaigns by weight at a second-price clearing above the
-campaign's floor. Event times follow the configured rate (real time when paced). `--bad-ratio`
-replaces that share of records with malformed ones of known kinds, so quarantine can be checked.
-Deterministic for a seed.
+Viewers join the catalog's streams in proportion to their audience, play, send heartbeats, pause
+and buffer. Each ad opportunity is a second-price auction among the catalog's campaigns
+(`jobs/auction/market.py`) with the floor as a lazy reserve: the floors published in Redis
+(`brandlake:floors`, by `brandlake yield`) for the treatment arm, the static campaign floors for
+the holdout (`yield_optimization.holdout_share`, a stable hash of the auction id) and before any
+are published. Every auction goes to `auctions`; a filled one is also an impression (its event id
+is the auction id) and, with the hidden true click probability, a click a few seconds later.
+What is on screen comes from `simulate.screen`: simulated per stream, or frame_analysis' live
+state. Event times follow the configured rate (real time when paced). `--bad-ratio` replaces
+that share of records with malformed ones of known kinds, so quarantine can be checked.
+Deterministic for a seed (with simulated screens and the floors fixed).
 """
 
 from __future__ import annotations
 
 import argparse
+import heapq
 import json
 import logging
 import random
@@ -19,12 +28,25 @@ import sys
 import time
 import uuid
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from jobs.common.config import Catalog, Settings, add_set_option, parse_overrides
+from jobs.auction.floor_rules import FloorPolicy, FloorRules, RedisFloors
+from jobs.auction.market import (
+    ConstantCtr,
+    CtrPredictor,
+    Market,
+    Opportunity,
+    Outcome,
+    arm_of,
+    second_price,
+    true_ctr,
+)
+from jobs.auction.screens import LiveScreens, Screens, SimulatedScreens
+from jobs.common.config import Settings, add_set_option, parse_overrides
 from jobs.common.kafka import check_broker, client_config, producer
+from jobs.common.live_state import redis_url
 from jobs.entrypoint import command_settings
 
 log = logging.getLogger("brandlake.simulate")
@@ -37,13 +59,15 @@ BAD_KINDS = (
     "wrong_type",
     "unknown_enum",
     "negative_price",
+    "filled_under_floor",  # auctions only; other records get negative_price instead
 )
 BITRATES_KBPS = (800, 1500, 3000, 4500, 6000)
+TOPICS = ("impressions", "viewer_events", "auctions")
 
 
 @dataclass(frozen=True)
 class SimulatedRecord:
-    topic: str  # key of `kafka.topics`: impressions | viewer_events
+    topic: str  # key of `kafka.topics`: impressions | viewer_events | auctions
     key: bytes
     value: bytes
     bad_kind: str | None = None
@@ -57,43 +81,64 @@ class _Viewer:
     device: str
     geo: str
     bitrate: int
-    recent_campaigns: list[str] = field(default_factory=list)
+
+
+@dataclass(order=True)
+class _Due:
+    at: datetime
+    order: int
+    record: SimulatedRecord = field(compare=False)
 
 
 class EventSimulator:
-    """An endless, seeded sequence of impressions and viewer events (some malformed on request)."""
+    """An endless, seeded sequence of auctions, impressions and viewer events (some malformed
+    on request); see the module docstring."""
 
     def __init__(
         self,
-        catalog: Catalog,
+        settings: Settings,
         seed: int,
         rate_per_s: float,
-        impression_share: float,
-        click_through_rate: float,
         bad_ratio: float = 0.0,
         start: datetime | None = None,
+        screens: Screens | None = None,
+        floors: Callable[[], FloorRules | None] = lambda: None,
+        ctr: CtrPredictor | None = None,
     ) -> None:
+        catalog = settings.catalog
+        conf = settings.simulate
         self.catalog = catalog
         self.random = random.Random(seed)
         self.spacing = (
             timedelta(seconds=1 / rate_per_s) if rate_per_s else timedelta(milliseconds=1)
         )
-        self.impression_share = impression_share
-        self.ctr = click_through_rate
+        self.impression_share = conf.impression_share
+        self.clicks = conf.clicks
+        self.yield_conf = settings.yield_optimization
         self.bad_ratio = bad_ratio
         self.clock = start or datetime.now(UTC)
         self.viewers: list[_Viewer] = []
+        self.screens = screens or SimulatedScreens(catalog, seed)
+        self.floors = floors
+        self.ctr = ctr or ConstantCtr(conf.clicks.base_ctr)
+        self.market = Market(
+            catalog.campaigns, conf.market, self.yield_conf.safety_bands[0], self.random
+        )
+        self.due: list[_Due] = []  # clicks, sent when the clock reaches them
         self._stream_weights = [s.audience or 1 for s in catalog.streams]
-        self._campaign_weights = [c.weight for c in catalog.campaigns]
-        self._brand_advertiser = {b.brand_id: b.advertiser_id for b in catalog.brands}
 
     def __iter__(self) -> Iterator[SimulatedRecord]:
         while True:
             self.clock += self.spacing
-            record = self._next_valid()
-            if self.bad_ratio and self.random.random() < self.bad_ratio:
-                record = self._corrupt(record)
-            yield record
+            while self.due and self.due[0].at <= self.clock:
+                yield self._maybe_corrupt(heapq.heappop(self.due).record)
+            for record in self._next_valid():
+                yield self._maybe_corrupt(record)
+
+    def _maybe_corrupt(self, record: SimulatedRecord) -> SimulatedRecord:
+        if self.bad_ratio and self.random.random() < self.bad_ratio:
+            return self._corrupt(record)
+        return record
 
     def _uuid(self) -> str:
         return str(uuid.UUID(int=self.random.getrandbits(128), version=4))
@@ -101,10 +146,12 @@ class EventSimulator:
     def _pick(self, weights: dict[str, float]) -> str:
         return self.random.choices(list(weights), weights=list(weights.values()))[0]
 
-    def _event_time(self) -> str:
+    def _event_time(self, at: datetime | None = None) -> str:
         # Players report late and out of order: up to 2 s of jitter.
         jitter = timedelta(milliseconds=self.random.uniform(-2000, 0))
-        return (self.clock + jitter).isoformat(timespec="microseconds").replace("+00:00", "Z")
+        return (
+            ((at or self.clock) + jitter).isoformat(timespec="microseconds").replace("+00:00", "Z")
+        )
 
     def _viewer(self) -> tuple[_Viewer, bool]:
         """A viewer to act next; sometimes a new one joins (their first event is `play`)."""
@@ -124,55 +171,114 @@ class EventSimulator:
             return viewer, True
         return self.random.choice(self.viewers), False
 
-    def _next_valid(self) -> SimulatedRecord:
+    def _next_valid(self) -> list[SimulatedRecord]:
         viewer, joined = self._viewer()
         if not joined and self.random.random() < self.impression_share:
-            return self._impression(viewer)
-        return self._viewer_event(viewer, "play" if joined else None)
+            return self._auction(viewer)
+        return [self._viewer_event(viewer, "play" if joined else None)]
 
-    def _impression(self, viewer: _Viewer) -> SimulatedRecord:
-        campaign = self.random.choices(self.catalog.campaigns, weights=self._campaign_weights)[0]
-        bid = round(campaign.floor_cpm * self.random.lognormvariate(0.35, 0.3), 4)
-        bid = max(bid, campaign.floor_cpm)
-        clearing = round(max(campaign.floor_cpm, bid * self.random.uniform(0.6, 0.95)), 4)
-        viewer.recent_campaigns = [*viewer.recent_campaigns[-4:], campaign.campaign_id]
-        event = {
-            "event_id": self._uuid(),
-            "event_time": self._event_time(),
+    def _auction(self, viewer: _Viewer) -> list[SimulatedRecord]:
+        """One ad opportunity: the auction record, and the impression and maybe a click (due
+        later) when it fills."""
+        opportunity = Opportunity(
+            auction_id=self._uuid(),
+            time=self.clock,
+            stream_id=viewer.stream_id,
+            viewer_id=viewer.viewer_id,
+            slot_type=self._pick(self.catalog.slot_types),
+            device=viewer.device,
+            geo=viewer.geo,
+            screen=self.screens.screen(viewer.stream_id, self.clock),
+        )
+        arm = arm_of(opportunity.auction_id, self.yield_conf.holdout_share)
+        floor_of = FloorPolicy(self.floors(), self.yield_conf.safety_bands).floor_of(
+            arm, opportunity
+        )
+        outcome = second_price(self.market.bids(opportunity, floor_of, self.ctr.predict), floor_of)
+        event_time = self._event_time()
+        key = viewer.stream_id.encode()
+        records = [SimulatedRecord("auctions", key, _json(self._auction_event(
+            opportunity, arm, outcome, event_time)))]  # fmt: skip
+        winner = outcome.winner
+        if winner is None:
+            return records
+        campaign = winner.campaign
+        impression = {
+            "event_id": opportunity.auction_id,
+            "event_time": event_time,
             "stream_id": viewer.stream_id,
             "viewer_id": viewer.viewer_id,
             "campaign_id": campaign.campaign_id,
             "advertiser_id": campaign.advertiser_id,
             "brand_id": campaign.brand_id,
-            "slot_type": self._pick(self.catalog.slot_types),
-            "bid_cpm": bid,
-            "clearing_cpm": clearing,
+            "slot_type": opportunity.slot_type,
+            "bid_cpm": winner.ecpm,
+            "clearing_cpm": outcome.clearing_cpm,
             "currency": self.catalog.rate_card.currency,
             "device": viewer.device,
             "geo": viewer.geo,
         }
-        return SimulatedRecord("impressions", viewer.stream_id.encode(), _json(event))
+        records.append(SimulatedRecord("impressions", key, _json(impression)))
+        if self.random.random() < true_ctr(self.clicks, opportunity, campaign):
+            at = self.clock + timedelta(seconds=self.random.uniform(3, 10))
+            click = self._viewer_event(viewer, "click", campaign.campaign_id, at)
+            heapq.heappush(self.due, _Due(at, len(self.due) + self.random.getrandbits(32), click))
+        return records
 
-    def _viewer_event(self, viewer: _Viewer, kind: str | None) -> SimulatedRecord:
-        campaign_id = None
+    def _auction_event(
+        self, opportunity: Opportunity, arm: str, outcome: Outcome, event_time: str
+    ) -> dict:
+        screen = opportunity.screen
+        top = outcome.bids[0] if outcome.bids else None
+        floor = outcome.floor
+        return {
+            "event_id": opportunity.auction_id,
+            "event_time": event_time,
+            "stream_id": opportunity.stream_id,
+            "viewer_id": opportunity.viewer_id,
+            "slot_type": opportunity.slot_type,
+            "device": opportunity.device,
+            "geo": opportunity.geo,
+            "scene_label": screen.scene,
+            "safety_score": screen.safety,
+            "brands_on_screen": ",".join(screen.brands),
+            "arm": arm,
+            "floor_cpm": floor.cpm if floor else None,
+            "floor_rule": floor.rule_id if floor else None,
+            "floor_version": (floor.version or None) if floor else None,
+            "bidders": len(outcome.bids),
+            "top_campaign_id": top.campaign.campaign_id if top else None,
+            "top_bid_type": top.campaign.bid_type if top else None,
+            "top_bid_cpm": outcome.top_ecpm if top else None,
+            "second_bid_cpm": outcome.second_ecpm if len(outcome.bids) > 1 else None,
+            "predicted_ctr": top.predicted_ctr if top else None,
+            "ctr_model_version": self.ctr.version,
+            "filled": outcome.filled,
+            "clearing_cpm": outcome.clearing_cpm,
+            "currency": self.catalog.rate_card.currency,
+        }
+
+    def _viewer_event(
+        self,
+        viewer: _Viewer,
+        kind: str | None,
+        campaign_id: str | None = None,
+        at: datetime | None = None,
+    ) -> SimulatedRecord:
         if kind is None:
-            if viewer.recent_campaigns and self.random.random() < self.ctr / (
-                1 - self.impression_share
-            ):
-                kind, campaign_id = "click", viewer.recent_campaigns[-1]
-            else:
-                kind = self.random.choices(
-                    ("heartbeat", "pause", "play", "buffering"), weights=(85, 5, 5, 5)
-                )[0]
+            kind = self.random.choices(
+                ("heartbeat", "pause", "play", "buffering"), weights=(85, 5, 5, 5)
+            )[0]
         if kind == "buffering":
             viewer.bitrate = self.random.choice(BITRATES_KBPS[:3])
+        at = at or self.clock
         event = {
             "event_id": self._uuid(),
-            "event_time": self._event_time(),
+            "event_time": self._event_time(at),
             "stream_id": viewer.stream_id,
             "viewer_id": viewer.viewer_id,
             "event_type": kind,
-            "position_s": round((self.clock - viewer.joined).total_seconds(), 3),
+            "position_s": round((at - viewer.joined).total_seconds(), 3),
             "bitrate_kbps": viewer.bitrate,
             "campaign_id": campaign_id,
         }
@@ -180,6 +286,8 @@ class EventSimulator:
 
     def _corrupt(self, record: SimulatedRecord) -> SimulatedRecord:
         kind = self.random.choice(BAD_KINDS)
+        if kind == "filled_under_floor" and record.topic != "auctions":
+            kind = "negative_price"
         event = json.loads(record.value)
         if kind == "not_json":
             value = record.value[: len(record.value) // 2]
@@ -191,15 +299,22 @@ class EventSimulator:
             event.pop("event_time")
             value = _json(event)
         elif kind == "wrong_type":
-            event["viewer_id" if record.topic == "impressions" else "position_s"] = {"x": 1}
+            event["position_s" if record.topic == "viewer_events" else "viewer_id"] = {"x": 1}
             if record.topic == "impressions":
                 event["bid_cpm"] = "twelve"
             value = _json(event)
         elif kind == "unknown_enum":
-            event["slot_type" if record.topic == "impressions" else "event_type"] = "teleport"
+            event["event_type" if record.topic == "viewer_events" else "slot_type"] = "teleport"
             value = _json(event)
-        else:  # negative_price (or position, on viewer events)
-            event["clearing_cpm" if record.topic == "impressions" else "position_s"] = -1.0
+        elif kind == "filled_under_floor":
+            floor = event["floor_cpm"] or 1.0
+            event.update(filled=True, floor_cpm=floor, top_bid_cpm=floor / 2, clearing_cpm=floor)
+            value = _json(event)
+        else:  # negative_price: a negative bid or price (position, on viewer events)
+            field_name = {"impressions": "clearing_cpm", "auctions": "top_bid_cpm"}.get(
+                record.topic, "position_s"
+            )
+            event[field_name] = -1.0
             value = _json(event)
         return SimulatedRecord(record.topic, record.key, value, kind)
 
@@ -208,17 +323,32 @@ def _json(value: object) -> bytes:
     return json.dumps(value, separators=(",", ":")).encode()
 
 
-def simulator(settings: Settings, start: datetime | None = None, **overrides) -> EventSimulator:
-    """A simulator from `simulate` in conf/, with `overrides` (e.g. seed=3) applied."""
+def simulator(
+    settings: Settings,
+    start: datetime | None = None,
+    live: bool = False,
+    ctr: CtrPredictor | None = None,
+    **overrides,
+) -> EventSimulator:
+    """A simulator from `simulate` in conf/, with `overrides` (e.g. seed=3) applied. `live`:
+    the ad server reads the floors published in Redis (and, with `simulate.screen: live`, what
+    frame_analysis sees); otherwise every auction keeps the static floors."""
     conf = settings.simulate.model_copy(update=overrides)
+    screens = floors = None
+    if live:
+        url = redis_url(settings)
+        floors = RedisFloors(url, conf.floors_refresh_s)
+        if conf.screen == "live":
+            screens = LiveScreens(url)
     return EventSimulator(
-        settings.catalog,
+        settings.model_copy(update={"simulate": conf}),
         seed=conf.seed,
         rate_per_s=conf.rate_per_s,
-        impression_share=conf.impression_share,
-        click_through_rate=conf.click_through_rate,
         bad_ratio=conf.bad_ratio,
         start=start,
+        screens=screens,
+        floors=floors or (lambda: None),
+        ctr=ctr,
     )
 
 
@@ -232,7 +362,7 @@ def publish(
     """Send records to Kafka at `rate_per_s` (0: as fast as possible); returns what was sent."""
     check_broker(client_config(settings))
     out = producer(settings, **{"enable.idempotence": True})
-    topics = {key: settings.kafka.topics[key].name for key in ("impressions", "viewer_events")}
+    topics = {key: settings.kafka.topics[key].name for key in TOPICS}
     sent: Counter = Counter()
     failures: list[str] = []
 
@@ -271,7 +401,7 @@ def publish(
             f"{failures[0] if failures else 'flush timed out'}"
         )
     elapsed = time.monotonic() - started
-    total = sent["impressions"] + sent["viewer_events"]
+    total = sum(sent[topic] for topic in TOPICS)
     log.info("sent %d records in %.1fs (%.0f/s): %s", total, elapsed, total / elapsed, dict(sent))
     return sent
 
@@ -284,17 +414,21 @@ def main(argv: list[str] | None = None) -> Counter:
     parser.add_argument("--rate", type=float, help="records per second (0: unpaced)")
     parser.add_argument("--seed", type=int)
     parser.add_argument("--bad-ratio", type=float, help="share of malformed records, 0..1")
+    parser.add_argument(
+        "--static-floors",
+        action="store_true",
+        help="every auction keeps the static campaign floors (no Redis needed)",
+    )
     add_set_option(parser)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     settings = command_settings(parse_overrides(args.set))
     chosen = {"rate_per_s": args.rate, "seed": args.seed, "bad_ratio": args.bad_ratio}
-    conf = settings.simulate.model_validate(
-        {**settings.simulate.model_dump(), **{k: v for k, v in chosen.items() if v is not None}}
-    )
+    chosen = {k: v for k, v in chosen.items() if v is not None}
+    conf = settings.simulate.model_validate({**settings.simulate.model_dump(), **chosen})
     if args.count is None and args.duration is None:
         parser.error("give --count N or --duration SECONDS")
-    records = simulator(settings, **conf.model_dump())
+    records = simulator(settings, live=not args.static_floors, **chosen)
     return publish(settings, iter(records), args.count, args.duration, conf.rate_per_s)
 
 

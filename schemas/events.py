@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import math
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -33,7 +34,7 @@ KAFKA_RECORD = pa.schema(
 PAYLOAD_NOT_UTF8 = "payload is not valid UTF-8"
 NOT_AN_OBJECT = "payload is not a JSON object"
 
-FieldType = Literal["string", "long", "int", "double", "timestamp"]
+FieldType = Literal["string", "long", "int", "double", "boolean", "timestamp"]
 _INTEGER_RANGE = {"int": (-(2**31), 2**31 - 1), "long": (-(2**63), 2**63 - 1)}
 
 
@@ -76,6 +77,8 @@ def _typed(kind: FieldType, value: Any) -> Any:
     """`value` (decoded JSON) as `kind`, or None when it is not one."""
     if kind == "string":
         return value if isinstance(value, str) else None
+    if kind == "boolean":
+        return value if isinstance(value, bool) else None
     if kind in _INTEGER_RANGE:
         low, high = _INTEGER_RANGE[kind]
         ok = isinstance(value, int) and not isinstance(value, bool) and low <= value <= high
@@ -97,12 +100,14 @@ def _typed(kind: FieldType, value: Any) -> Any:
 
 @dataclass(frozen=True)
 class EventSchema:
-    """A Kafka topic's event: its fields and which one carries event time."""
+    """A Kafka topic's event: its fields, which one carries event time, and rules across
+    fields (`checks`: each returns the reason a record with valid fields breaks it, or None)."""
 
     topic: str
     fields: tuple[EventField, ...]
     event_time: str
     doc: str = ""
+    checks: tuple[Callable[[dict], str | None], ...] = ()
     names: tuple[str, ...] = field(init=False)
 
     def __post_init__(self) -> None:
@@ -128,6 +133,8 @@ class EventSchema:
             if reason:
                 reasons.append(reason)
             record[spec.name] = value
+        if not reasons:
+            reasons = [why for check in self.checks if (why := check(record))]
         return (None, reasons) if reasons else (record, [])
 
     def validate(self, decoded: Any) -> list[str]:
@@ -201,4 +208,81 @@ VIEWER_EVENTS = EventSchema(
     ),
 )
 
-EVENT_SCHEMAS: dict[str, EventSchema] = {s.topic: s for s in (SEGMENTS, IMPRESSIONS, VIEWER_EVENTS)}
+_CPM = {"minimum": 0, "maximum": 10_000}
+_PRICE_SLACK = 1e-6
+
+
+def _filled_at_a_valid_price(auction: dict) -> str | None:
+    """A filled auction cleared between its floor and its top bid; an unfilled one did not."""
+    top, floor, clearing = auction["top_bid_cpm"], auction["floor_cpm"], auction["clearing_cpm"]
+    if not auction["filled"]:
+        return (
+            "clearing_cpm: set on an auction that was not filled" if clearing is not None else None
+        )
+    if top is None or floor is None or clearing is None:
+        return "filled: needs top_bid_cpm, floor_cpm and clearing_cpm"
+    if top < floor - _PRICE_SLACK:
+        return "filled: the top bid is under the floor"
+    if not floor - _PRICE_SLACK <= clearing <= top + _PRICE_SLACK:
+        return "clearing_cpm: outside the floor .. top bid range"
+    return None
+
+
+def _bids_in_order(auction: dict) -> str | None:
+    top, second = auction["top_bid_cpm"], auction["second_bid_cpm"]
+    if second is not None and (top is None or second > top + _PRICE_SLACK):
+        return "second_bid_cpm: above top_bid_cpm"
+    return None
+
+
+AUCTIONS = EventSchema(
+    topic="auctions",
+    event_time="event_time",
+    doc="An ad auction as the ad server logs it: context, arm, floor, top two bids, outcome.",
+    checks=(_filled_at_a_valid_price, _bids_in_order),
+    fields=(
+        _EVENT_ID,
+        EventField("event_time", "timestamp", doc="when the auction ran"),
+        _STREAM_ID,
+        EventField("viewer_id", "string", pattern=_ID),
+        EventField(
+            "slot_type", "string", allowed=("preroll", "midroll", "overlay", "sponsor_card")
+        ),
+        EventField("device", "string", allowed=("mobile", "desktop", "tv", "tablet")),
+        EventField("geo", "string", pattern=r"[A-Z]{2}"),
+        EventField("scene_label", "string", required=False, pattern=r"[a-z_]+"),
+        EventField("safety_score", "double", required=False, minimum=0, maximum=1),
+        EventField(
+            "brands_on_screen",
+            "string",
+            required=False,
+            pattern=r"([A-Za-z0-9._:-]+(,[A-Za-z0-9._:-]+)*)?",
+            doc="brand ids on screen, comma-separated",
+        ),
+        EventField("arm", "string", allowed=("treatment", "holdout"), doc="the yield experiment's"),
+        EventField("floor_cpm", "double", required=False, **_CPM, doc="the floor applied"),
+        EventField("floor_rule", "string", required=False, pattern=_ID, doc="its rule, or static"),
+        EventField("floor_version", "string", required=False, pattern=_ID),
+        EventField("bidders", "int", minimum=0, maximum=10_000),
+        EventField("top_campaign_id", "string", required=False, pattern=_ID),
+        EventField("top_bid_type", "string", required=False, allowed=("cpm", "cpc")),
+        EventField("top_bid_cpm", "double", required=False, **_CPM, doc="highest eCPM"),
+        EventField("second_bid_cpm", "double", required=False, **_CPM),
+        EventField(
+            "predicted_ctr",
+            "double",
+            required=False,
+            minimum=0,
+            maximum=1,
+            doc="the CTR the ad server ranked a cpc top bid with",
+        ),
+        EventField("ctr_model_version", "string", required=False, pattern=_ID),
+        EventField("filled", "boolean"),
+        EventField("clearing_cpm", "double", required=False, **_CPM, doc="price paid, CPM"),
+        EventField("currency", "string", pattern=r"[A-Z]{3}"),
+    ),
+)
+
+EVENT_SCHEMAS: dict[str, EventSchema] = {
+    s.topic: s for s in (SEGMENTS, IMPRESSIONS, VIEWER_EVENTS, AUCTIONS)
+}

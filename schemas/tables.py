@@ -13,6 +13,7 @@ ARROW_TYPES: dict[str, pa.DataType] = {
     "long": pa.int64(),
     "int": pa.int32(),
     "double": pa.float64(),
+    "boolean": pa.bool_(),
     "timestamp": pa.timestamp("us", tz="UTC"),
 }
 TIMESTAMP = ARROW_TYPES["timestamp"]

@@ -279,12 +279,75 @@ class ModelsConf(_Strict):
     safety_enabled: bool = True
 
 
+class MarketConf(_Strict):
+    """The bidders of the simulated ad market (jobs/auction/market.py): log-value effects."""
+
+    bidder_behaviour: Literal["neutral", "shading", "raising"]
+    shading: float = Field(ge=0, le=1)  # shading bidders keep this share of value above a floor
+    raise_reach: float = Field(ge=0, le=1)  # raising bidders meet floors this far above value
+    value_sigma: float = Field(gt=0, le=3)
+    own_brand_on_screen: float
+    low_safety: float  # safety score under yield_optimization.safety_bands[0]
+    prime_time_sports: float
+    prime_hours: list[int]
+    device: dict[str, float] = {}
+    geo: dict[str, float] = {}
+    slot_type: dict[str, float] = {}
+
+
+class ClickConf(_Strict):
+    """The true click probability the simulator draws clicks from (logit effects); hidden from
+    every model."""
+
+    base_ctr: float = Field(gt=0, lt=1)
+    own_brand_on_screen: float
+    own_brand_overlay: float  # on top of the above for overlays
+    sports: float
+    device: dict[str, float] = {}
+    slot_type: dict[str, float] = {}
+
+
 class SimulateConf(_Strict):
     rate_per_s: float = Field(ge=0)
     seed: int
     bad_ratio: float = Field(ge=0, le=1)
-    impression_share: float = Field(gt=0, le=1)
-    click_through_rate: float = Field(ge=0, le=1)
+    impression_share: float = Field(gt=0, le=1)  # share of events that are ad opportunities
+    screen: Literal["simulated", "live"]  # what is on screen: simulated, or frame_analysis' Redis
+    floors_refresh_s: float = Field(gt=0)  # how often the ad server rereads the floors
+    market: MarketConf
+    clicks: ClickConf
+
+
+class YieldConf(_Strict):
+    """Floors from the bid landscape and the experiment that proves them (jobs/floors/)."""
+
+    holdout_share: float = Field(ge=0, lt=1)
+    safety_bands: list[float] = Field(min_length=1)
+    dimensions: list[
+        Literal[
+            "campaign_id",
+            "stream_id",
+            "slot_type",
+            "device",
+            "geo",
+            "own_brand_on_screen",
+            "safety_band",
+        ]
+    ] = Field(min_length=1)
+    max_rules: int = Field(ge=1, le=10_000)
+    max_fill_loss: float = Field(ge=0, le=1)  # fill-rate points a rule may lose
+    min_auctions_per_rule: int = Field(ge=1)
+    min_split_gain: float = Field(ge=0)  # a split must raise its segment's revenue this much
+    lookback_hours: float = Field(gt=0)
+    replay_share: float = Field(gt=0, lt=1)
+    bootstrap_samples: int = Field(ge=100)
+
+    @field_validator("safety_bands")
+    @classmethod
+    def _increasing(cls, bands: list[float]) -> list[float]:
+        if bands != sorted(set(bands)) or not all(0 < b < 1 for b in bands):
+            raise ValueError("safety_bands must increase strictly, each between 0 and 1")
+        return bands
 
 
 class AirflowConf(_Strict):
@@ -314,6 +377,7 @@ class Stream(_Strict):
     stream_id: str
     title: str
     audience: int = Field(ge=0)
+    scene: str = "other"  # what the simulated screen shows when nothing live is known
 
 
 class Advertiser(_Strict):
@@ -335,8 +399,12 @@ class Campaign(_Strict):
     campaign_id: str
     advertiser_id: str
     brand_id: str
-    floor_cpm: float = Field(ge=0)
+    floor_cpm: float = Field(ge=0)  # the static floor (the experiment's holdout arm)
     weight: float = Field(gt=0)
+    # How the campaign's simulated bidder bids: CPM, or CPC (ranked at CPC x predicted CTR)
+    bid_type: Literal["cpm", "cpc"] = "cpm"
+    median_bid: float = Field(gt=0)  # CPM, or the CPC for cpc campaigns
+    participation: float = Field(default=0.5, gt=0, le=1)  # share of auctions it bids in
 
 
 class RateCard(_Strict):
@@ -373,6 +441,7 @@ class Settings(_Strict):
     models: ModelsConf
     exposure: ExposureConf
     simulate: SimulateConf
+    yield_optimization: YieldConf
     data_quality: DataQualityConf
     airflow: AirflowConf
     maintenance: MaintenanceConf

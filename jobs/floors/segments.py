@@ -1,0 +1,114 @@
+"""A floor rule set learnt from logged auctions: a tree of segments over the rule dimensions,
+each with its revenue-maximising reserve (`jobs/floors/landscape.py`).
+
+It starts from one segment, every dimension `*`. Splitting a segment on a dimension gives each
+value with at least `min_auctions` auctions its own segment; the rest stay in the parent, which
+keeps its rule for them (and for values never seen). A segment is split once, so siblings never
+overlap and a deeper segment is always the more specific rule. The split that raises the
+optimal revenue the most goes first, while it raises it by more than `min_gain` of the
+segment's and the rule count stays within `max_rules`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import heapq
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from jobs.auction.floor_rules import ANY, FloorRule
+from jobs.floors.landscape import Landscape, Reserve, best_reserve
+
+
+@dataclass
+class Segment:
+    match: tuple[str, ...]
+    rows: np.ndarray  # positions in the auctions frame that fall to this segment
+    reserve: Reserve
+    split_on: int | None = None
+    children: list[Segment] = field(default_factory=list)
+
+
+def landscape_of(auctions: pd.DataFrame, rows: np.ndarray | None = None) -> Landscape:
+    """The bid landscape of `auctions` (columns reach_cpm, second_bid_cpm, static_floor_cpm)."""
+    picked = auctions if rows is None else auctions.iloc[rows]
+    return Landscape(
+        picked["reach_cpm"].to_numpy(float),
+        picked["second_bid_cpm"].fillna(0.0).to_numpy(float),
+        picked["static_floor_cpm"].to_numpy(float),
+    )
+
+
+def rule_id(match: tuple[str, ...]) -> str:
+    return "r-" + hashlib.sha256("|".join(match).encode()).hexdigest()[:10]
+
+
+def learn_segments(
+    auctions: pd.DataFrame,
+    dimensions: list[str],
+    max_rules: int,
+    min_auctions: int,
+    max_fill_loss: float,
+    min_gain: float,
+) -> list[Segment]:
+    """Every segment of the tree (see the module docstring), root first. `auctions` holds
+    auctions with at least one bid, a column per dimension and the landscape's columns."""
+    values = [auctions[d].astype(str).to_numpy() for d in dimensions]
+
+    def make(match: tuple[str, ...], rows: np.ndarray) -> Segment:
+        return Segment(match, rows, best_reserve(landscape_of(auctions, rows), max_fill_loss))
+
+    def best_split(segment: Segment) -> tuple[float, int, dict[str, np.ndarray]] | None:
+        best = None
+        for d, column in enumerate(values):
+            if segment.match[d] != ANY:
+                continue
+            groups = pd.Series(segment.rows).groupby(column[segment.rows]).indices
+            kept = {v: segment.rows[i] for v, i in groups.items() if len(i) >= min_auctions}
+            if not kept or (len(kept) == 1 and sum(map(len, kept.values())) == len(segment.rows)):
+                continue  # nothing to split off, or one value that is the whole segment
+            rest = np.setdiff1d(segment.rows, np.concatenate(list(kept.values())))
+            revenue = best_reserve(landscape_of(auctions, rest), max_fill_loss).revenue
+            revenue += sum(
+                best_reserve(landscape_of(auctions, r), max_fill_loss).revenue
+                for r in kept.values()
+            )
+            gain = revenue - segment.reserve.revenue
+            if gain > min_gain * segment.reserve.revenue and (best is None or gain > best[0]):
+                best = (gain, d, kept)
+        return best
+
+    root = make(tuple(ANY for _ in dimensions), np.arange(len(auctions)))
+    segments = [root]
+    queue: list = []
+    order = 0  # ties in the heap break by insertion, never by comparing segments
+
+    def offer(segment: Segment) -> None:
+        nonlocal order
+        split = best_split(segment)
+        if split is not None:
+            heapq.heappush(queue, (-split[0], order, segment, split))
+            order += 1
+
+    offer(root)
+    while queue and len(segments) < max_rules:
+        _, _, segment, (_, d, kept) = heapq.heappop(queue)
+        if len(segments) + len(kept) > max_rules:
+            continue  # too many children for what is left; a smaller split may still fit
+        segment.split_on = d
+        for value, rows in kept.items():
+            match = tuple(value if i == d else m for i, m in enumerate(segment.match))
+            child = make(match, rows)
+            segment.children.append(child)
+            segments.append(child)
+            offer(child)
+        segment.rows = np.setdiff1d(segment.rows, np.concatenate(list(kept.values())))
+        if len(segment.rows):  # else it keeps the floor it had, for values never seen
+            segment.reserve = make(segment.match, segment.rows).reserve
+    return segments
+
+
+def rules_of(segments: list[Segment]) -> tuple[FloorRule, ...]:
+    return tuple(FloorRule(rule_id(s.match), s.match, round(s.reserve.floor, 4)) for s in segments)
