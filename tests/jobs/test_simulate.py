@@ -4,7 +4,6 @@ they lead to, viewer events), and malformed records of known kinds."""
 from __future__ import annotations
 
 import itertools
-import json
 from collections import Counter
 from datetime import UTC, datetime
 
