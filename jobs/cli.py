@@ -44,6 +44,7 @@ OWN_PARSERS = {
     "evaluate": "jobs.train.generalisation",
     "quality": "jobs.quality.run",
     "maintenance": "jobs.maintenance.run",
+    "yield": "jobs.yield_optimization",
 }
 
 
@@ -77,6 +78,9 @@ def main(argv: list[str] | None = None) -> int:
     evaluate.add_argument("model", choices=("brand-detector",))
     commands.add_parser("quality", help="check the lake's data quality", add_help=False)
     commands.add_parser("maintenance", help="compact and VACUUM the lake", add_help=False)
+    commands.add_parser(
+        "yield", help="learn floor prices, publish them, read out the experiment", add_help=False
+    )
     tables = commands.add_parser("tables", help="list the lake's tables")
     add_set_option(tables)
     spark_sql = commands.add_parser("spark-sql", help="Spark SQL over the lake's tables")

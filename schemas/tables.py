@@ -345,3 +345,69 @@ TABLE_STATS = TableSpec(
 )
 
 OPS_TABLES = [DATA_QUALITY_RESULTS, TABLE_STATS]
+
+FLOOR_RULES = TableSpec(
+    name="gold.floor_rules",
+    schema=pa.schema(
+        [
+            pa.field("version", pa.string()),  # the rule set's
+            pa.field("rule_id", pa.string()),
+            pa.field("dimensions", pa.string()),  # comma-separated, the order of `match`
+            pa.field("match", pa.string()),  # JSON list: a value per dimension, or *
+            pa.field("floor_cpm", pa.float64()),
+            pa.field("train_auctions", pa.int64()),  # the segment's auctions it was learnt from
+            pa.field("method", pa.string()),
+            pa.field("published", pa.bool_()),  # false: the replay kept the rules in force
+            pa.field("decision", pa.string()),  # why it was published or not
+            pa.field("valid_from", TIMESTAMP),
+            pa.field("created_at", TIMESTAMP),
+        ]
+    ),
+    doc="Every floor rule set the yield_optimization batch learnt, one row per rule; the "
+    "published ones are what the ad server applied from valid_from on (Redis brandlake:floors).",
+)
+
+FLOOR_REPLAY = TableSpec(
+    name="gold.floor_replay",
+    schema=pa.schema(
+        [
+            pa.field("version", pa.string()),  # the learnt rule set's
+            pa.field("method", pa.string()),  # learnt, static, current, quantile, myerson, ...
+            pa.field("name", pa.string()),
+            pa.field("auctions", pa.int64()),
+            pa.field("fill_rate", pa.float64()),
+            pa.field("revenue_per_1000", pa.float64()),
+            pa.field("created_at", TIMESTAMP),
+        ]
+    ),
+    doc="The counterfactual replay behind each rule set: every method's fill rate and revenue "
+    "per 1000 auctions on the same held-out window of logged auctions.",
+)
+
+YIELD_EXPERIMENT = TableSpec(
+    name="gold.yield_experiment",
+    schema=pa.schema(
+        [
+            pa.field("hour", TIMESTAMP),
+            pa.field("arm", pa.string()),  # treatment | holdout
+            pa.field("auctions", pa.int64()),
+            pa.field("fills", pa.int64()),
+            pa.field("fill_rate", pa.float64()),
+            pa.field("revenue", pa.float64()),
+            pa.field("revenue_per_1000", pa.float64()),  # per 1000 auctions
+            pa.field("ecpm", pa.float64()),
+            pa.field("floor_versions", pa.string()),  # rule sets in force in the hour
+            pa.field("uplift", pa.float64()),  # treatment rows: revenue per 1000, vs holdout
+            pa.field("uplift_low", pa.float64()),  # its 95 % bootstrap interval
+            pa.field("uplift_high", pa.float64()),
+            pa.field("fill_rate_delta", pa.float64()),  # treatment - holdout
+            pa.field("updated_at", TIMESTAMP),
+        ]
+    ),
+    doc="The yield experiment per hour and arm: published floors (treatment) against the "
+    "static ones (holdout), with the uplift's bootstrap interval (jobs/floors/experiment.py).",
+)
+
+YIELD_TABLES = [FLOOR_RULES, FLOOR_REPLAY, YIELD_EXPERIMENT]
+# Written whole by batch jobs (no stream owns their files): maintenance compacts all of them.
+BATCH_TABLES = [*OPS_TABLES, *YIELD_TABLES]

@@ -6,7 +6,7 @@ import pyarrow as pa
 import pyarrow.dataset as ds
 from deltalake import DeltaTable, write_deltalake
 
-from jobs.common.config import Settings
+from jobs.common.config import Settings, join_uri
 from schemas.tables import (
     BRONZE_TABLES,
     CLICKS,
@@ -16,6 +16,7 @@ from schemas.tables import (
     OPS_TABLES,
     QUARANTINE,
     SILVER_TABLES,
+    YIELD_TABLES,
     TableSpec,
 )
 
@@ -27,6 +28,7 @@ ALL_TABLES: tuple[TableSpec, ...] = (
     IMPRESSION_LOG,
     CLICKS,
     *GOLD_TABLES,
+    *YIELD_TABLES,
     *OPS_TABLES,
 )
 
@@ -50,6 +52,38 @@ def append_rows(settings: Settings, table: TableSpec, rows: list[dict]) -> None:
         partition_by=list(table.partition_by) or None,
         storage_options=settings.lake.storage_options or None,
     )
+
+
+def replace_rows(settings: Settings, table: TableSpec, rows: list[dict], predicate: str) -> None:
+    """Replace the rows matching `predicate` (SQL, e.g. `hour >= '2026-01-01T00:00:00+00:00'`)
+    with `rows` in one commit, creating the table when needed: for batch outputs a rerun
+    recomputes."""
+    uri = settings.table_uri(table.name)
+    options = settings.lake.storage_options or None
+    exists = DeltaTable.is_deltatable(uri, storage_options=options)
+    write_deltalake(
+        uri,
+        pa.Table.from_pylist(rows, schema=table.schema),
+        mode="overwrite" if exists else "append",
+        predicate=predicate if exists else None,
+        partition_by=list(table.partition_by) or None,
+        storage_options=options,
+    )
+
+
+def write_lake_file(settings: Settings, relative: str, data: bytes) -> str:
+    """Write `data` to `<lake.root>/<relative>` (local or object store); returns where."""
+    from pyarrow import fs
+
+    uri = join_uri(settings.lake.root, relative)
+    if "://" in uri:
+        filesystem, path = fs.FileSystem.from_uri(uri)
+    else:
+        filesystem, path = fs.LocalFileSystem(), uri
+        filesystem.create_dir(path.rsplit("/", 1)[0], recursive=True)
+    with filesystem.open_output_stream(path) as out:
+        out.write(data)
+    return uri
 
 
 class OpenTables:

@@ -4,9 +4,11 @@ each with its revenue-maximising reserve (`jobs/floors/landscape.py`).
 It starts from one segment, every dimension `*`. Splitting a segment on a dimension gives each
 value with at least `min_auctions` auctions its own segment; the rest stay in the parent, which
 keeps its rule for them (and for values never seen). A segment is split once, so siblings never
-overlap and a deeper segment is always the more specific rule. The split that raises the
-optimal revenue the most goes first, while it raises it by more than `min_gain` of the
-segment's and the rule count stays within `max_rules`.
+overlap and a deeper segment is always the more specific rule. The split that raises revenue
+the most goes first, while it raises it by more than `min_gain` of the segment's and the rule
+count stays within `max_rules`. Revenue is cross-fitted, so that a split must pay on auctions
+its floors were not chosen on: each half of a segment's auctions is scored at the reserve
+chosen on the other half (an in-sample optimum always gains from a split, even on noise).
 """
 
 from __future__ import annotations
@@ -60,8 +62,18 @@ def learn_segments(
     def make(match: tuple[str, ...], rows: np.ndarray) -> Segment:
         return Segment(match, rows, best_reserve(landscape_of(auctions, rows), max_fill_loss))
 
+    def honest_revenue(rows: np.ndarray) -> float:
+        halves = rows[::2], rows[1::2]
+        total = 0.0
+        for chosen_on, scored_on in (halves, halves[::-1]):
+            if len(chosen_on) and len(scored_on):
+                floor = best_reserve(landscape_of(auctions, chosen_on), max_fill_loss).floor
+                total += landscape_of(auctions, scored_on).revenue(floor)
+        return total
+
     def best_split(segment: Segment) -> tuple[float, int, dict[str, np.ndarray]] | None:
         best = None
+        before = honest_revenue(segment.rows)
         for d, column in enumerate(values):
             if segment.match[d] != ANY:
                 continue
@@ -70,13 +82,9 @@ def learn_segments(
             if not kept or (len(kept) == 1 and sum(map(len, kept.values())) == len(segment.rows)):
                 continue  # nothing to split off, or one value that is the whole segment
             rest = np.setdiff1d(segment.rows, np.concatenate(list(kept.values())))
-            revenue = best_reserve(landscape_of(auctions, rest), max_fill_loss).revenue
-            revenue += sum(
-                best_reserve(landscape_of(auctions, r), max_fill_loss).revenue
-                for r in kept.values()
-            )
-            gain = revenue - segment.reserve.revenue
-            if gain > min_gain * segment.reserve.revenue and (best is None or gain > best[0]):
+            after = honest_revenue(rest) + sum(honest_revenue(r) for r in kept.values())
+            gain = after - before
+            if gain > min_gain * abs(before) and (best is None or gain > best[0]):
                 best = (gain, d, kept)
         return best
 

@@ -27,7 +27,7 @@ from deltalake import DeltaTable
 from jobs.common.config import Settings
 from jobs.common.delta_sink import older_partitions
 from jobs.common.lake import ALL_TABLES, open_table
-from schemas.tables import OPS_TABLES, TableSpec
+from schemas.tables import BATCH_TABLES, TableSpec
 
 log = logging.getLogger("brandlake.maintenance")
 
@@ -134,7 +134,7 @@ def compact(delta: DeltaTable, table: TableSpec, recent_days: int) -> int:
     """Rewrite small files into fewer (delta-rs optimize); returns the files removed. Tables a
     streaming job writes: only partitions older than those the job compacts itself
     (`older_partitions`), and none of an unpartitioned one (its job compacts it whole)."""
-    if table in OPS_TABLES:
+    if table in BATCH_TABLES:
         return int(delta.optimize.compact()["numFilesRemoved"])
     older = older_partitions(delta, table, recent_days)
     if older is None:

@@ -172,6 +172,29 @@ def table_check(
     )
 
 
+def record_rules_check(table: TableSpec, rows: pd.DataFrame) -> Check | None:
+    """A bronze table's rows against its event's rules across fields (`EventSchema.checks`,
+    e.g. an auction marked filled with its top bid under the floor): the broken rule per row,
+    expected to be none. None for tables whose event has no such rules."""
+    layer, name = table.name.split(".")
+    event = EVENT_SCHEMAS.get(name) if layer == "bronze" else None
+    if event is None or not event.checks:
+        return None
+    fields = rows[[f.name for f in event.fields]].astype(object)
+    found = rows[["event_id"]].copy()
+    found["broken_rule"] = [
+        "; ".join(why for check in event.checks if (why := check(record))) or None
+        for record in fields.where(fields.notna(), None).to_dict("records")
+    ]
+    return Check(
+        suite=f"{table.name}: rules across fields",
+        table=table.name,
+        frame=found,
+        expectations=[gxe.ExpectColumnValuesToBeNull(column="broken_rule")],
+        keys=["event_id"],
+    )
+
+
 def share_of_voice_check(exposure: pd.DataFrame) -> Check:
     """Share of voice sums to 1 in every stream-minute with any screen time."""
     shown = exposure[exposure["screen_seconds"] > 0]

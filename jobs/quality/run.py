@@ -30,6 +30,7 @@ from jobs.quality.checks import (
     Check,
     freshness_check,
     impressions_in_bronze_check,
+    record_rules_check,
     share_of_voice_check,
     table_check,
 )
@@ -85,9 +86,10 @@ def recent_rows(tables: OpenTables, name: str, since: datetime) -> pd.DataFrame 
 
 
 def build_checks(
-    settings: Settings, tables: OpenTables, now: datetime
+    settings: Settings, tables: OpenTables, now: datetime, only: list[str] | None = None
 ) -> tuple[list[Check], list[Outcome]]:
-    """Every check over the recent rows, and an outcome for each required table that is missing."""
+    """Every check over the recent rows (of the tables in `only`, when given), and an outcome
+    for each required table that is missing."""
     unknown = sorted(set(settings.data_quality.required_tables) - KNOWN)
     if unknown:
         raise ConfigError(
@@ -98,14 +100,20 @@ def build_checks(
     frames: dict[str, pd.DataFrame] = {}
     checks: list[Check] = []
     missing: list[Outcome] = []
+    required = only if only is not None else settings.data_quality.required_tables
     for table in CHECKED_TABLES:
+        if only is not None and table.name not in only:
+            continue
         rows = recent_rows(tables, table.name, since)
         if rows is None:
-            if table.name in settings.data_quality.required_tables:
+            if table.name in required:
                 missing.append(_missing(settings, table.name))
             continue
         frames[table.name] = rows
         checks.append(table_check(table, rows, brand_ids, settings.exposure.max_frame_interval_s))
+        across = record_rules_check(table, rows)
+        if across is not None:
+            checks.append(across)
     exposure = frames.get(BRAND_EXPOSURE_MINUTE.name)
     if exposure is not None:
         checks.append(share_of_voice_check(exposure))
@@ -304,13 +312,19 @@ def summary(outcomes: list[Outcome]) -> str:
     return "\n".join(lines)
 
 
-def run_quality(settings: Settings, docs: bool = True, now: datetime | None = None) -> dict:
-    """Check the lake, record the results; raises DataQualityError (after recording) when a
-    critical expectation failed. Returns {run_id, expectations, failed, critical, seconds}."""
+def run_quality(
+    settings: Settings,
+    docs: bool = True,
+    now: datetime | None = None,
+    only: list[str] | None = None,
+) -> dict:
+    """Check the lake (the tables in `only`, each required, when given), record the results;
+    raises DataQualityError (after recording) when a critical expectation failed. Returns
+    {run_id, expectations, failed, critical, seconds}."""
     started = time.monotonic()
     now = now or datetime.now(UTC)
     tables = OpenTables(settings)
-    checks, outcomes = build_checks(settings, tables, now)
+    checks, outcomes = build_checks(settings, tables, now, only)
     root = Path(settings.run_dir) / "great_expectations"
     outcomes += validate(checks, root, settings.data_quality.sample_rows, docs)
     run_id = f"dq-{now:%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}"

@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -38,7 +39,13 @@ def dag_bag(airflow_env):
 
 
 def run_dag(dag_bag, dag_id: str, env: dict[str, str], monkeypatch, conf: dict | None = None):
-    """Run a DAG in this process with `dag.test()`, its tasks seeing `env`; returns the run."""
+    """Run a DAG in this process with `dag.test()`, its tasks seeing `env`; returns the run.
+    A failing task is retried as configured, but a second apart (`dag.test()` waits out the
+    real backoff: minutes)."""
     for key, value in env.items():
         monkeypatch.setenv(key, value)
-    return dag_bag.dags[dag_id].test(run_conf=conf)
+    dag = dag_bag.dags[dag_id]
+    for task in dag.tasks:
+        monkeypatch.setattr(task, "retry_delay", timedelta(seconds=1))
+        monkeypatch.setattr(task, "max_retry_delay", timedelta(seconds=1))
+    return dag.test(run_conf=conf)
