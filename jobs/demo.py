@@ -7,10 +7,10 @@ Steps: start the broker and Redis; the brand detector: the registry's champion, 
 shipped in models/brand-detector/ as its first version (the quick profile is trained, about 25
 minutes on 2 cores, only when that one does not fit the catalog); render a sample broadcast; start
 bronze_ingest, frame_analysis and exposure_revenue in one Spark application; ingest the video at
-real time as the catalog's first stream while the simulator sends impressions and viewer events
-for the same wall-clock time; let the jobs catch up; print exposure and revenue per brand, the
-tables and how to query them. Ctrl-C stops ingest and the jobs cleanly; the services keep
-running (`make services-down`).
+real time as the catalog's first stream while the simulator sends auctions, impressions, clicks
+and viewer events for the same wall-clock time; let the jobs catch up; print exposure and revenue
+per brand, the tables and how to query them. Ctrl-C stops ingest and the jobs cleanly; the
+services keep running (`make services-down`).
 """
 
 from __future__ import annotations
@@ -74,7 +74,9 @@ def run_demo(settings: Settings, video_seconds: float, rate_per_s: float) -> Pat
         )
         traffic = threading.Thread(
             target=simulate.publish,
-            args=(settings, iter(simulate.simulator(settings, rate_per_s=rate_per_s)), None,
+            # The ad server reads the published floors and what frame_analysis sees.
+            args=(settings, iter(simulate.simulator(settings, live=True, rate_per_s=rate_per_s,
+                                                    screen="live")), None,
                   video_seconds, rate_per_s),
             name="simulator",
             daemon=True,

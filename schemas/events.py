@@ -256,7 +256,7 @@ AUCTIONS = EventSchema(
             "brands_on_screen",
             "string",
             required=False,
-            pattern=r"([A-Za-z0-9._:-]+(,[A-Za-z0-9._:-]+)*)?",
+            pattern=r"(?:[A-Za-z0-9._:-]+(?:,[A-Za-z0-9._:-]+)*)?",
             doc="brand ids on screen, comma-separated",
         ),
         EventField("arm", "string", allowed=("treatment", "holdout"), doc="the yield experiment's"),

@@ -23,8 +23,13 @@ print(json.dumps({"seconds": time.monotonic() - started, "modules": sorted(sys.m
 """
 
 
-def test_the_dags_folder_has_the_three_dags(dag_bag):
-    assert set(dag_bag.dags) == {"brand_detector_training", "data_quality", "lakehouse_maintenance"}
+def test_the_dags_folder_has_the_four_dags(dag_bag):
+    assert set(dag_bag.dags) == {
+        "brand_detector_training",
+        "data_quality",
+        "lakehouse_maintenance",
+        "yield_optimization",
+    }
 
 
 @pytest.mark.parametrize("path", DAG_FILES, ids=lambda p: p.name)

@@ -16,6 +16,7 @@ import time
 
 import pytest
 
+from jobs.simulate import TOPICS as SIMULATED
 from jobs.simulate import simulator
 from tests.support import committed_batch, produce, read_table, start_job
 
@@ -26,15 +27,15 @@ EVENTS = 60_000
 def test_kill_mid_batch_and_restart_writes_every_event_once(isolated_settings, tmp_path):
     settings = isolated_settings(kafka__max_offsets_per_trigger=6000)
     records = list(itertools.islice(simulator(settings, bad_ratio=0.01, seed=21), EVENTS))
-    for key in ("impressions", "viewer_events"):
+    for key in SIMULATED:
         produce(settings, key, (r.value for r in records if r.topic == key))
     log_path = tmp_path / "bronze_ingest.log"
 
     job = start_job("bronze_ingest", settings, log_path)
     deadline = time.monotonic() + 240
     try:
-        # Tables are written in order (segments, impressions, viewer_events, quarantine): kill
-        # when impressions holds batch 2 and viewer_events does not.
+        # Tables are written in order (segments, impressions, viewer_events, auctions,
+        # quarantine): kill when impressions holds batch 2 and viewer_events does not.
         while committed_batch(settings, "bronze.impressions") < 2:
             assert job.poll() is None, log_path.read_text()[-3000:]
             assert time.monotonic() < deadline, "bronze_ingest made no progress"
@@ -53,7 +54,7 @@ def test_kill_mid_batch_and_restart_writes_every_event_once(isolated_settings, t
     restarted = start_job("bronze_ingest", settings, log_path, "--available-now")
     assert restarted.wait(300) == 0, log_path.read_text()[-3000:]
 
-    for key in ("impressions", "viewer_events"):
+    for key in SIMULATED:
         expected = {
             json.loads(r.value)["event_id"] for r in records if r.topic == key and not r.bad_kind
         }

@@ -10,6 +10,7 @@ import pyarrow as pa
 import pytest
 
 from jobs import bronze_ingest
+from jobs.simulate import TOPICS as SIMULATED
 from jobs.simulate import simulator
 from schemas.events import EVENT_SCHEMAS, KAFKA_RECORD
 from schemas.tables import BRONZE_TABLES, QUARANTINE
@@ -93,10 +94,8 @@ def test_a_topic_without_a_schema_is_quarantined():
 
 def test_split_agrees_with_the_schema_validator(stack):
     records = list(itertools.islice(simulator(stack, bad_ratio=0.3, seed=11), 3000))
-    split = bronze_ingest.SplitRecords(
-        {"impressions": "impressions", "viewer_events": "viewer_events"}, INGESTED
-    )
-    for key in ("impressions", "viewer_events"):
+    split = bronze_ingest.SplitRecords({key: key for key in SIMULATED}, INGESTED)
+    for key in SIMULATED:
         values = [r.value for r in records if r.topic == key]
         out = split(kafka_batch(key, values))
         expected = ["; ".join(EVENT_SCHEMAS[key].parse(v)[1]) for v in values]
@@ -111,12 +110,12 @@ def test_simulated_events_land_in_bronze_exactly_and_bad_ones_in_quarantine(
 ):
     settings = isolated_settings(kafka__max_offsets_per_trigger=8000)
     records = list(itertools.islice(simulator(settings, bad_ratio=0.02, seed=5), 20_000))
-    for key in ("impressions", "viewer_events"):
+    for key in SIMULATED:
         produce(settings, key, (r.value for r in records if r.topic == key))
 
     bronze_ingest.run(settings, available_now=True)
 
-    for key in ("impressions", "viewer_events"):
+    for key in SIMULATED:
         expected = {
             json.loads(r.value)["event_id"] for r in records if r.topic == key and not r.bad_kind
         }
@@ -129,6 +128,8 @@ def test_simulated_events_land_in_bronze_exactly_and_bad_ones_in_quarantine(
     assert sorted(bytes(r["payload"]) for r in quarantine) == injected
     assert all(r["reason"] for r in quarantine)
     assert {r["kafka_topic"] for r in quarantine} == {
-        settings.kafka.topics["impressions"].name,
-        settings.kafka.topics["viewer_events"].name,
+        settings.kafka.topics[key].name for key in SIMULATED
     }
+    # An auction marked filled with its top bid under the floor breaks a rule across fields.
+    under_floor = [r for r in quarantine if "the top bid is under the floor" in r["reason"]]
+    assert under_floor and all(r["kafka_topic"].startswith("auctions") for r in under_floor)

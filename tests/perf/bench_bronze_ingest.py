@@ -30,7 +30,7 @@ from schemas.tables import BRONZE_TABLES
 from tests.support import produce, read_table
 
 EVENTS = int(os.environ.get("BENCH_EVENTS", "1000000"))
-TOPICS = ("impressions", "viewer_events")
+TOPICS = ("impressions", "viewer_events", "auctions")
 
 
 # delta.writer values, the default first: every ratio is against it.
