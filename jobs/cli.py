@@ -35,12 +35,12 @@ JOBS = {
     "frame-analysis": "jobs.frame_analysis",
     "exposure-revenue": "jobs.exposure_revenue",
 }
+TRAINERS = {"brand-detector": "jobs.train.brand_detector", "ctr-model": "jobs.train.ctr_model"}
 # Commands whose module parses its own options: `main(argv)` gets what follows the command
 OWN_PARSERS = {
     "simulate": "jobs.simulate",
     "ingest": "jobs.ingest.run",
     "sample-media": "jobs.sample_media",
-    "train": "jobs.train.brand_detector",
     "evaluate": "jobs.train.generalisation",
     "quality": "jobs.quality.run",
     "maintenance": "jobs.maintenance.run",
@@ -71,7 +71,7 @@ def main(argv: list[str] | None = None) -> int:
     commands.add_parser("ingest", help="RTMP or a file -> HLS segments -> Kafka", add_help=False)
     commands.add_parser("sample-media", help="render a sample broadcast", add_help=False)
     train = commands.add_parser("train", help="train a model", add_help=False)
-    train.add_argument("model", choices=("brand-detector",))
+    train.add_argument("model", choices=sorted(TRAINERS))
     evaluate = commands.add_parser(
         "evaluate", help="a model on scenes it never saw", add_help=False
     )
@@ -106,7 +106,10 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _dispatch(args: argparse.Namespace, rest: list[str], parser) -> int:
-    module = JOBS[args.job] if args.command == "run" else OWN_PARSERS.get(args.command)
+    if args.command in ("run", "train"):
+        module = JOBS[args.job] if args.command == "run" else TRAINERS[args.model]
+    else:
+        module = OWN_PARSERS.get(args.command)
     if module is not None:
         import importlib
 

@@ -352,6 +352,26 @@ def simulator(
     )
 
 
+def champion_ctr(settings: Settings) -> CtrPredictor | None:
+    """The registry's `ctr-model@champion` as the ad server's CTR for cpc bids; None (a
+    constant CTR) before one is trained and promoted."""
+    from jobs.common.registry import NoChampionError, champion
+    from jobs.ctr.model import ClickModel, CtrModelPredictor
+
+    try:
+        found = champion(settings, settings.models.ctr_model.name)
+    except NoChampionError:
+        log.info(
+            "no %s champion yet: cpc bids are ranked at a constant CTR",
+            settings.models.ctr_model.name,
+        )
+        return None
+    bands = settings.yield_optimization.safety_bands
+    return CtrModelPredictor(
+        ClickModel.load(found.weights), f"{found.name}-v{found.version}", bands
+    )
+
+
 def publish(
     settings: Settings,
     records: Iterator[SimulatedRecord],
@@ -428,7 +448,8 @@ def main(argv: list[str] | None = None) -> Counter:
     conf = settings.simulate.model_validate({**settings.simulate.model_dump(), **chosen})
     if args.count is None and args.duration is None:
         parser.error("give --count N or --duration SECONDS")
-    records = simulator(settings, live=not args.static_floors, **chosen)
+    live = not args.static_floors
+    records = simulator(settings, live=live, ctr=champion_ctr(settings) if live else None, **chosen)
     return publish(settings, iter(records), args.count, args.duration, conf.rate_per_s)
 
 

@@ -268,6 +268,17 @@ class SceneConf(_Strict):
         return examples
 
 
+class CtrModelConf(_Strict):
+    name: str = Field(min_length=1)  # registered model name: models:/<name>@<alias>
+    lookback_hours: float = Field(gt=0)  # impressions trained and tested on
+    test_share: float = Field(gt=0, lt=1)  # the newest share: the time-ordered test split
+    attribution_minutes: float = Field(gt=0)  # a click credits the viewer's latest impression
+    embedding_dim: int = Field(ge=1, le=64)
+    epochs: int = Field(ge=1)
+    batch: int = Field(ge=1)
+    learning_rate: float = Field(gt=0)
+
+
 class ModelsConf(_Strict):
     tracking_uri: str = ""  # MLflow; empty: SQLite under run_dir
     artifact_root: str = ""  # empty: <run_dir>/mlflow-artifacts
@@ -276,6 +287,7 @@ class ModelsConf(_Strict):
     brand_detector: BrandDetectorConf
     person_detector: DetectorConf
     scene: SceneConf
+    ctr_model: CtrModelConf
     safety_enabled: bool = True
 
 

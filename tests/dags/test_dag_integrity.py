@@ -23,9 +23,10 @@ print(json.dumps({"seconds": time.monotonic() - started, "modules": sorted(sys.m
 """
 
 
-def test_the_dags_folder_has_the_four_dags(dag_bag):
+def test_the_dags_folder_has_the_five_dags(dag_bag):
     assert set(dag_bag.dags) == {
         "brand_detector_training",
+        "ctr_model_training",
         "data_quality",
         "lakehouse_maintenance",
         "yield_optimization",
