@@ -130,3 +130,31 @@ def test_the_gate_fails_on_an_auction_filled_under_its_floor(lake):
         run_quality(settings, docs=False, only=["bronze.auctions"], now=NOW)
     assert "bronze.auctions: rules across fields" in str(failed.value)
     assert "bad-auction" in str(failed.value)
+
+
+def test_the_ctr_model_is_trained_registered_and_ranks_cpc_bids(lake):
+    from jobs.common.registry import champion_version, promote
+    from jobs.simulate import champion_ctr
+    from jobs.train.ctr_model import train_ctr_model
+
+    settings, _ = lake
+    report = train_ctr_model(settings, now=NOW)
+    scores = report["scores"]
+    assert {"candidate", "baseline", "truth"} <= set(scores)
+    for found in scores.values():
+        assert 0.5 <= found["auc"] <= 1 and found["log_loss"] > 0
+    auc = scores["candidate"]["auc"]
+    better = auc > scores["baseline"]["auc"] and auc > scores.get("champion", {"auc": 0})["auc"]
+    assert report["promote"] == better
+    name = settings.models.ctr_model.name
+    assert (champion_version(settings, name) == report["version"]) == better
+
+    promote(settings, name, report["version"])
+    ctr = champion_ctr(settings)
+    assert ctr.version == f"{name}-v{report['version']}"
+    served = [json.loads(r.value)
+              for r in itertools.islice(simulator(settings, start=NOW, seed=43, ctr=ctr), 6000)
+              if r.topic == "auctions"]  # fmt: skip
+    cpc = [a for a in served if a["top_bid_type"] == "cpc"]
+    assert cpc and all(a["ctr_model_version"] == ctr.version for a in served)
+    assert len({round(a["predicted_ctr"], 6) for a in cpc}) > 5  # it depends on the context
