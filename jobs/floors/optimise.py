@@ -110,8 +110,10 @@ def optimise(
     def on(name: str, rule_set) -> Replay:
         return replay(name, held, floors_for(held, rule_set, dimensions))
 
+    whole = landscape_of(with_bids)
+
     def landscape(s: Segment):
-        return landscape_of(with_bids, s.rows)
+        return whole.take(s.rows)
 
     replays = {
         "static": replay("static campaign floors", held, held["static_floor_cpm"].to_numpy(float)),

@@ -34,13 +34,14 @@ class Segment:
 
 
 def landscape_of(auctions: pd.DataFrame, rows: np.ndarray | None = None) -> Landscape:
-    """The bid landscape of `auctions` (columns reach_cpm, second_bid_cpm, static_floor_cpm)."""
-    picked = auctions if rows is None else auctions.iloc[rows]
-    return Landscape(
-        picked["reach_cpm"].to_numpy(float),
-        picked["second_bid_cpm"].fillna(0.0).to_numpy(float),
-        picked["static_floor_cpm"].to_numpy(float),
+    """The bid landscape of `auctions` (columns reach_cpm, second_bid_cpm, static_floor_cpm),
+    or of its `rows` (positions)."""
+    whole = Landscape(
+        auctions["reach_cpm"].to_numpy(float),
+        auctions["second_bid_cpm"].fillna(0.0).to_numpy(float),
+        auctions["static_floor_cpm"].to_numpy(float),
     )
+    return whole if rows is None else whole.take(rows)
 
 
 def rule_id(match: tuple[str, ...]) -> str:
@@ -58,17 +59,18 @@ def learn_segments(
     """Every segment of the tree (see the module docstring), root first. `auctions` holds
     auctions with at least one bid, a column per dimension and the landscape's columns."""
     values = [auctions[d].astype(str).to_numpy() for d in dimensions]
+    whole = landscape_of(auctions)
 
     def make(match: tuple[str, ...], rows: np.ndarray) -> Segment:
-        return Segment(match, rows, best_reserve(landscape_of(auctions, rows), max_fill_loss))
+        return Segment(match, rows, best_reserve(whole.take(rows), max_fill_loss))
 
     def honest_revenue(rows: np.ndarray) -> float:
         halves = rows[::2], rows[1::2]
         total = 0.0
         for chosen_on, scored_on in (halves, halves[::-1]):
             if len(chosen_on) and len(scored_on):
-                floor = best_reserve(landscape_of(auctions, chosen_on), max_fill_loss).floor
-                total += landscape_of(auctions, scored_on).revenue(floor)
+                floor = best_reserve(whole.take(chosen_on), max_fill_loss).floor
+                total += whole.take(scored_on).revenue(floor)
         return total
 
     def best_split(segment: Segment) -> tuple[float, int, dict[str, np.ndarray]] | None:
@@ -77,8 +79,9 @@ def learn_segments(
         for d, column in enumerate(values):
             if segment.match[d] != ANY:
                 continue
-            groups = pd.Series(segment.rows).groupby(column[segment.rows]).indices
-            kept = {v: segment.rows[i] for v, i in groups.items() if len(i) >= min_auctions}
+            kept = {value: segment.rows[positions]
+                    for value, positions in _groups(column[segment.rows]).items()
+                    if len(positions) >= min_auctions}  # fmt: skip
             if not kept or (len(kept) == 1 and sum(map(len, kept.values())) == len(segment.rows)):
                 continue  # nothing to split off, or one value that is the whole segment
             rest = np.setdiff1d(segment.rows, np.concatenate(list(kept.values())))
@@ -116,6 +119,13 @@ def learn_segments(
         if len(segment.rows):  # else it keeps the floor it had, for values never seen
             segment.reserve = make(segment.match, segment.rows).reserve
     return segments
+
+
+def _groups(values: np.ndarray) -> dict[str, np.ndarray]:
+    """Positions of each distinct value."""
+    order = np.argsort(values, kind="stable")
+    distinct, starts = np.unique(values[order], return_index=True)
+    return dict(zip(distinct, np.split(order, starts[1:]), strict=True))
 
 
 def rules_of(segments: list[Segment]) -> tuple[FloorRule, ...]:
