@@ -33,7 +33,7 @@ from jobs.common.live_state import redis_url
 from jobs.floors.experiment import uplift
 from jobs.simulate import TOPICS, simulator
 from jobs.yield_optimization import extract, run_yield
-from schemas.events import AUCTIONS
+from schemas.events import AUCTIONS as AUCTION_EVENT
 from schemas.tables import BRONZE_TABLES
 from tests.support import produce, read_table
 
@@ -151,7 +151,7 @@ def write_auctions(settings, total: int) -> None:
     for index, record in enumerate(r for r in stream if r.topic == "auctions"):
         if written + len(batch) >= total:
             break
-        event, _ = AUCTIONS.parse(record.value)
+        event, _ = AUCTION_EVENT.parse(record.value)
         event["event_time"] = start + spacing * index
         batch.append({**event, "payload": record.value.decode(), "kafka_topic": "auctions",
                       "kafka_partition": 0, "kafka_offset": index, "kafka_timestamp": NOW,
