@@ -25,13 +25,16 @@ from jobs.exposure.revenue import safety_band
 from jobs.exposure.rollup import exposure_rollup, revenue_rollup
 from schemas.tables import (
     BRAND_EXPOSURE_MINUTE,
+    CTR_MODEL_EVALUATION,
     DATA_QUALITY_RESULTS,
     DETECTIONS,
+    FLOOR_RULES,
     IMPRESSION_CONTEXT,
     QUARANTINE,
     REVENUE_MINUTE,
     SEGMENT_CONTEXT,
     TABLE_STATS,
+    YIELD_EXPERIMENT,
 )
 
 # Which job writes each table, for the message shown while it does not exist.
@@ -42,6 +45,9 @@ WRITTEN_BY = {
     "gold": "brandlake run exposure-revenue",
     "ops.data_quality_results": "brandlake quality",
     "ops.table_stats": "brandlake maintenance",
+    "gold.floor_rules": "brandlake yield",
+    "gold.yield_experiment": "brandlake yield",
+    "gold.ctr_model_evaluation": "brandlake train ctr-model",
 }
 
 
@@ -345,6 +351,46 @@ def table_sizes(settings: Settings) -> pd.DataFrame:
     latest = frame.sort_values("run_time").groupby("table_name").tail(1).copy()
     latest["megabytes"] = (latest["bytes"] / 1e6).round(2)
     return latest[columns].sort_values("table_name").reset_index(drop=True)
+
+
+# -- yield ------------------------------------------------------------------------------------
+
+
+def floors_in_force(settings: Settings) -> pd.DataFrame:
+    """The newest published rule set: one row per rule, a column per dimension."""
+    frame = read(settings, FLOOR_RULES.name)
+    frame = frame[frame.published]
+    if frame.empty:
+        return pd.DataFrame(columns=["version", "valid_from", "floor_cpm"])
+    newest = frame[frame.version == frame.sort_values("valid_from").version.iloc[-1]]
+    dimensions = newest.dimensions.iloc[0].split(",")
+    values = pd.DataFrame(newest["match"].map(json.loads).tolist(), columns=dimensions,
+                          index=newest.index)  # fmt: skip
+    out = pd.concat([newest[["version", "valid_from", "method"]], values,
+                     newest[["floor_cpm", "train_auctions"]]], axis=1)  # fmt: skip
+    return out.sort_values("floor_cpm", ascending=False).reset_index(drop=True)
+
+
+def yield_experiment(
+    settings: Settings, start: datetime | None = None, end: datetime | None = None
+) -> pd.DataFrame:
+    """gold.yield_experiment rows (per hour and arm) in the range."""
+    return read(settings, YIELD_EXPERIMENT.name, where=_between("hour", start, end)).sort_values(
+        ["hour", "arm"]
+    )
+
+
+def ctr_calibration(settings: Settings) -> pd.DataFrame:
+    """The newest CTR model training: predicted / observed clicks per slot type for each model
+    scored (the candidate, the baseline, the champion, the true probabilities)."""
+    frame = read(settings, CTR_MODEL_EVALUATION.name)
+    if frame.empty:
+        return pd.DataFrame(columns=["slot_type"])
+    newest = frame[frame.created_at == frame.created_at.max()]
+    slots = newest[newest.metric.str.startswith("calibration_slot_")].assign(
+        slot_type=lambda f: f.metric.str.removeprefix("calibration_slot_")
+    )
+    return slots.pivot_table(index="slot_type", columns="scored", values="value").reset_index()
 
 
 # -- the player's overlay --------------------------------------------------------------------

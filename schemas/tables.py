@@ -408,6 +408,22 @@ YIELD_EXPERIMENT = TableSpec(
     "static ones (holdout), with the uplift's bootstrap interval (jobs/floors/experiment.py).",
 )
 
-YIELD_TABLES = [FLOOR_RULES, FLOOR_REPLAY, YIELD_EXPERIMENT]
+CTR_MODEL_EVALUATION = TableSpec(
+    name="gold.ctr_model_evaluation",
+    schema=pa.schema(
+        [
+            pa.field("version", pa.string()),  # the registered ctr-model version trained
+            pa.field("scored", pa.string()),  # candidate | baseline | champion | truth
+            pa.field("metric", pa.string()),  # auc, log_loss, calibration_slot_<slot>, ...
+            pa.field("value", pa.float64()),
+            pa.field("promoted", pa.bool_()),
+            pa.field("created_at", TIMESTAMP),
+        ]
+    ),
+    doc="Every CTR model training: each model's figures on the same time-ordered test split, "
+    "next to those of the simulator's true click probabilities.",
+)
+
+YIELD_TABLES = [FLOOR_RULES, FLOOR_REPLAY, YIELD_EXPERIMENT, CTR_MODEL_EVALUATION]
 # Written whole by batch jobs (no stream owns their files): maintenance compacts all of them.
 BATCH_TABLES = [*OPS_TABLES, *YIELD_TABLES]

@@ -11,7 +11,8 @@
    normalised entropy, calibration per slot type and device. Next to them the AUC of the
    simulator's true click probabilities on the same rows: the most any model can reach.
 4. load: the model registered in MLflow as `ctr-model` with every figure; the alias moves to it
-   only when its AUC beats both the baseline's and the champion's on the same test rows.
+   only when its AUC beats both the baseline's and the champion's on the same test rows. The
+   figures also go to `gold.ctr_model_evaluation` (the dashboard's Yield page).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from pyspark.sql import functions as F
 
 from jobs.auction.market import Opportunity, Screen, true_ctr
 from jobs.common.config import Settings
+from jobs.common.lake import append_rows
 from jobs.common.registry import NoChampionError, champion, promote, register_weights
 from jobs.ctr.features import feature_rows, label_clicks
 from jobs.ctr.model import (
@@ -38,7 +40,7 @@ from jobs.ctr.model import (
     train_factorization_machine,
     train_logistic_baseline,
 )
-from schemas.tables import BRONZE_TABLES
+from schemas.tables import BRONZE_TABLES, CTR_MODEL_EVALUATION
 
 log = logging.getLogger("brandlake.ctr")
 AUCTION_COLUMNS = ["event_id", "event_time", "stream_id", "viewer_id", "slot_type", "device",
@@ -146,6 +148,11 @@ def train_ctr_model(settings: Settings, now: datetime | None = None) -> dict:
         )  # fmt: skip
     if report["promote"]:
         promote(settings, conf.name, registration.version)
+    append_rows(settings, CTR_MODEL_EVALUATION, [
+        {"version": registration.version, "scored": who, "metric": metric, "value": value,
+         "promoted": report["promote"], "created_at": now}
+        for who, found in scores.items() for metric, value in found.items()
+    ])  # fmt: skip
     report.update(version=registration.version, seconds=round(time.monotonic() - started, 1))
     return report
 

@@ -4,7 +4,7 @@ Redis stopped."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.request import urlopen
 
@@ -14,7 +14,8 @@ from streamlit.testing.v1 import AppTest
 from infra.local.services import free_port
 
 APP = str(Path(__file__).parents[2] / "dashboards" / "app.py")
-PAGES = ["views/live.py", "views/exposure.py", "views/revenue.py", "views/health.py"]
+PAGES = ["views/live.py", "views/exposure.py", "views/revenue.py", "views/yield_floors.py",
+         "views/health.py"]  # fmt: skip
 
 
 def page(path: str) -> AppTest:
@@ -132,6 +133,50 @@ def test_health_page_lag_quarantine_models_quality_and_sizes(small_lake):
     assert (sizes.files, sizes.megabytes, sizes.version) == (1, 2.5, 4)
 
 
+def test_yield_page_floors_in_force_experiment_and_ctr_calibration(small_lake):
+    from jobs.common.lake import append_rows
+    from schemas.tables import CTR_MODEL_EVALUATION, FLOOR_RULES, YIELD_EXPERIMENT
+
+    t1, t2 = datetime(2026, 11, 20, 10, tzinfo=UTC), datetime(2026, 11, 20, 11, tzinfo=UTC)
+    rule = {"dimensions": "stream_id,slot_type", "method": "empirical-revenue-curve",
+            "train_auctions": 400, "decision": "", "created_at": t1}  # fmt: skip
+    append_rows(small_lake, FLOOR_RULES, [
+        {**rule, "version": "v1", "rule_id": "r-a", "match": '["*", "*"]', "floor_cpm": 5.0,
+         "published": True, "valid_from": t1},
+        {**rule, "version": "v2", "rule_id": "r-a", "match": '["*", "*"]', "floor_cpm": 6.0,
+         "published": True, "valid_from": t2},
+        {**rule, "version": "v2", "rule_id": "r-b", "match": '["arena-live", "*"]',
+         "floor_cpm": 9.5, "published": True, "valid_from": t2},
+        {**rule, "version": "v3", "rule_id": "r-a", "match": '["*", "*"]', "floor_cpm": 1.0,
+         "published": False, "valid_from": t2 + timedelta(hours=1)},
+    ])  # fmt: skip
+    append_rows(small_lake, YIELD_EXPERIMENT, [
+        {"hour": hour, "arm": arm, "auctions": 1000, "fills": fills, "fill_rate": fills / 1000,
+         "revenue": revenue, "revenue_per_1000": revenue, "ecpm": 1000 * revenue / fills,
+         "floor_versions": "v2" if arm == "treatment" else "", "uplift": uplift,
+         "uplift_low": uplift and uplift - 0.02, "uplift_high": uplift and uplift + 0.02,
+         "fill_rate_delta": uplift and 0.01, "updated_at": t2}
+        for hour in (t1, t2)
+        for arm, fills, revenue, uplift in (("treatment", 700, 6.6, 0.1),
+                                            ("holdout", 690, 6.0, None))
+    ])  # fmt: skip
+    append_rows(small_lake, CTR_MODEL_EVALUATION, [
+        {"version": "4", "scored": who, "metric": f"calibration_slot_{slot}", "value": value,
+         "promoted": True, "created_at": t2}
+        for who, slot, value in (("candidate", "overlay", 0.97), ("truth", "overlay", 1.01),
+                                 ("candidate", "preroll", 1.04), ("truth", "preroll", 0.99))
+    ])  # fmt: skip
+    at = page("views/yield_floors.py")
+    assert metrics(at)["Rule set"] == "v2" and metrics(at)["Rules"] == "2"
+    rules = at.dataframe[0].value
+    assert rules.iloc[0].to_dict()["stream_id"] == "arena-live" and rules.floor_cpm.max() == 9.5
+    uplift = at.dataframe[1].value
+    assert uplift.uplift.tolist() == [0.1, 0.1] and uplift.uplift_low.tolist() == [0.08, 0.08]
+    calibration = at.dataframe[2].value.set_index("slot_type")
+    assert calibration.loc["overlay", "candidate"] == 0.97
+    assert calibration.loc["preroll", "truth"] == 0.99
+
+
 @pytest.fixture
 def stopped_redis(monkeypatch: pytest.MonkeyPatch) -> str:
     url = f"redis://127.0.0.1:{free_port()}/0"  # a port nothing listens on
@@ -151,6 +196,9 @@ def test_an_empty_lake_and_a_stopped_redis_give_messages_not_tracebacks(
     elif path == "views/health.py":
         assert "`bronze.segments` does not exist yet" in messages
         assert "`bronze.quarantine` does not exist yet" in messages
+    elif path == "views/yield_floors.py":
+        assert "`gold.floor_rules` does not exist yet" in messages
+        assert "run `brandlake yield`" in messages and "brandlake train ctr-model" in messages
     else:
         table = "brand_exposure_minute" if "exposure" in path else "revenue_minute"
         assert f"`gold.{table}` does not exist yet" in messages
