@@ -24,6 +24,7 @@ import time
 from datetime import UTC, datetime, timedelta
 
 import pandas as pd
+import pytest
 import redis
 
 from jobs import bronze_ingest
@@ -67,6 +68,7 @@ def line(label: str, found) -> str:
     )
 
 
+@pytest.mark.timeout(3600)
 def test_closed_loop_per_bidder_behaviour(isolated_settings, spark):
     print(f"\nyield closed loop: {RECORDS} records per phase (about {RECORDS * 0.35:,.0f} "
           f"auctions), {os.cpu_count()} cores")  # fmt: skip
@@ -121,6 +123,7 @@ def ctr_report(settings, now: datetime) -> None:
               f"calibration {found['calibration']:.3f} ({calibration})")  # fmt: skip
 
 
+@pytest.mark.timeout(3600)
 def test_batch_over_a_million_auctions(isolated_settings, spark):
     settings = isolated_settings(yield_optimization__lookback_hours=48)
     started = time.monotonic()
