@@ -20,7 +20,7 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
-from infra.local.services import ServiceError, _alive, _port_free, _tail, _terminate, free_port
+from infra.local.services import ServiceError, alive, free_port, port_free, tail, terminate
 from jobs.common.config import Settings
 
 DAGS = Path(__file__).resolve().parents[2] / "dags"
@@ -81,7 +81,7 @@ def status(settings: Settings) -> AirflowState:
     passwords = home(settings) / "simple_auth_manager_passwords.json.generated"
     if pid is None:
         return AirflowState("stopped", url, None, passwords)
-    if not _alive(pid, HINT):
+    if not alive(pid, HINT):
         return AirflowState("stale pid", url, pid, passwords)
     return AirflowState("running" if _healthy(url) else "starting", url, pid, passwords)
 
@@ -93,10 +93,10 @@ def up(settings: Settings, log=print) -> AirflowState:
         log(f"airflow: already running at {current.url} (pid {current.pid})")
         return current
     if current.pid and current.status != "stopped":
-        _terminate(current.pid)
+        terminate(current.pid)
     conf = settings.airflow
     port = conf.port or free_port()
-    if conf.port and not _port_free("127.0.0.1", port):
+    if conf.port and not port_free("127.0.0.1", port):
         raise ServiceError(
             f"cannot start Airflow: 127.0.0.1:{port} is in use; set airflow.port (0: a free one)"
         )
@@ -116,7 +116,7 @@ def up(settings: Settings, log=print) -> AirflowState:
         if process.poll() is not None:
             raise ServiceError(
                 f"airflow standalone exited with code {process.returncode}; last lines of "
-                f"{logfile}:\n{_tail(logfile)}"
+                f"{logfile}:\n{tail(logfile)}"
             )
         if _healthy(url):
             state = status(settings)
@@ -124,10 +124,10 @@ def up(settings: Settings, log=print) -> AirflowState:
                 f"password in {state.passwords}")  # fmt: skip
             return state
         time.sleep(1)
-    _terminate(process.pid)
+    terminate(process.pid)
     raise ServiceError(
         f"Airflow did not answer at {url} within {conf.start_timeout_s:g}s; last lines of "
-        f"{logfile}:\n{_tail(logfile)}"
+        f"{logfile}:\n{tail(logfile)}"
     )
 
 
@@ -135,7 +135,7 @@ def down(settings: Settings, log=print) -> None:
     """Stop the Airflow this run directory started (its whole process group)."""
     current = status(settings)
     if current.pid and current.status != "stale pid":
-        _terminate(current.pid, grace_s=20)
+        terminate(current.pid, grace_s=20)
         _wait_for_group(current.pid, grace_s=20)
         log(f"airflow: stopped (pid {current.pid})")
     _state_file(settings).unlink(missing_ok=True)

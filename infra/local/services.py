@@ -241,7 +241,7 @@ _KINDS = {
 }
 
 
-def _alive(pid: int, binary_hint: str) -> bool:
+def alive(pid: int, binary_hint: str) -> bool:
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -253,7 +253,7 @@ def _alive(pid: int, binary_hint: str) -> bool:
     return not cmdline.exists() or binary_hint in cmdline.read_bytes().decode(errors="replace")
 
 
-def _port_free(host: str, port: int) -> bool:
+def port_free(host: str, port: int) -> bool:
     with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as sock:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
@@ -281,7 +281,7 @@ def status(settings: Settings) -> list[ServiceState]:
         pid = int(pid_path.read_text()) if pid_path.exists() else None
         if pid is None:
             state = "stopped"
-        elif not _alive(pid, _KINDS[name].hint):
+        elif not alive(pid, _KINDS[name].hint):
             state = "stale pid"
         elif not _KINDS[name].healthy(f"{host}:{port}"):
             state = "unhealthy"
@@ -307,7 +307,7 @@ def up(settings: Settings, log: Callable[[str], None] = print) -> list[ServiceSt
             log(f"{current.name}: already running at {current.address} (pid {current.pid})")
             continue
         if current.status in ("stale pid", "unhealthy") and current.pid:
-            _terminate(current.pid)
+            terminate(current.pid)
         recorded[current.name] = _start(settings, current.name)
         _state_file(settings).write_text(json.dumps(recorded, indent=2))
         log(
@@ -324,7 +324,7 @@ def _start(settings: Settings, name: str) -> dict:
     port = getattr(settings.services, name).port
     if port == 0:
         port = free_port(host)
-    elif not _port_free(host, port):
+    elif not port_free(host, port):
         raise ServiceError(
             f"cannot start the embedded {name}: {host}:{port} is already in use by another "
             f"process. Stop that process, or choose another port with "
@@ -349,15 +349,15 @@ def _start(settings: Settings, name: str) -> dict:
         if process.poll() is not None:
             raise ServiceError(
                 f"the embedded {name} exited with code {process.returncode} at start; "
-                f"last lines of {logfile}:\n{_tail(logfile)}"
+                f"last lines of {logfile}:\n{tail(logfile)}"
             )
         if kind.healthy(address):
             return {"host": host, "port": port, "pid": process.pid}
         time.sleep(0.2)
-    _terminate(process.pid)
+    terminate(process.pid)
     raise ServiceError(
         f"the embedded {name} did not become healthy at {address} within "
-        f"{settings.services.start_timeout_s:g}s; last lines of {logfile}:\n{_tail(logfile)}"
+        f"{settings.services.start_timeout_s:g}s; last lines of {logfile}:\n{tail(logfile)}"
     )
 
 
@@ -369,8 +369,8 @@ def down(settings: Settings, log: Callable[[str], None] = print) -> None:
         if not pid_path.exists():
             continue
         pid = int(pid_path.read_text())
-        if _alive(pid, _KINDS[name].hint):
-            _terminate(pid)
+        if alive(pid, _KINDS[name].hint):
+            terminate(pid)
             log(f"{name}: stopped (pid {pid})")
         pid_path.unlink()
         recorded.pop(name, None)
@@ -378,7 +378,7 @@ def down(settings: Settings, log: Callable[[str], None] = print) -> None:
         _state_file(settings).write_text(json.dumps(recorded, indent=2))
 
 
-def _terminate(pid: int, grace_s: float = 10.0) -> None:
+def terminate(pid: int, grace_s: float = 10.0) -> None:
     with contextlib.suppress(ProcessLookupError):
         os.killpg(pid, signal.SIGTERM)
     deadline = time.monotonic() + grace_s
@@ -398,7 +398,7 @@ def _terminate(pid: int, grace_s: float = 10.0) -> None:
         os.killpg(pid, signal.SIGKILL)
 
 
-def _tail(path: Path, lines: int = 20) -> str:
+def tail(path: Path, lines: int = 20) -> str:
     if not path.exists():
         return "(no log)"
     return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])

@@ -366,22 +366,29 @@ def committed_files(uri: str, newest: int, app_id: str, batch_id: int) -> list[s
 
 
 def committed_adds(uri: str, newest: int, app_id: str, batch_id: int) -> list[dict]:
-    """The `add` actions of the commit of (app_id, batch_id), from the table's log: the
-    commits are read newest first, until the one with that app transaction, or one of an
-    earlier batch of the query (then the batch committed nothing here)."""
+    """The `add` actions of the commit of (app_id, batch_id); empty when there is none."""
+    actions = commit_of(uri, newest, app_id, batch_id)
+    return [a["add"] for a in actions or [] if "add" in a]
+
+
+def commit_of(uri: str, newest: int, app_id: str, batch_id: int) -> list[dict] | None:
+    """The actions of the commit of (app_id, batch_id), from the table's log: the commits are
+    read newest first, until the one with that app transaction, or one of an earlier batch of
+    the query (then the batch committed nothing here); None when there is none, or the log no
+    longer reaches back to it."""
     filesystem, root = _filesystem(uri)
     for version in range(newest, -1, -1):
         log_file = posixpath.join(root, "_delta_log", f"{version:020d}.json")
         if filesystem.get_file_info(log_file).type == pafs.FileType.NotFound:
-            return []  # older commits were cleaned up: the batch is long gone
+            return None  # older commits were cleaned up: the batch is long gone
         with filesystem.open_input_stream(log_file) as stream:
             actions = [json.loads(line) for line in stream.read().decode().splitlines() if line]
         txn = [a["txn"] for a in actions if a.get("txn", {}).get("appId") == app_id]
         if txn and txn[0]["version"] == batch_id:
-            return [a["add"] for a in actions if "add" in a]
+            return actions
         if txn and txn[0]["version"] < batch_id:
-            return []
-    return []
+            return None
+    return None
 
 
 def _holds(delta: DeltaTable, app_id: str, batch_id: int) -> bool:

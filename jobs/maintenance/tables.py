@@ -25,7 +25,7 @@ import pyarrow.fs as pafs
 from deltalake import DeltaTable
 
 from jobs.common.config import Settings
-from jobs.common.delta_sink import older_partitions
+from jobs.common.delta_sink import commit_of, older_partitions
 from jobs.common.lake import ALL_TABLES, open_table
 from schemas.tables import BATCH_TABLES, TableSpec
 
@@ -67,24 +67,12 @@ def _uri(path: str) -> str:
 
 
 def last_commit_time(delta: DeltaTable, app_id: str, batch_id: int) -> datetime | None:
-    """When the commit carrying (app_id, batch_id) was made: the table's log read newest first
-    (a query's last batch is among the newest commits); None if the log no longer has it."""
-    filesystem, root = pafs.FileSystem.from_uri(_uri(delta.table_uri))
-    for version in range(delta.version(), -1, -1):
-        path = posixpath.join(root, "_delta_log", f"{version:020d}.json")
-        try:
-            with filesystem.open_input_stream(path) as stream:
-                actions = [json.loads(x) for x in stream.read().decode().splitlines() if x]
-        except FileNotFoundError:
-            return None  # cleaned up: older than the log's retention
-        txn = next((a["txn"] for a in actions if a.get("txn", {}).get("appId") == app_id), None)
-        if txn is None:
-            continue
-        if txn["version"] != batch_id:
-            return None
-        info = next((a["commitInfo"] for a in actions if "commitInfo" in a), {})
-        return datetime.fromtimestamp(info.get("timestamp", 0) / 1000, UTC)
-    return None
+    """When the commit carrying (app_id, batch_id) was made; None if the log no longer has it."""
+    actions = commit_of(_uri(delta.table_uri), delta.version(), app_id, batch_id)
+    if actions is None:
+        return None
+    info = next((a["commitInfo"] for a in actions if "commitInfo" in a), {})
+    return datetime.fromtimestamp(info.get("timestamp", 0) / 1000, UTC)
 
 
 def retention_needs(settings: Settings, now: datetime) -> list[Need]:
