@@ -36,7 +36,7 @@ from jobs.simulate import TOPICS, simulator
 from jobs.yield_optimization import extract, run_yield
 from schemas.events import AUCTIONS as AUCTION_EVENT
 from schemas.tables import BRONZE_TABLES
-from tests.support import produce, read_table
+from tests.support import isolated, produce, read_table
 
 RECORDS = int(os.environ.get("BENCH_YIELD_RECORDS", "300000"))  # per phase: ~35 % auctions
 AUCTIONS = int(os.environ.get("BENCH_YIELD_AUCTIONS", "1000000"))
@@ -69,14 +69,15 @@ def line(label: str, found) -> str:
 
 
 @pytest.mark.timeout(3600)
-def test_closed_loop_per_bidder_behaviour(isolated_settings, spark):
+def test_closed_loop_per_bidder_behaviour(stack, spark, tmp_path):
     print(f"\nyield closed loop: {RECORDS} records per phase (about {RECORDS * 0.35:,.0f} "
           f"auctions), {os.cpu_count()} cores")  # fmt: skip
     first_start, second_start = NOW - timedelta(hours=2), NOW - timedelta(hours=1)
     for index, behaviour in enumerate(BEHAVIOURS):
-        settings = isolated_settings(
-            simulate__market__bidder_behaviour=behaviour, yield_optimization__lookback_hours=3
-        )
+        settings = isolated(  # its own topics, lake and checkpoints
+            stack, tmp_path / behaviour, simulate__market__bidder_behaviour=behaviour,
+            yield_optimization__lookback_hours=3,
+        )  # fmt: skip
         client = redis.Redis.from_url(redis_url(settings))
         client.delete(FLOORS_KEY)
         try:
