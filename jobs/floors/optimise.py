@@ -3,7 +3,7 @@ learn a rule set on the older part of the window, replay it and the baselines on
 part (`yield_optimization.replay_share`), and decide whether to publish it.
 
 Baselines on the replay window, all over the learnt segments: the static campaign floors, the
-rules in force now, a fill-constrained quantile of the segment's top bids, the Myerson reserve
+rules in force now, a fill-constrained quantile of the segment's reaches, the Myerson reserve
 of a lognormal fitted to its bids; and two ceilings: the same segments' best floors chosen in
 hindsight on the replay window itself, and each auction's own top bid (the oracle).
 """
@@ -41,7 +41,7 @@ def prepare(auctions: pd.DataFrame, catalog: Catalog, conf: YieldConf) -> pd.Dat
     out = auctions.copy()
     top_brand = out["top_campaign_id"].map(brand)
     on_screen = [
-        isinstance(b, str) and b in (shown or "").split(",")
+        isinstance(b, str) and isinstance(shown, str) and b in shown.split(",")
         for b, shown in zip(top_brand, out["brands_on_screen"], strict=True)
     ]
     out["own_brand_on_screen"] = np.where(on_screen, "yes", "no")
