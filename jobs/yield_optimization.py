@@ -32,7 +32,7 @@ from pyspark.sql import functions as F
 from jobs.auction.floor_rules import FLOORS_KEY, FloorRules
 from jobs.common.config import Settings
 from jobs.common.lake import append_rows, replace_rows, write_lake_file
-from jobs.common.live_state import redis_url
+from jobs.common.live_state import redis_client, redis_url
 from jobs.floors.experiment import hourly_readout
 from jobs.floors.optimise import AUCTION_COLUMNS, Optimisation, optimise, prepare
 from schemas.tables import BRONZE_TABLES, FLOOR_REPLAY, FLOOR_RULES, YIELD_EXPERIMENT
@@ -65,10 +65,7 @@ def extract(spark: SparkSession, settings: Settings, since: datetime) -> pd.Data
 
 def rules_in_force(settings: Settings) -> FloorRules | None:
     """The rule set the ad server applies now (Redis), if any."""
-    import redis
-
-    client = redis.Redis.from_url(redis_url(settings), socket_timeout=10, decode_responses=True)
-    text = client.get(FLOORS_KEY)
+    text = redis_client(redis_url(settings)).get(FLOORS_KEY)
     return FloorRules.from_json(text) if text else None
 
 
@@ -130,10 +127,7 @@ def replay_rows(result: Optimisation, now: datetime) -> list[dict]:
 def publish(settings: Settings, rules: FloorRules) -> str:
     """The rules where the ad server reads them (Redis, one SET) and as a Prebid floors file;
     returns the file's location."""
-    import redis
-
-    client = redis.Redis.from_url(redis_url(settings), socket_timeout=10, decode_responses=True)
-    client.set(FLOORS_KEY, rules.to_json())
+    redis_client(redis_url(settings)).set(FLOORS_KEY, rules.to_json())
     return write_lake_file(settings, PREBID_FILE, json.dumps(rules.prebid(), indent=2).encode())
 
 

@@ -112,9 +112,9 @@ class RedisFloors:
     published yet, so every auction keeps the static floors)."""
 
     def __init__(self, redis_url: str, refresh_s: float) -> None:
-        import redis
+        from jobs.common.live_state import redis_client
 
-        self.client = redis.Redis.from_url(redis_url, socket_timeout=5, decode_responses=True)
+        self.client = redis_client(redis_url)
         self.refresh_s = refresh_s
         self.read_at = -math.inf
         self.rules: FloorRules | None = None

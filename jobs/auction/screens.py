@@ -12,7 +12,7 @@ from typing import Protocol
 
 from jobs.auction.market import Screen
 from jobs.common.config import Catalog
-from jobs.common.live_state import LIVE_KEY
+from jobs.common.live_state import LIVE_KEY, redis_client
 
 
 class Screens(Protocol):
@@ -70,9 +70,7 @@ class LiveScreens:
     (`brandlake:live:<stream_id>`), reread at most once per `refresh_s` per stream."""
 
     def __init__(self, redis_url: str, refresh_s: float = 1.0) -> None:
-        import redis
-
-        self.client = redis.Redis.from_url(redis_url, socket_timeout=5, decode_responses=True)
+        self.client = redis_client(redis_url)
         self.refresh_s = refresh_s
         self.cache: dict[str, tuple[float, Screen]] = {}
 

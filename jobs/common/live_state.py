@@ -56,7 +56,8 @@ def redis_url(settings: Settings) -> str:
 
 
 @lru_cache(maxsize=4)
-def _client(url: str):
+def redis_client(url: str):
+    """One client per Redis URL and process (strings decoded)."""
     import redis
 
     return redis.Redis.from_url(url, socket_timeout=10, decode_responses=True)
@@ -64,7 +65,7 @@ def _client(url: str):
 
 def set_if_newer(url: str, key: str, epoch_ms: int, fields: dict[str, str], ttl_s: int) -> bool:
     """Write `fields` to hash `key` unless it already holds a frame at or after `epoch_ms`."""
-    client = _client(url)
+    client = redis_client(url)
     script = client.register_script(_SET_IF_NEWER)
     flat = [item for pair in fields.items() for item in pair]
     return bool(script(keys=[key], args=[epoch_ms, ttl_s, *flat]))
@@ -79,7 +80,7 @@ def set_live_exposure(url: str, stream_id: str, live: dict, ttl_s: int) -> None:
     revenue = {"revenue": f"{live['revenue_last_minute']:.6f}"}
     if live["revenue_minute"] is not None:
         revenue["minute"] = live["revenue_minute"].isoformat()
-    pipe = _client(url).pipeline(transaction=True)
+    pipe = redis_client(url).pipeline(transaction=True)
     for key, fields in (
         (EXPOSURE_KEY.format(stream_id=stream_id), exposure),
         (REVENUE_KEY.format(stream_id=stream_id), revenue),

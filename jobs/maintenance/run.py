@@ -78,9 +78,9 @@ def ended_streams(settings: Settings) -> list[str]:
 def expire_live_state(settings: Settings) -> list[str]:
     """Delete the Redis keys (live frame, exposure, revenue) of streams that ended; returns
     the keys deleted."""
-    from jobs.common.live_state import EXPOSURE_KEY, LIVE_KEY, REVENUE_KEY, _client, redis_url
+    from jobs.common.live_state import EXPOSURE_KEY, LIVE_KEY, REVENUE_KEY, redis_client, redis_url
 
-    client = _client(redis_url(settings))
+    client = redis_client(redis_url(settings))
     keys = [
         key.format(stream_id=stream)
         for stream in ended_streams(settings)
