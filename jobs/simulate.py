@@ -448,6 +448,7 @@ def main(argv: list[str] | None = None) -> Counter:
     conf = settings.simulate.model_validate({**settings.simulate.model_dump(), **chosen})
     if args.count is None and args.duration is None:
         parser.error("give --count N or --duration SECONDS")
+    check_broker(client_config(settings))  # before Redis and the registry: Kafka is the output
     live = not args.static_floors
     records = simulator(settings, live=live, ctr=champion_ctr(settings) if live else None, **chosen)
     return publish(settings, iter(records), args.count, args.duration, conf.rate_per_s)
