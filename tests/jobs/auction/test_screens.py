@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, datetime, timedelta
 
 from jobs.auction.market import Screen
@@ -35,9 +36,10 @@ def test_a_live_hash_becomes_a_screen():
 
 def test_live_screens_read_frame_analysis_state_from_redis(stack):
     url = redis_url(stack)
-    set_if_newer(url, LIVE_KEY.format(stream_id="arena-live"), 1_000,
+    stream = f"screens-{uuid.uuid4().hex[:8]}"  # other tests' streams have state of their own
+    set_if_newer(url, LIVE_KEY.format(stream_id=stream), 1_000,
                  {"brands": '["velocity"]', "scene_label": "news", "safety_score": "0.9"},
                  ttl_s=60)  # fmt: skip
     screens = LiveScreens(url, refresh_s=0.0)
-    assert screens.screen("arena-live", START) == Screen(("velocity",), "news", 0.9)
+    assert screens.screen(stream, START) == Screen(("velocity",), "news", 0.9)
     assert screens.screen("no-such-stream", START) == Screen()
