@@ -125,6 +125,7 @@ class EventSimulator:
             catalog.campaigns, conf.market, self.yield_conf.safety_bands[0], self.random
         )
         self.due: list[_Due] = []  # clicks, sent when the clock reaches them
+        self.scheduled = 0  # clicks ever scheduled: orders those due at the same time
         self._stream_weights = [s.audience or 1 for s in catalog.streams]
 
     def __iter__(self) -> Iterator[SimulatedRecord]:
@@ -222,7 +223,8 @@ class EventSimulator:
         if self.random.random() < true_ctr(self.clicks, opportunity, campaign):
             at = self.clock + timedelta(seconds=self.random.uniform(3, 10))
             click = self._viewer_event(viewer, "click", campaign.campaign_id, at)
-            heapq.heappush(self.due, _Due(at, len(self.due) + self.random.getrandbits(32), click))
+            self.scheduled += 1
+            heapq.heappush(self.due, _Due(at, self.scheduled, click))
         return records
 
     def _auction_event(

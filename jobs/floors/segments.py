@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import heapq
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -29,8 +29,6 @@ class Segment:
     match: tuple[str, ...]
     rows: np.ndarray  # positions in the auctions frame that fall to this segment
     reserve: Reserve
-    split_on: int | None = None
-    children: list[Segment] = field(default_factory=list)
 
 
 def landscape_of(auctions: pd.DataFrame, rows: np.ndarray | None = None) -> Landscape:
@@ -108,11 +106,9 @@ def learn_segments(
         _, _, segment, (_, d, kept) = heapq.heappop(queue)
         if len(segments) + len(kept) > max_rules:
             continue  # too many children for what is left; a smaller split may still fit
-        segment.split_on = d
         for value, rows in kept.items():
             match = tuple(value if i == d else m for i, m in enumerate(segment.match))
             child = make(match, rows)
-            segment.children.append(child)
             segments.append(child)
             offer(child)
         segment.rows = np.setdiff1d(segment.rows, np.concatenate(list(kept.values())))
