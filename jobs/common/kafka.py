@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable
 from functools import lru_cache
 
-from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
+from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from jobs.common.config import Settings
@@ -95,11 +96,30 @@ def partitions_of(consumer: Consumer, topic: str, timeout_s: float) -> list[int]
 Bounds = dict[tuple[str, int], tuple[int, int]]  # (topic, partition) -> (beginning, end)
 
 
+# Errors a partition shows for a moment after it is created or while its leader moves.
+_MOVING_LEADER = {
+    KafkaError.NOT_LEADER_FOR_PARTITION,
+    KafkaError.LEADER_NOT_AVAILABLE,
+    KafkaError.UNKNOWN_TOPIC_OR_PART,
+}
+
+
 def watermarks(consumer: Consumer, partitions: list[tuple[str, int]], timeout_s: float) -> Bounds:
-    """The broker's (low, high) watermark of each (topic, partition)."""
+    """The broker's (low, high) watermark of each (topic, partition); a partition whose leader
+    is moving (just created, a broker restarting) is asked again for up to `timeout_s`."""
     return {
-        (topic, partition): consumer.get_watermark_offsets(
-            TopicPartition(topic, partition), timeout=timeout_s, cached=False
-        )
+        (topic, partition): _watermark(consumer, TopicPartition(topic, partition), timeout_s)
         for topic, partition in partitions
     }
+
+
+def _watermark(consumer: Consumer, partition: TopicPartition, timeout_s: float) -> tuple:
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            return consumer.get_watermark_offsets(partition, timeout=timeout_s, cached=False)
+        except KafkaException as error:
+            moving = error.args[0].code() in _MOVING_LEADER
+            if not moving or time.monotonic() >= deadline:
+                raise
+            time.sleep(0.2)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 
-from confluent_kafka import Consumer
+import pytest
+from confluent_kafka import Consumer, KafkaError, KafkaException
 
 from jobs.common.kafka import bootstrap_servers, watermarks
 from jobs.common.spark import read_kafka_stream
@@ -51,3 +52,27 @@ def test_spark_stream_reads_every_record_once_in_limited_batches(isolated_settin
     assert len(seen) == sent == len(set(seen))
     assert max(batches) <= 1500 and len(batches) >= 4
     assert min(tasks) >= 7  # four Kafka partitions, split by offset range (minPartitions)
+
+
+class LeaderMoving:
+    """A consumer whose partition answers "not leader" twice, as one does for a moment after
+    it is created; then its watermarks (a real broker rarely shows it on demand)."""
+
+    def __init__(self, code: int) -> None:
+        self.code, self.calls = code, 0
+
+    def get_watermark_offsets(self, partition, timeout, cached):
+        self.calls += 1
+        if self.calls <= 2:
+            raise KafkaException(KafkaError(self.code))
+        return (0, 7)
+
+
+def test_a_moving_leader_is_asked_again_other_errors_fail_at_once():
+    consumer = LeaderMoving(KafkaError.NOT_LEADER_FOR_PARTITION)
+    assert watermarks(consumer, [("t", 0)], timeout_s=5) == {("t", 0): (0, 7)}
+    assert consumer.calls == 3
+    failing = LeaderMoving(KafkaError._TIMED_OUT)
+    with pytest.raises(KafkaException):
+        watermarks(failing, [("t", 0)], timeout_s=5)
+    assert failing.calls == 1
