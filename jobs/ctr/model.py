@@ -181,10 +181,16 @@ def train_logistic_baseline(rows: pd.DataFrame, labels: np.ndarray):
     return lambda frame: model.predict_proba(one_hot(frame))[:, 1]
 
 
-def metrics(predicted: np.ndarray, labels: np.ndarray, rows: pd.DataFrame) -> dict[str, float]:
+def metrics(
+    predicted: np.ndarray,
+    labels: np.ndarray,
+    rows: pd.DataFrame,
+    expected: np.ndarray | None = None,
+) -> dict[str, float]:
     """AUC, log loss, normalised entropy (log loss over that of always predicting the base
     rate: under 1 means it learnt something) and calibration (predicted / observed clicks) by
-    slot type and device."""
+    slot type and device; with `expected` (the true click probabilities, which the simulator
+    knows) also predicted / expected clicks, free of the test clicks' own sampling noise."""
     from sklearn.metrics import log_loss, roc_auc_score
 
     p = np.clip(predicted, 1e-6, 1 - 1e-6)
@@ -197,10 +203,15 @@ def metrics(predicted: np.ndarray, labels: np.ndarray, rows: pd.DataFrame) -> di
         "normalised_entropy": loss / base,
         "calibration": float(p.sum() / max(labels.sum(), 1)),
     }
+    truth = np.full(len(p), np.nan) if expected is None else np.asarray(expected, float)
     for field in ("slot", "device"):
-        frame = pd.DataFrame({"key": rows[field].to_numpy(), "p": p, "y": labels})
+        frame = pd.DataFrame({"key": rows[field].to_numpy(), "p": p, "y": labels, "t": truth})
         for key, group in frame.groupby("key"):
             found[f"calibration_{field}_{key}"] = float(group["p"].sum() / max(group["y"].sum(), 1))
+            if expected is not None:
+                found[f"calibration_expected_{field}_{key}"] = float(
+                    group["p"].sum() / group["t"].sum()
+                )
     return found
 
 

@@ -1,10 +1,11 @@
 """The yield experiment's readout: treatment (published floors) against holdout (static floors),
 per hour and arm, with a bootstrap interval of the uplift in revenue per 1000 auctions.
 
-The interval resamples stream-minutes (all of one stream's auctions of one arm in one minute,
-which share what was on screen) with replacement within each stream and arm: a cluster
-bootstrap, stratified by stream, so streams keep their weight and correlated auctions move
-together.
+The interval resamples stream-minutes (all of one stream's auctions in one minute, which share
+what was on screen) with replacement within each stream, both arms of a minute together: a
+cluster bootstrap, stratified by stream, so streams keep their weight, correlated auctions move
+together, and what the arms share (the screen, the hour's bidders) cancels out as it does in
+the experiment itself, which assigns arms by auction.
 """
 
 from __future__ import annotations
@@ -46,14 +47,17 @@ def uplift(auctions: pd.DataFrame, samples: int, seed: int = 0) -> Uplift | None
     if not {TREATMENT, HOLDOUT} <= set(totals.index):
         return None
     rng = np.random.default_rng(seed)
-    resampled = {arm: np.zeros((samples, 2)) for arm in (TREATMENT, HOLDOUT)}
-    for (_, arm), cells in clusters.groupby(["stream_id", "arm"]):
-        if arm not in resampled:
-            continue
-        picks = rng.integers(0, len(cells), size=(samples, len(cells)))
-        values = cells[["revenue", "auctions"]].to_numpy(float)
-        resampled[arm] += values[picks].sum(axis=1)
-    rpm = {arm: 1000 * r[:, 0] / np.maximum(r[:, 1], 1) for arm, r in resampled.items()}
+    cells = clusters.pivot_table(
+        index=["stream_id", "minute"], columns="arm", values=["revenue", "auctions"], fill_value=0
+    )
+    columns = [(m, arm) for arm in (TREATMENT, HOLDOUT) for m in ("revenue", "auctions")]
+    resampled = np.zeros((samples, len(columns)))
+    for _, of_stream in cells.groupby(level="stream_id"):
+        values = of_stream.reindex(columns=columns, fill_value=0).to_numpy(float)
+        picks = rng.integers(0, len(values), size=(samples, len(values)))
+        resampled += values[picks].sum(axis=1)
+    rpm = {TREATMENT: 1000 * resampled[:, 0] / np.maximum(resampled[:, 1], 1),
+           HOLDOUT: 1000 * resampled[:, 2] / np.maximum(resampled[:, 3], 1)}  # fmt: skip
     ratios = rpm[TREATMENT] / np.maximum(rpm[HOLDOUT], 1e-12) - 1
     point = {arm: 1000 * totals.at[arm, "revenue"] / totals.at[arm, "auctions"]
              for arm in (TREATMENT, HOLDOUT)}  # fmt: skip

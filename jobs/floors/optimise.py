@@ -20,7 +20,7 @@ from jobs.auction.floor_rules import FloorRule, FloorRules
 from jobs.auction.market import safety_band
 from jobs.common.config import Catalog, YieldConf
 from jobs.floors.landscape import best_reserve, myerson_lognormal_reserve, quantile_reserve
-from jobs.floors.reaction import raise_reach, reach_cpm
+from jobs.floors.reaction import raise_reach, reach_cpm, shading, unshaded
 from jobs.floors.replay import Replay, floors_for, matching_rules, oracle, replay
 from jobs.floors.segments import Segment, landscape_of, learn_segments, rule_id, rules_of
 
@@ -35,7 +35,8 @@ AUCTION_COLUMNS = [
 def prepare(auctions: pd.DataFrame, catalog: Catalog, conf: YieldConf) -> pd.DataFrame:
     """Logged auctions (bronze.auctions columns) with what the rules match on: the top bidder's
     campaign and own brand on screen, the safety band; the static floor of the top bidder, and
-    the highest floor each auction fills at (`reach_cpm`)."""
+    the bidders' reaction to floors undone: the top two values, the top bidder's shading and the
+    highest floor each auction fills at (`reach_cpm`; `jobs/floors/reaction.py`)."""
     brand = {c.campaign_id: c.brand_id for c in catalog.campaigns}
     static = {c.campaign_id: c.floor_cpm for c in catalog.campaigns}
     out = auctions.copy()
@@ -51,7 +52,9 @@ def prepare(auctions: pd.DataFrame, catalog: Catalog, conf: YieldConf) -> pd.Dat
     ]
     out["campaign_id"] = out["top_campaign_id"].fillna("")
     out["static_floor_cpm"] = out["top_campaign_id"].map(static).fillna(0.0).astype(float)
-    out["reach_cpm"] = reach_cpm(out, raise_reach(out))
+    reach = raise_reach(out)
+    out = out.join(unshaded(out, shading(out, reach)))
+    out["reach_cpm"] = reach_cpm(out, reach)
     return out
 
 

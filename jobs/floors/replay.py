@@ -1,9 +1,10 @@
 """Counterfactual replay: what a floor rule set would have earned on logged auctions.
 
 Each auction's floor is that of the most specific rule matching it (its own static floor where
-none does), and it earns max(second bid, floor) when it reaches the floor (`reach_cpm`: its
-top bid, or more for bidders who meet floors; `jobs/floors/reaction.py`): exact for bidders
-who do not react to floors, an estimate for those who do (the live experiment measures them).
+none does), and it earns what the revenue curve says (`jobs/floors/landscape.py`: max(second
+value, floor) when it reaches the floor, less for bidders who shade): exact for bidders who do
+not react to floors, an estimate for those who do (`jobs/floors/reaction.py`; the live
+experiment measures them).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from jobs.auction.floor_rules import ANY, FloorRule
+from jobs.floors.landscape import clearing
 
 
 @dataclass(frozen=True)
@@ -70,15 +72,13 @@ def floors_for(
 def replay(name: str, auctions: pd.DataFrame, floors: np.ndarray | float) -> Replay:
     """`auctions` (every auction, with or without bids) replayed at `floors`."""
     reach = auctions["reach_cpm"].fillna(-np.inf).to_numpy(float)
-    second = auctions["second_bid_cpm"].fillna(0.0).to_numpy(float)
-    filled = reach >= floors
-    clearing = np.where(filled, np.maximum(second, floors), 0.0)
-    return Replay(name, len(auctions), int(filled.sum()), float(clearing.sum()) / 1000)
+    second = auctions["second_value_cpm"].fillna(0.0).to_numpy(float)
+    paid = clearing(reach, second, auctions["shade"].to_numpy(float), floors)
+    return Replay(name, len(auctions), int((reach >= floors).sum()), float(paid.sum()) / 1000)
 
 
 def oracle(auctions: pd.DataFrame) -> Replay:
-    """Every auction with a bid at a floor equal to its top bid: the most any floor could take."""
-    top = auctions["top_bid_cpm"].dropna().to_numpy(float)
-    return Replay(
-        "oracle: each auction's top bid", len(auctions), len(top), float(top.sum()) / 1000
-    )
+    """Every auction with a floor at its reach, the highest it fills at (its top bid when
+    bidders do not react): the most any floor could take."""
+    reach = auctions["reach_cpm"].dropna().to_numpy(float)
+    return Replay("oracle: each auction at its reach", len(auctions), len(reach), reach.sum() / 1e3)

@@ -32,12 +32,13 @@ class Segment:
 
 
 def landscape_of(auctions: pd.DataFrame, rows: np.ndarray | None = None) -> Landscape:
-    """The bid landscape of `auctions` (columns reach_cpm, second_bid_cpm, static_floor_cpm),
-    or of its `rows` (positions)."""
+    """The bid landscape of `auctions` (columns reach_cpm, second_value_cpm, static_floor_cpm,
+    shade; from `prepare`), or of its `rows` (positions)."""
     whole = Landscape(
         auctions["reach_cpm"].to_numpy(float),
-        auctions["second_bid_cpm"].fillna(0.0).to_numpy(float),
+        auctions["second_value_cpm"].fillna(0.0).to_numpy(float),
         auctions["static_floor_cpm"].to_numpy(float),
+        auctions["shade"].to_numpy(float),
     )
     return whole if rows is None else whole.take(rows)
 

@@ -8,8 +8,10 @@
    split by time: the newest `test_share` is the test set.
 3. train: the factorization machine and the logistic-regression baseline on the older part
    (`jobs/ctr/model.py`); both, and the current champion, scored on the test set: AUC, log loss,
-   normalised entropy, calibration per slot type and device. Next to them the AUC of the
-   simulator's true click probabilities on the same rows: the most any model can reach.
+   normalised entropy, calibration per slot type and device (predicted / observed clicks, and
+   predicted / expected clicks under the simulator's true click probabilities, which the test
+   clicks' own noise does not blur). Next to them the AUC of the true probabilities on the same
+   rows: the most any model can reach.
 4. load: the model registered in MLflow as `ctr-model` with every figure; the alias moves to it
    only when its AUC beats both the baseline's and the champion's on the same test rows. The
    figures also go to `gold.ctr_model_evaluation` (the dashboard's Yield page).
@@ -122,14 +124,16 @@ def train_ctr_model(settings: Settings, now: datetime | None = None) -> dict:
     model = train_factorization_machine(train, y_train, conf.embedding_dim, conf.epochs,
                                         conf.batch, conf.learning_rate, seed=7)  # fmt: skip
     baseline = train_logistic_baseline(train, y_train)
+    truth = true_probabilities(test, settings)
     scores = {
-        "candidate": metrics(model.predict(test), y_test, test),
-        "baseline": metrics(baseline(test), y_test, test),
-        "truth": metrics(true_probabilities(test, settings), y_test, test),
+        "candidate": metrics(model.predict(test), y_test, test, truth),
+        "baseline": metrics(baseline(test), y_test, test, truth),
+        "truth": metrics(truth, y_test, test, truth),
     }
     try:
         current = champion(settings, conf.name)
-        scores["champion"] = metrics(ClickModel.load(current.weights).predict(test), y_test, test)
+        found = ClickModel.load(current.weights).predict(test)
+        scores["champion"] = metrics(found, y_test, test, truth)
         champion_label = current.label
     except NoChampionError:
         champion_label = None

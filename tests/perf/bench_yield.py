@@ -119,9 +119,11 @@ def ctr_report(settings, now: datetime) -> None:
           f"test, {report['clicks']} clicks): {'; '.join(report['reasons'])}")  # fmt: skip
     for who in ("candidate", "baseline", "truth"):
         found = scores[who]
-        calibration = " ".join(f"{s} {found[f'calibration_slot_{s}']:.2f}" for s in slots)
+        observed = " ".join(f"{s} {found[f'calibration_slot_{s}']:.2f}" for s in slots)
+        expected = " ".join(f"{s} {found[f'calibration_expected_slot_{s}']:.2f}" for s in slots)
         print(f"    {who:9} AUC {found['auc']:.4f} NE {found['normalised_entropy']:.4f} "
-              f"calibration {found['calibration']:.3f} ({calibration})")  # fmt: skip
+              f"calibration {found['calibration']:.3f}; per slot against observed clicks "
+              f"({observed}), against expected clicks ({expected})")  # fmt: skip
 
 
 @pytest.mark.timeout(3600)

@@ -14,8 +14,10 @@ from jobs.floors.landscape import (
 )
 
 
-def landscape(top, second, baseline) -> Landscape:
-    return Landscape(np.array(top, float), np.array(second, float), np.array(baseline, float))
+def landscape(top, second, baseline, shade=None) -> Landscape:
+    shade = np.ones(len(top)) if shade is None else np.array(shade, float)
+    top, second, baseline = (np.array(x, float) for x in (top, second, baseline))
+    return Landscape(top, second, baseline, shade)
 
 
 def test_the_best_reserve_of_a_known_landscape():
@@ -35,6 +37,19 @@ def test_the_second_bid_sets_the_price_above_the_reserve():
     assert dict(zip(reserves.tolist(), revenue.tolist(), strict=True)) == {8: 17, 10: 10}
 
 
+def test_bidders_who_shade_pay_part_of_their_second_value_over_the_reserve():
+    # Values 10 and 9 in one auction, 4 alone in another; bidders shade toward the reserve by
+    # 0.2: at 5 the second bids 5 + 0.2 x (9 - 5).
+    shaded = landscape([10, 4], [9, 0], [0, 0], shade=[0.2, 0.2])
+    assert shaded.revenue(5.0) == pytest.approx(5.8)
+    assert shaded.revenue(9.5) == 9.5  # the second value is under it: the reserve is paid
+    reserves, revenue, _ = revenue_curve(shaded)
+    assert reserves.tolist() == [4, 10] and revenue == pytest.approx([9, 10])
+    # Against shading, the higher reserve pays; against the same values bid in full, the lower.
+    assert best_reserve(shaded, max_fill_loss=1.0).floor == 10
+    assert best_reserve(landscape([10, 4], [9, 0], [0, 0]), max_fill_loss=1.0).floor == 4
+
+
 def test_the_fill_constraint_binds():
     # Unconstrained, 6 is best (fills 2 of 3); the baseline fills all 3, and a loss of at most
     # one third of a fill is allowed: only reserve 3 keeps 3 fills.
@@ -47,7 +62,8 @@ def test_the_revenue_curve_agrees_with_replaying_each_reserve():
     rng = np.random.default_rng(5)
     bids = np.sort(rng.lognormal(2.0, 0.5, (3000, 2)), axis=1)[:, ::-1]
     bids[::4, 1] = 0.0  # some auctions with one bidder
-    random_landscape = landscape(bids[:, 0], bids[:, 1], np.full(3000, 5.0))
+    shade = rng.choice([0.5, 1.0], 3000)
+    random_landscape = landscape(bids[:, 0], bids[:, 1], np.full(3000, 5.0), shade)
     reserves, revenue, fills = revenue_curve(random_landscape)
     for index in (0, 17, 900, len(reserves) - 1):
         assert revenue[index] == pytest.approx(random_landscape.revenue(reserves[index]))

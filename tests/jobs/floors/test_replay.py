@@ -1,5 +1,4 @@
-"""Counterfactual replay by hand, bidders' floor reach read from their bids, and the
-experiment's readout."""
+"""Counterfactual replay by hand, and the experiment's readout."""
 
 from __future__ import annotations
 
@@ -11,15 +10,15 @@ import pytest
 
 from jobs.auction.floor_rules import FloorRule
 from jobs.floors.experiment import hourly_readout, uplift
-from jobs.floors.reaction import raise_reach, reach_cpm
 from jobs.floors.replay import floors_for, oracle, replay
 
 AUCTIONS = pd.DataFrame({
     "stream_id": ["a", "a", "b", "b"],
     "reach_cpm": [10.0, 4.0, 8.0, np.nan],  # the last had no bid
     "top_bid_cpm": [10.0, 4.0, 8.0, np.nan],
-    "second_bid_cpm": [7.0, np.nan, 2.0, np.nan],
+    "second_value_cpm": [7.0, np.nan, 2.0, np.nan],
     "static_floor_cpm": [5.0, 5.0, 3.0, 0.0],
+    "shade": [1.0, 1.0, 1.0, 1.0],
 })  # fmt: skip
 
 
@@ -35,29 +34,9 @@ def test_replay_arithmetic():
     assert static.fills == 2 and static.revenue == pytest.approx((7.0 + 3.0) / 1000)
     assert floors_for(AUCTIONS, [], ["stream_id"]).tolist() == [5.0, 5.0, 3.0, 0.0]
     assert oracle(AUCTIONS).revenue == pytest.approx(22.0 / 1000)
-
-
-def test_a_bidder_that_meets_floors_leaves_a_gap_under_them():
-    rng = np.random.default_rng(4)
-    values = rng.lognormal(np.log(10), 0.4, 5000)
-    floor = 10.0
-
-    def bid(v: float, reach: float) -> float:
-        return floor if floor / (1 + reach) <= v < floor else v
-
-    frame = pd.DataFrame({
-        "top_campaign_id": ["raiser"] * 5000 + ["plain"] * 5000,
-        "floor_cpm": floor,
-        "top_bid_cpm": [bid(v, 0.25) for v in values] + list(values),
-    })  # fmt: skip
-    frame["filled"] = frame["top_bid_cpm"] >= frame["floor_cpm"]
-    found = raise_reach(frame)
-    assert found["raiser"] == pytest.approx(0.25, abs=0.02) and found["plain"] == 0.0
-    reach = reach_cpm(frame, found)
-    at_floor = (frame.top_campaign_id == "raiser") & (frame.top_bid_cpm == floor)
-    assert reach[at_floor].between(floor, floor * (1 + found["raiser"])).all()
-    assert reach[at_floor].std() > 0.5  # spread, not one spike
-    assert (reach[frame.top_campaign_id == "plain"] == frame.top_bid_cpm[5000:]).all()
+    # Bidders who shade by half toward the floor: a1's second pays 6 + 0.5 x (7 - 6).
+    shading = replay("rules", AUCTIONS.assign(shade=0.5), floors)
+    assert shading.revenue == pytest.approx(6.5 / 1000)
 
 
 def test_the_readout_per_hour_and_arm_and_the_uplift_interval():
@@ -89,3 +68,26 @@ def test_the_readout_per_hour_and_arm_and_the_uplift_interval():
     assert treated["revenue_per_1000"] == pytest.approx(
         1000 * treated["revenue"] / treated["auctions"]
     )
+
+
+def test_what_both_arms_share_in_a_minute_does_not_widen_the_interval():
+    # Every minute's prices move together (what is on screen), in both arms alike: resampling
+    # a minute with both its arms cancels that out, as the randomisation by auction does.
+    rng = np.random.default_rng(3)
+    start = datetime(2026, 11, 22, 10, tzinfo=UTC)
+    n = 20_000
+    minute = rng.integers(0, 60, n)
+    shock = rng.lognormal(0, 0.8, 60)[minute]
+    arm = np.where(rng.random(n) < 0.2, "holdout", "treatment")
+    price = np.where(arm == "treatment", 5.5, 5.0) * shock
+    frame = pd.DataFrame({
+        "event_id": [f"a{i}" for i in range(n)],
+        "event_time": [start + timedelta(minutes=int(m)) for m in minute],
+        "stream_id": "s1",
+        "arm": arm,
+        "filled": True,
+        "clearing_cpm": price,
+    })  # fmt: skip
+    found = uplift(frame, samples=500)
+    assert found.uplift == pytest.approx(0.1, abs=0.02)
+    assert found.low > 0.05 and found.high < 0.15

@@ -19,8 +19,9 @@ def auctions(n: int = 6000, seed: int = 2) -> pd.DataFrame:
         "stream_id": stream,
         "slot_type": rng.choice(["preroll", "midroll"], n),
         "reach_cpm": scale * rng.lognormal(0, 0.3, n),
-        "second_bid_cpm": np.zeros(n),
+        "second_value_cpm": np.zeros(n),
         "static_floor_cpm": np.full(n, 1.0),
+        "shade": np.ones(n),
     })  # fmt: skip
 
 
