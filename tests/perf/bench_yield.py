@@ -99,7 +99,8 @@ def test_closed_loop_per_bidder_behaviour(stack, spark, tmp_path):
         print(
             f"  replay: learnt {learnt:.3f} = "
             f"{learnt / replay['hindsight']['revenue_per_1000']:.1%} of the hindsight floors, "
-            f"{learnt / replay['oracle']['revenue_per_1000']:.1%} of every auction at its reach; static "
+            f"{learnt / replay['oracle']['revenue_per_1000']:.1%} of every auction at its reach; "
+            f"static "
             f"{replay['static']['revenue_per_1000']:.3f}, quantile "
             f"{replay['quantile']['revenue_per_1000']:.3f}, Myerson "
             f"{replay['myerson']['revenue_per_1000']:.3f}"
