@@ -3,10 +3,12 @@
 brandlake jars                         fetch the JVM packages (delta-spark, Kafka) once
 brandlake services up|down|status      the embedded broker and Redis
 brandlake airflow up|down|status       Airflow 3 with the DAGs in dags/ (loopback)
+brandlake cluster up|down|status       a Spark standalone cluster on this machine (loopback)
 brandlake mlflow ui                    the MLflow tracking UI over the model registry (loopback)
 brandlake run bronze-ingest [...]      a streaming job (--available-now: until caught up)
 brandlake run frame-analysis [...]     segments -> detections, scene, safety (silver, Kafka, Redis)
 brandlake run exposure-revenue [...]   frames x impressions -> gold exposure and revenue, Redis
+brandlake submit JOB [--dry-run] [...]  a streaming job through spark-submit to spark.master
 brandlake simulate --count N [...]     impressions and viewer events into Kafka
 brandlake ingest rtmp|file [...]       video -> HLS in the landing area -> `segments` events
 brandlake sample-media [...]           a sample broadcast with brand logos and ground truth
@@ -61,6 +63,15 @@ def main(argv: list[str] | None = None) -> int:
     airflow = commands.add_parser("airflow", help="Airflow with brandlake's DAGs")
     airflow.add_argument("action", choices=("up", "down", "status"))
     add_set_option(airflow)
+    cluster = commands.add_parser("cluster", help="a Spark standalone cluster on this machine")
+    cluster.add_argument("action", choices=("up", "down", "status"))
+    add_set_option(cluster)
+    submit = commands.add_parser("submit", help="a streaming job through spark-submit")
+    submit.add_argument("job", choices=sorted(JOBS))
+    submit.add_argument("--available-now", action="store_true",
+                        help="process what Kafka holds now, then stop")  # fmt: skip
+    submit.add_argument("--dry-run", action="store_true", help="print the command, run nothing")
+    add_set_option(submit)
     mlflow_ui = commands.add_parser("mlflow", help="the MLflow tracking UI")
     mlflow_ui.add_argument("action", choices=("ui",))
     mlflow_ui.add_argument("--port", type=int, default=5000)
@@ -139,6 +150,24 @@ def _dispatch(args: argparse.Namespace, rest: list[str], parser) -> int:
                 pid = state.pid or "-"
                 print(f"{state.name:8} {state.status:10} {state.address:22} pid {pid}")
         return 0
+    if args.command == "cluster":
+        from infra.local import cluster
+
+        if args.action == "up":
+            cluster.up(settings)
+        elif args.action == "down":
+            cluster.down(settings)
+        else:
+            state = cluster.status(settings)
+            print(f"cluster {state.status}: {state.master_url or '-'} (ui {state.ui_url or '-'}), "
+                  f"{state.alive_workers} of {len(state.worker_pids)} workers alive")  # fmt: skip
+        return 0
+    if args.command == "submit":
+        from infra.spark.submit import submit as spark_submit
+
+        job_args = ["--available-now"] if args.available_now else []
+        job_args += [part for pair in args.set for part in ("--set", pair)]
+        return spark_submit(settings, args.job, job_args, args.dry_run)
     if args.command == "airflow":
         from infra.local import airflow
 

@@ -1,5 +1,6 @@
 """What every command does before its work, in one place: set the environment, load the
-configuration, resolve the embedded services' addresses.
+configuration, resolve the embedded services' addresses (and `spark.master: standalone`, the
+local standalone cluster's).
 
 `jobs/common` never looks the embedded services up itself (it must not import `infra/`): the
 entry points (`brandlake ...`, `python -m jobs.<job>`, the dashboard, the tests) hand it
@@ -19,10 +20,11 @@ from jobs.common.config import Settings, add_set_option, load_settings, parse_ov
 def command_settings(overrides: dict[str, Any] | None = None) -> Settings:
     """The configuration for a command (`overrides` from its `--set` options), with the
     environment applied and the embedded services' addresses resolved."""
+    from infra.local.cluster import resolve_master
     from infra.local.services import resolve
 
     environment.apply()
-    return resolve(load_settings(overrides))
+    return resolve_master(resolve(load_settings(overrides)))
 
 
 def streaming_job_main(

@@ -110,6 +110,7 @@ def analyzers_for(spec: ModelSpec) -> Analyzers:
     of an earlier spec (a champion since replaced) are dropped."""
     if spec.key not in _ANALYZERS:
         _ANALYZERS.clear()
+        from udfs.artefacts import local_weights
         from udfs.detection.brand import BrandDetector
         from udfs.detection.person import PersonDetector
         from udfs.devices import torch_device
@@ -124,7 +125,7 @@ def analyzers_for(spec: ModelSpec) -> Analyzers:
         _ANALYZERS[spec.key] = Analyzers(
             people=PersonDetector(device, spec.person_confidence, spec.person_image_size),
             brands=BrandDetector(
-                str(brand.weights),
+                str(local_weights(brand.name, brand.version, brand.source, brand.tracking_uri)),
                 brand.label,
                 device,
                 spec.brand_confidence,
@@ -199,10 +200,15 @@ def brand_colour_check(settings: Settings) -> ColourCheck:
 
 
 def resolve_models(settings: Settings) -> ModelSpec:
-    """The champion brand detector and the scene prototypes, on the driver: text prompts' CLIP
-    embeddings when `models.scene.clip` is set, else the example frames' CNN embeddings."""
+    """The champion brand detector's version (its weights are fetched by each executor) and
+    the scene prototypes, on the driver: text prompts' CLIP embeddings when `models.scene.clip`
+    is set, else the example frames' CNN embeddings."""
     conf = settings.models
-    brand = champion(settings, conf.brand_detector.name) if conf.brand_detector.enabled else None
+    brand = (
+        champion(settings, conf.brand_detector.name, download=False)
+        if conf.brand_detector.enabled
+        else None
+    )
     scene = conf.scene
     clip = None
     if scene.clip:
@@ -429,7 +435,7 @@ class ChampionWatch:
             version = champion_version(self.settings, current.name)
             if version is None or version == current.version:
                 return self.models
-            replacement = champion(self.settings, current.name)
+            replacement = champion(self.settings, current.name, download=False)
         except Exception as err:  # the registry is down or slow: keep analysing
             log.warning("model registry unreachable (%s): %s stays in use", err, current.label)
             return self.models

@@ -102,6 +102,22 @@ class SparkConf(_Strict):
     shuffle_partitions: int = Field(default=4, ge=1)
     options: dict[str, str] = {}
     jars_dir: str = ""  # empty: <python environment>/share/brandlake-jars
+    # `brandlake submit`: the executors' Python dependencies, a packed environment shipped
+    # with the job, or a Python that has them on every executor (empty: this one)
+    python_env_archive: str = ""
+    executor_python: str = ""
+
+
+class StandaloneConf(_Strict):
+    """`brandlake cluster up`: a Spark standalone cluster on this machine."""
+
+    workers: int = Field(ge=1)
+    cores_per_worker: int = Field(ge=1)
+    memory_per_worker: str = Field(pattern=r"^\d+[mg]$")  # what each worker offers executors
+    gpus_per_worker: int = Field(ge=0)  # found by gpu_discovery_script; 0: no GPU scheduling
+    gpu_discovery_script: str = Field(min_length=1)  # relative to the repository, or absolute
+    master_port: int = Field(ge=0, le=65535)  # 0: a free one
+    start_timeout_s: float = Field(gt=0)
 
 
 class DeltaConf(_Strict):
@@ -445,6 +461,7 @@ class Settings(_Strict):
     redis: RedisConf
     services: ServicesConf = ServicesConf()
     spark: SparkConf
+    standalone: StandaloneConf
     delta: DeltaConf
     jobs: JobsConf
     ingest: IngestConf

@@ -46,10 +46,19 @@ class JarSet:
     coordinates: tuple[str, ...]  # organisation:module:revision
 
 
-def pyspark_jars_dir() -> Path:
+def spark_home() -> Path:
+    """The Spark distribution (`bin/spark-submit`, `bin/spark-class`, `jars/`): `SPARK_HOME`
+    where set (spark-submit sets it, and its driver imports pyspark from a zip inside it), else
+    the pip pyspark's folder, which is one."""
+    if os.environ.get("SPARK_HOME"):
+        return Path(os.environ["SPARK_HOME"])
     import pyspark
 
-    return Path(pyspark.__file__).parent / "jars"
+    return Path(pyspark.__file__).parent
+
+
+def pyspark_jars_dir() -> Path:
+    return spark_home() / "jars"
 
 
 def jar_sets(settings: Settings) -> list[JarSet]:

@@ -38,13 +38,18 @@ class NoChampionError(RuntimeError):
 
 @dataclass(frozen=True)
 class ModelRef:
-    """A registered model version and where its weights are on this machine."""
+    """A registered model version and where its weights are on this machine (`weights`, when
+    downloaded) and
+    in the registry's artifact store (`source`, what an executor fetches them from:
+    `udfs/artefacts.py`)."""
 
     name: str
     version: str
     alias: str | None
     weights: Path
     score: float | None
+    source: str = ""
+    tracking_uri: str = ""
 
     @property
     def label(self) -> str:
@@ -165,17 +170,18 @@ def register_weights(
     return Registration(run_id, str(version.version), score, champion, promoted)
 
 
-def champion(settings: Settings, name: str) -> ModelRef:
-    """The version of `name` that carries the alias, its weights downloaded to this machine.
+def champion(settings: Settings, name: str, download: bool = True) -> ModelRef:
+    """The version of `name` that carries the alias, its weights downloaded to this machine
+    (not with `download=False`: a streaming job's executors fetch them themselves).
 
     When there is none, the model shipped in `models/<name>/` (if any, and if it fits the
     catalog) is registered as the champion first. Raises `NoChampionError` when there is still
     none, saying how to make one.
     """
     client = _client(settings)
-    found = _champion(client, settings, name, download=True)
+    found = _champion(client, settings, name, download)
     if found is None and register_shipped(settings, name) is not None:
-        found = _champion(client, settings, name, download=True)
+        found = _champion(client, settings, name, download)
     if found is None:
         raise NoChampionError(
             f"no version of {name} carries the alias {settings.models.alias!r} in the registry "
@@ -278,4 +284,5 @@ def _champion(client, settings: Settings, name: str, download: bool) -> ModelRef
         return None
     score = version.tags.get(SCORE_METRIC)
     weights = _download(version, name) if download else Path()
-    return ModelRef(name, str(version.version), alias, weights, float(score) if score else None)
+    return ModelRef(name, str(version.version), alias, weights, float(score) if score else None,
+                    version.source, tracking_uri(settings))  # fmt: skip

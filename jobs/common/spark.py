@@ -15,6 +15,12 @@ def build_session(settings: Settings, app_name: str | None = None) -> SparkSessi
     """A session for `settings` with delta-spark and the Kafka connector (local jars, fetched
     by `brandlake jars`; hadoop-aws too for an `s3://` lake); local mode binds to loopback and
     has no UI."""
+    if settings.spark.master == "standalone":
+        raise RuntimeError(
+            "spark.master is `standalone` but no standalone cluster runs for this run "
+            f"directory ({settings.run_dir}): start one with `brandlake cluster up`, or set "
+            "spark.master (local[*], spark://host:port, k8s://...)"
+        )
     jars = classpath(settings, "spark")
     if settings.lake.root.startswith("s3"):
         jars += classpath(settings, "s3a")

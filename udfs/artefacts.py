@@ -1,0 +1,59 @@
+"""Registered model weights on an executor: fetched from the registry's artifact store once per
+executor and version, into the executor's own scratch folder.
+
+The driver resolves `models:/<name>@champion` to a version and its artifact URI; on a cluster
+the file the driver downloaded is on another machine, so each executor fetches the artefact
+itself (from S3, a shared file system, or MLflow's artifact server) and keeps it for the tasks
+that follow.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+from udfs.environment import offline_models
+
+
+def executor_cache() -> Path:
+    """This executor's scratch folder for the application (under Spark's local dirs), or the
+    temporary folder outside Spark."""
+    from pyspark import SparkFiles
+
+    try:
+        root = SparkFiles.getRootDirectory()
+    except Exception:  # no Spark here (a test, a notebook without a session)
+        root = tempfile.gettempdir()
+    return Path(root) / "brandlake-models"
+
+
+def local_weights(name: str, version: str, source: str, tracking_uri: str = "") -> Path:
+    """The `.pt` weights of version `version` of `name` on this executor, fetched from
+    `source` (the version's artifact URI) the first time. Tasks racing to fetch it each
+    download to a folder of their own; the first to finish wins, the others use its copy."""
+    folder = executor_cache() / name / f"v{version}"
+    found = sorted(folder.glob("*.pt"))
+    if found:
+        return found[0]
+    offline_models()
+    if tracking_uri:  # an `mlflow-artifacts:` source is served by the tracking server
+        os.environ.setdefault("MLFLOW_TRACKING_URI", tracking_uri)
+    import mlflow
+
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(dir=folder.parent, prefix=f".v{version}-"))
+    try:
+        mlflow.artifacts.download_artifacts(artifact_uri=source, dst_path=str(staging))
+        weights = sorted(staging.rglob("*.pt"))
+        if not weights:
+            raise FileNotFoundError(f"{name} v{version} has no .pt weights at {source}")
+        for path in weights:
+            path.rename(staging / path.name)
+        with contextlib.suppress(OSError):  # another task got there first: its copy stays
+            os.rename(staging, folder)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return sorted(folder.glob("*.pt"))[0]
