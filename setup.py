@@ -71,7 +71,10 @@ setup(
     license="AGPL-3.0-or-later",
     python_requires=">=3.11,<3.12",
     packages=find_packages(include=["jobs*", "udfs*", "schemas*", "infra*", "dashboards*"]),
-    package_data={"infra": ["local/*.yaml", "spark/*.sh"], "dashboards": ["*.py", "views/*.py", "player/*"]},
+    package_data={
+        "infra": ["local/*.yaml", "spark/*.sh"],
+        "dashboards": ["*.py", "views/*.py", "player/*"],
+    },
     install_requires=INSTALL_REQUIRES,
     extras_require={"dev": DEV_REQUIRES},
     entry_points={"console_scripts": ["brandlake = jobs.cli:main"]},

@@ -107,6 +107,15 @@ class SparkConf(_Strict):
     python_env_archive: str = ""
     executor_python: str = ""
 
+    @field_validator("options", mode="before")
+    @classmethod
+    def _options_as_text(cls, value: object) -> object:
+        """Spark takes every option as text; `--set spark.options.X=4` (or `true`) reads as a
+        number (a boolean) first."""
+        if not isinstance(value, dict):
+            return value
+        return {k: str(v).lower() if isinstance(v, bool) else str(v) for k, v in value.items()}
+
 
 class StandaloneConf(_Strict):
     """`brandlake cluster up`: a Spark standalone cluster on this machine."""

@@ -1,0 +1,193 @@
+"""The cluster path on a real Spark standalone cluster on this machine: a master and two
+workers started from pyspark's jars (`brandlake cluster up`), jobs sent with `brandlake
+submit`, GPU scheduling through a discovery script that names a GPU this machine lacks, and a
+worker killed mid-batch."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from infra.local import cluster
+from infra.local.services import ServiceError
+from jobs.common.config import Settings
+from jobs.entrypoint import command_settings
+from jobs.simulate import simulator
+from schemas.tables import BRONZE_TABLES
+from tests.support import committed_batch, job_env, produce, read_table
+
+BRANDLAKE = str(Path(sys.executable).with_name("brandlake"))
+PROBE = Path(__file__).with_name("gpu_probe.py")
+FAKE_GPUS = '#!/bin/sh\necho \'{"name": "gpu", "addresses": ["0"]}\'\n'
+
+
+def cluster_env(folder: Path, **extra: object) -> dict[str, str]:
+    """Configuration (as BRANDLAKE_* variables, so `submit`, its driver and the probe all see
+    it) for two workers of 2 cores that each offer one (fake) GPU."""
+    script = folder / "fake-gpus.sh"
+    script.write_text(FAKE_GPUS)
+    script.chmod(0o755)
+    values = {
+        "spark.master": "standalone",
+        "standalone.workers": 2,
+        "standalone.cores_per_worker": 2,
+        "standalone.memory_per_worker": "1g",
+        "standalone.gpus_per_worker": 1,
+        "standalone.gpu_discovery_script": str(script),
+        **extra,
+    }
+    return {"BRANDLAKE_" + k.upper().replace(".", "__"): str(v) for k, v in values.items()}
+
+
+@pytest.fixture
+def standalone(stack: Settings, tmp_path: Path, monkeypatch) -> Iterator[Settings]:
+    """A running standalone cluster; the settings that send jobs to it."""
+    for key, value in cluster_env(tmp_path).items():
+        monkeypatch.setenv(key, value)
+    settings = command_settings()
+    cluster.up(settings, log=lambda message: None)
+    try:
+        yield command_settings()  # now with the master's URL
+    finally:
+        cluster.down(settings, log=lambda message: None)
+    assert cluster.status(settings).status == "stopped"
+
+
+def test_the_cluster_starts_resolves_and_stops(standalone: Settings):
+    state = cluster.status(standalone)
+    assert state.status == "running" and state.alive_workers == 2
+    assert standalone.spark.master == state.master_url
+    assert state.master_url.startswith("spark://127.0.0.1:")
+    options = standalone.spark.options
+    assert options["spark.executor.cores"] == "2"
+    assert options["spark.executor.resource.gpu.amount"] == "1"
+    messages: list[str] = []
+    cluster.up(standalone, log=messages.append)  # idempotent
+    assert "already running" in messages[0] and cluster.status(standalone).master_pid == (
+        state.master_pid
+    )
+
+
+def test_tasks_that_share_a_gpu_get_its_address_in_the_udf(standalone: Settings, tmp_path):
+    env = {**os.environ, "BRANDLAKE_SPARK__OPTIONS__SPARK.TASK.RESOURCE.GPU.AMOUNT": "0.5"}
+    done = subprocess.run([sys.executable, str(PROBE)], env=env, capture_output=True, text=True,
+                          timeout=300)  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    tasks = json.loads(done.stdout.strip().splitlines()[-1])
+    assert sorted(t["partition"] for t in tasks) == list(range(8))
+    assert {t["gpu"] for t in tasks} == {"0"}  # the address reached every pandas UDF
+    executors = {t["executor"] for t in tasks}
+    assert len(executors) == 2  # both workers ran tasks
+    # At 0.5 GPU a task, two tasks of one executor ran at once on its one GPU.
+    overlapping = [
+        (a["partition"], b["partition"])
+        for a in tasks for b in tasks
+        if a["executor"] == b["executor"] and a["partition"] < b["partition"]
+        and a["start"] < b["end"] and b["start"] < a["end"]
+    ]  # fmt: skip
+    assert overlapping
+
+
+def submit(job: str, settings: Settings, log_path: Path, *args: str) -> subprocess.Popen:
+    """`brandlake submit JOB` as its own process group, with this test's lake and topics."""
+    with open(log_path, "ab") as log:
+        return subprocess.Popen(
+            [BRANDLAKE, "submit", job, *args], env=job_env(job.replace("-", "_"), settings),
+            stdout=log,
+            stderr=subprocess.STDOUT, start_new_session=True,
+        )  # fmt: skip
+
+
+def traffic(settings: Settings, count: int) -> dict[str, list[bytes]]:
+    records = simulator(settings, rate_per_s=0, seed=11, bad_ratio=0.01)
+    by_topic: dict[str, list[bytes]] = {}
+    for record, _ in zip(records, range(count), strict=False):
+        by_topic.setdefault(record.topic, []).append(record.value)
+    for topic, values in by_topic.items():
+        produce(settings, topic, values)
+    return by_topic
+
+
+def assert_every_valid_event_once(settings: Settings, sent: dict[str, list[bytes]]) -> None:
+    quarantined = read_table(settings, "bronze.quarantine").num_rows
+    landed = 0
+    for topic in sent:
+        ids = read_table(settings, BRONZE_TABLES[topic].name).column("event_id").to_pylist()
+        assert len(ids) == len(set(ids)), f"{topic}: an event twice"
+        landed += len(ids)
+    assert landed + quarantined == sum(map(len, sent.values()))
+    assert quarantined > 0
+
+
+def test_bronze_ingest_submitted_to_the_cluster_lands_every_event_once(
+    standalone: Settings, isolated_settings, tmp_path
+):
+    settings = isolated_settings()
+    sent = traffic(settings, 6000)
+    process = submit("bronze-ingest", settings, tmp_path / "submit.log", "--available-now")
+    assert process.wait(timeout=600) == 0, (tmp_path / "submit.log").read_text()[-3000:]
+    log = (tmp_path / "submit.log").read_text()
+    assert "bronze_ingest batch 0" in log and standalone.spark.master in log
+    assert_every_valid_event_once(settings, sent)
+
+
+def test_a_worker_killed_mid_batch_loses_and_doubles_nothing(
+    standalone: Settings, isolated_settings, tmp_path
+):
+    settings = isolated_settings(kafka__max_offsets_per_trigger=5000)
+    sent = traffic(settings, 40_000)
+    process = submit("bronze-ingest", settings, tmp_path / "submit.log", "--available-now")
+    table = BRONZE_TABLES["viewer_events"].name
+    deadline = time.monotonic() + 300
+    while committed_batch(settings, table) < 0 and time.monotonic() < deadline:
+        assert process.poll() is None, (tmp_path / "submit.log").read_text()[-3000:]
+        time.sleep(0.2)
+    time.sleep(1.0)  # into the next batch
+    cluster.stop_worker(standalone, 0, signal.SIGKILL)
+    assert process.wait(timeout=600) == 0, (tmp_path / "submit.log").read_text()[-3000:]
+    assert committed_batch(settings, table) >= 2
+    assert cluster.status(standalone).status == "degraded"
+    assert_every_valid_event_once(settings, sent)
+
+
+def test_without_a_cluster_the_errors_say_what_to_run(stack: Settings, tmp_path, monkeypatch):
+    monkeypatch.setenv("BRANDLAKE_SPARK__MASTER", "standalone")
+    settings = command_settings()
+    assert settings.spark.master == "standalone"  # nothing to resolve it to
+    from jobs.common.spark import build_session
+
+    with pytest.raises(RuntimeError, match="brandlake cluster up"):
+        build_session(settings)
+    done = subprocess.run([BRANDLAKE, "submit", "bronze-ingest", "--dry-run"],
+                          capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert done.returncode == 1 and "brandlake cluster up" in done.stderr
+    monkeypatch.setenv("BRANDLAKE_STANDALONE__GPUS_PER_WORKER", "1")
+    monkeypatch.setenv("BRANDLAKE_STANDALONE__GPU_DISCOVERY_SCRIPT", str(tmp_path / "none.sh"))
+    with pytest.raises(ServiceError, match=r"standalone\.gpu_discovery_script"):
+        cluster.up(command_settings(), log=lambda message: None)
+
+
+def test_submit_dry_run_prints_the_command(stack: Settings):
+    done = subprocess.run(
+        [BRANDLAKE, "submit", "frame-analysis", "--dry-run", "--available-now", "--set",
+         "spark.master=spark://10.0.0.5:7077", "--set", "spark.python_env_archive=env.tar.gz"],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    line = done.stdout.strip()
+    assert "bin/spark-submit --master spark://10.0.0.5:7077 --deploy-mode client" in line
+    assert "--archives 'env.tar.gz#environment'" in line  # quoted: # starts a comment
+    assert "spark.pyspark.python=./environment/bin/python" in line
+    assert "spark-sql-kafka" in line and "delta-spark" in line and "--py-files" in line
+    assert line.endswith(
+        "jobs/spark_main.py frame-analysis --available-now --set "
+        "spark.master=spark://10.0.0.5:7077 --set spark.python_env_archive=env.tar.gz"
+    )
