@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from pathlib import Path
 
 from pyspark.sql import DataFrame, SparkSession
@@ -21,6 +22,7 @@ def build_session(settings: Settings, app_name: str | None = None) -> SparkSessi
             f"directory ({settings.run_dir}): start one with `brandlake cluster up`, or set "
             "spark.master (local[*], spark://host:port, k8s://...)"
         )
+    check_master(settings.spark.master)
     jars = classpath(settings, "spark")
     if settings.lake.root.startswith("s3"):
         jars += classpath(settings, "s3a")
@@ -49,6 +51,24 @@ def build_session(settings: Settings, app_name: str | None = None) -> SparkSessi
         jvm.org.apache.logging.log4j.Level.ERROR,
     )
     return spark
+
+
+def check_master(master: str, timeout_s: float = 5.0) -> None:
+    """Raise a clear error when a `spark://` master does not answer (Spark itself retries for
+    a minute, then fails with a stack trace that does not name the setting)."""
+    if not master.startswith("spark://"):
+        return
+    for address in master.removeprefix("spark://").split(","):  # several with standby masters
+        host, _, port = address.rpartition(":")
+        try:
+            with socket.create_connection((host, int(port)), timeout=timeout_s):
+                return
+        except (OSError, ValueError):
+            continue
+    raise RuntimeError(
+        f"the Spark master at {master} cannot be reached: start it (`brandlake cluster up` for "
+        "one on this machine) or set spark.master"
+    )
 
 
 def read_kafka_stream(

@@ -173,6 +173,17 @@ def test_without_a_cluster_the_errors_say_what_to_run(stack: Settings, tmp_path,
     monkeypatch.setenv("BRANDLAKE_STANDALONE__GPU_DISCOVERY_SCRIPT", str(tmp_path / "none.sh"))
     with pytest.raises(ServiceError, match=r"standalone\.gpu_discovery_script"):
         cluster.up(command_settings(), log=lambda message: None)
+    monkeypatch.setenv("BRANDLAKE_SPARK__MASTER", "spark://127.0.0.1:9")  # nothing listens
+    with pytest.raises(RuntimeError, match=r"spark://127.0.0.1:9 cannot be reached.*spark\.master"):
+        build_session(command_settings())
+
+
+def test_executors_asking_for_more_gpus_than_workers_offer_fail_at_once(
+    standalone: Settings, monkeypatch
+):
+    monkeypatch.setenv("BRANDLAKE_SPARK__OPTIONS__SPARK.EXECUTOR.RESOURCE.GPU.AMOUNT", "2")
+    with pytest.raises(ServiceError, match=r"workers offer 1: set standalone\.gpus_per_worker"):
+        command_settings()
 
 
 def test_submit_dry_run_prints_the_command(stack: Settings):
