@@ -222,7 +222,8 @@ class EventSimulator:
         records.append(SimulatedRecord("impressions", key, _json(impression)))
         if self.random.random() < true_ctr(self.clicks, opportunity, campaign):
             at = self.clock + timedelta(seconds=self.random.uniform(3, 10))
-            click = self._viewer_event(viewer, "click", campaign.campaign_id, at)
+            click = self._viewer_event(viewer, "click", campaign.campaign_id, at,
+                                       impression_id=opportunity.auction_id)  # fmt: skip
             self.scheduled += 1
             heapq.heappush(self.due, _Due(at, self.scheduled, click))
         return records
@@ -266,6 +267,7 @@ class EventSimulator:
         kind: str | None,
         campaign_id: str | None = None,
         at: datetime | None = None,
+        impression_id: str | None = None,
     ) -> SimulatedRecord:
         if kind is None:
             kind = self.random.choices(
@@ -283,6 +285,7 @@ class EventSimulator:
             "position_s": round((at - viewer.joined).total_seconds(), 3),
             "bitrate_kbps": viewer.bitrate,
             "campaign_id": campaign_id,
+            "impression_id": impression_id,
         }
         return SimulatedRecord("viewer_events", viewer.stream_id.encode(), _json(event))
 

@@ -50,6 +50,7 @@ class EventField:
     maximum: float | None = None
     pattern: str | None = None
     doc: str = ""
+    added_later: bool = False  # optional, new since the topic's table was first made
     _regex: re.Pattern | None = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -205,6 +206,14 @@ VIEWER_EVENTS = EventSchema(
         EventField("position_s", "double", minimum=0, doc="playback position in the stream"),
         EventField("bitrate_kbps", "int", minimum=0, maximum=1_000_000),
         EventField("campaign_id", "string", required=False, pattern=_ID, doc="set on clicks"),
+        EventField(
+            "impression_id",
+            "string",
+            required=False,
+            pattern=_ID,
+            doc="set on clicks: the impression clicked (its auction id), as a click URL carries it",
+            added_later=True,
+        ),
     ),
 )
 

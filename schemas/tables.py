@@ -27,6 +27,9 @@ class TableSpec:
     schema: pa.Schema
     partition_by: tuple[str, ...] = ()
     doc: str = ""
+    # Nullable columns added after tables were first made: added to an existing table that
+    # lacks them (its earlier rows read null), instead of refusing it (jobs/common/delta_sink.py)
+    added_columns: tuple[str, ...] = ()
 
     @property
     def columns(self) -> list[str]:
@@ -63,6 +66,7 @@ def bronze_table(event: EventSchema) -> TableSpec:
         partition_by=("event_date",),
         doc=f"{event.doc} One row per valid Kafka record, partitioned by the date of "
         f"{event.event_time}.",
+        added_columns=tuple(f.name for f in event.fields if f.added_later),
     )
 
 

@@ -438,13 +438,23 @@ def conform(df: DataFrame, table: TableSpec) -> DataFrame:
 
 
 def check_table_schema(delta: DeltaTable, table: TableSpec) -> None:
-    """Fail clearly when the table on disk was created with other columns than `schemas/` says."""
-    on_disk = [(f.name, str(f.type)) for f in delta.schema().fields]
-    expected = [(f.name, str(f.type)) for f in Schema.from_arrow(table.schema).fields]
+    """Fail clearly when the table on disk has other columns than `schemas/` says. Columns
+    `schemas/` added since tables were first made (`TableSpec.added_columns`) are added to it
+    first: they are null in the rows written before, and Delta maps columns by name."""
+    expected_fields = Schema.from_arrow(table.schema).fields
+    on_disk = {f.name: str(f.type) for f in delta.schema().fields}
+    added = [f for f in expected_fields if f.name not in on_disk and f.name in table.added_columns]
+    if added and set(on_disk) | {f.name for f in added} == {f.name for f in expected_fields}:
+        log.info("%s: adding the new columns %s", table.name, ", ".join(f.name for f in added))
+        delta.alter.add_columns(added)
+        delta.update_incremental()
+        on_disk = {f.name: str(f.type) for f in delta.schema().fields}
+    expected = {f.name: str(f.type) for f in expected_fields}
     if on_disk != expected:
         raise SchemaMismatchError(
-            f"{table.name} at {delta.table_uri} has columns {on_disk}, but brandlake expects "
-            f"{expected}. Migrate the table or point lake.root at a new location."
+            f"{table.name} at {delta.table_uri} has columns {sorted(on_disk.items())}, but "
+            f"brandlake expects {sorted(expected.items())}. Migrate the table or point "
+            "lake.root at a new location."
         )
     if list(delta.metadata().partition_columns) != list(table.partition_by):
         raise SchemaMismatchError(

@@ -1,12 +1,14 @@
 """Training rows for the CTR model: every filled auction (an impression) with what was known
 when it was served, and whether the viewer clicked it.
 
-A click (a `viewer_events` click with the campaign) is credited to the viewer's latest
-impression of that campaign at or before it, within `attribution_minutes` (last touch), as an
-ad server without click ids attributes them. The context is the auction's own log (slot,
-device, geo, hour, stream, scene, safety, brands on screen): what the ad server saw when it
-ranked the bids, which `gold.impression_context` joins again from the frames for analysts.
-The hour enters as its daypart.
+A click (a `viewer_events` click) is credited to the impression it names (`impression_id`: the
+click URL carries it); a click that names none, to the viewer's latest impression of its
+campaign at or before it, within `attribution_minutes` (last touch), as an ad server without
+click ids attributes them. Last touch errs when a viewer sees the campaign again before
+clicking the first ad, which moves clicks between slot types. The context is the auction's own
+log (slot, device, geo, hour, stream, scene, safety, brands on screen): what the ad server saw
+when it ranked the bids, which `gold.impression_context` joins again from the frames for
+analysts. The hour enters as its daypart.
 """
 
 from __future__ import annotations
@@ -34,22 +36,26 @@ def label_clicks(
 ) -> pd.Series:
     """1 for each impression a click is credited to, else 0 (see the module docstring).
     `impressions`: auction_id, event_time, viewer_id, campaign_id; `clicks`: event_time,
-    viewer_id, campaign_id."""
+    viewer_id, campaign_id, impression_id (may be null)."""
     if impressions.empty or clicks.empty:
         return pd.Series(0, index=impressions.index, dtype=int)
-    left = clicks.sort_values("event_time")[["event_time", "viewer_id", "campaign_id"]]
-    right = impressions.sort_values("event_time")[
-        ["event_time", "viewer_id", "campaign_id", "auction_id"]
-    ]
-    matched = pd.merge_asof(
-        left,
-        right,
-        on="event_time",
-        by=["viewer_id", "campaign_id"],
-        direction="backward",
-        tolerance=pd.Timedelta(minutes=attribution_minutes),
-    )
-    credited = set(matched["auction_id"].dropna())
+    named = clicks["impression_id"].notna()
+    credited = set(clicks.loc[named, "impression_id"])
+    unnamed = clicks[~named]
+    if not unnamed.empty:
+        left = unnamed.sort_values("event_time")[["event_time", "viewer_id", "campaign_id"]]
+        right = impressions.sort_values("event_time")[
+            ["event_time", "viewer_id", "campaign_id", "auction_id"]
+        ]
+        matched = pd.merge_asof(
+            left,
+            right,
+            on="event_time",
+            by=["viewer_id", "campaign_id"],
+            direction="backward",
+            tolerance=pd.Timedelta(minutes=attribution_minutes),
+        )
+        credited |= set(matched["auction_id"].dropna())
     return impressions["auction_id"].isin(credited).astype(int)
 
 

@@ -69,7 +69,7 @@ def extract(spark: SparkSession, settings: Settings, since: datetime):
     clicks = (
         recent("viewer_events")
         .where(F.col("event_type") == "click")
-        .select("event_time", "viewer_id", "campaign_id")
+        .select("event_time", "viewer_id", "campaign_id", "impression_id")
         .toPandas()
     )
     for frame in (auctions, clicks):

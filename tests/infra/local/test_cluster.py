@@ -12,6 +12,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -22,7 +23,15 @@ from jobs.common.config import Settings
 from jobs.entrypoint import command_settings
 from jobs.simulate import simulator
 from schemas.tables import BRONZE_TABLES
-from tests.support import committed_batch, job_env, produce, read_table
+from tests.support import (
+    DEMO_STREAM,
+    DEMO_VIDEO_SECONDS,
+    committed_batch,
+    isolated,
+    job_env,
+    produce,
+    read_table,
+)
 
 BRANDLAKE = str(Path(sys.executable).with_name("brandlake"))
 PROBE = Path(__file__).with_name("gpu_probe.py")
@@ -47,10 +56,10 @@ def cluster_env(folder: Path, **extra: object) -> dict[str, str]:
     return {"BRANDLAKE_" + k.upper().replace(".", "__"): str(v) for k, v in values.items()}
 
 
-@pytest.fixture
-def standalone(stack: Settings, tmp_path: Path, monkeypatch) -> Iterator[Settings]:
-    """A running standalone cluster; the settings that send jobs to it."""
-    for key, value in cluster_env(tmp_path).items():
+@contextmanager
+def running_cluster(folder: Path, monkeypatch, **extra: object) -> Iterator[Settings]:
+    """A standalone cluster configured by `cluster_env`; the settings that send jobs to it."""
+    for key, value in cluster_env(folder, **extra).items():
         monkeypatch.setenv(key, value)
     settings = command_settings()
     cluster.up(settings, log=lambda message: None)
@@ -59,6 +68,12 @@ def standalone(stack: Settings, tmp_path: Path, monkeypatch) -> Iterator[Setting
     finally:
         cluster.down(settings, log=lambda message: None)
     assert cluster.status(settings).status == "stopped"
+
+
+@pytest.fixture
+def standalone(stack: Settings, tmp_path: Path, monkeypatch) -> Iterator[Settings]:
+    with running_cluster(tmp_path, monkeypatch) as settings:
+        yield settings
 
 
 def test_the_cluster_starts_resolves_and_stops(standalone: Settings):
@@ -202,3 +217,35 @@ def test_submit_dry_run_prints_the_command(stack: Settings):
         "jobs/spark_main.py frame-analysis --available-now --set "
         "spark.master=spark://10.0.0.5:7077 --set spark.python_env_archive=env.tar.gz"
     )
+
+
+@pytest.mark.timeout(1800)
+def test_the_pipeline_submitted_to_the_cluster_analyses_every_segment(
+    brand_champion, stack, tmp_path, monkeypatch
+):
+    """Broadcast -> segments -> bronze, silver and gold, every job through `brandlake submit`
+    on two 1-core workers without GPUs; the executors fetch the champion themselves."""
+    from jobs.ingest.run import ingest
+    from jobs.sample_media import generate
+
+    one_core = {"standalone.cores_per_worker": 1, "standalone.gpus_per_worker": 0,
+                "standalone.memory_per_worker": "2g"}  # fmt: skip
+    with running_cluster(tmp_path, monkeypatch, **one_core):
+        settings = isolated(stack, tmp_path, sample_media__seconds=DEMO_VIDEO_SECONDS)
+        video = generate(settings, tmp_path / "media", name="cluster")
+        ingest(settings, DEMO_STREAM, ["-i", str(video)], transcode=False)
+        sent = traffic(settings, 3000)
+        for job in ("bronze-ingest", "frame-analysis", "exposure-revenue"):
+            log = tmp_path / f"{job}.log"
+            process = submit(job, settings, log, "--available-now")
+            assert process.wait(timeout=900) == 0, log.read_text()[-3000:]
+        scratch = Path(settings.run_dir) / "cluster" / "local"  # the workers' local dirs
+        fetched = list(scratch.rglob("brandlake-models/*/v*/*.pt"))
+        segments = read_table(settings, "bronze.segments").num_rows
+    assert_every_valid_event_once(settings, sent)
+    context = read_table(settings, "silver.segment_context").to_pylist()
+    assert segments >= DEMO_VIDEO_SECONDS / settings.ingest.segment_seconds
+    assert len({row["segment_id"] for row in context}) == segments  # every segment analysed
+    assert read_table(settings, "silver.detections").num_rows > 0
+    assert read_table(settings, "gold.brand_exposure_minute").num_rows > 0
+    assert fetched and {p.parent.parent.name for p in fetched} == {"brand-detector"}

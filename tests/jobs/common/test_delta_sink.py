@@ -3,6 +3,7 @@ or executors' Parquet committed with delta-rs)."""
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, date, datetime
 
 import pyarrow as pa
@@ -118,6 +119,18 @@ def test_a_table_created_with_other_columns_is_refused(isolated_settings, spark,
     DeltaTable.create(settings.table_uri(TABLE.name), schema=pa.schema([("event_id", pa.string())]))
     with pytest.raises(SchemaMismatchError, match="brandlake expects"):
         DeltaSink(settings).write(batch(spark, range(3)), TABLE, "q", 0)
+
+
+def test_a_column_added_since_the_table_was_made_is_added_to_it(isolated_settings, spark):
+    settings = isolated_settings()
+    older = TableSpec(TABLE.name, TABLE.schema.remove(TABLE.schema.get_field_index("score")),
+                      TABLE.partition_by)  # fmt: skip
+    DeltaSink(settings).write(batch(spark, range(3)).drop("score"), older, "q", 0)
+    grown = dataclasses.replace(TABLE, added_columns=("score",))
+    DeltaSink(settings).write(batch(spark, range(3, 5)), grown, "q", 1)
+    rows = {r["event_id"]: r["score"] for r in read_table(settings, TABLE.name).to_pylist()}
+    assert len(rows) == 5
+    assert sum(score is None for score in rows.values()) == 3  # written before it was added
 
 
 def test_delta_spark_tables_read_the_same_in_delta_rs_polars_and_duckdb(isolated_settings, spark):

@@ -1,4 +1,5 @@
-"""Clicks credited to impressions (last touch) and the features of an impression."""
+"""Clicks credited to impressions (by the impression id they carry, else last touch) and the
+features of an impression."""
 
 from __future__ import annotations
 
@@ -23,12 +24,16 @@ def test_a_click_credits_the_viewers_latest_impression_of_the_campaign_within_th
         "event_time": times(5.5, 100),
         "viewer_id": ["v1", "v2"],
         "campaign_id": ["c1", "c1"],
+        "impression_id": [None, None],
     })  # fmt: skip
     # v1's click at 5.5 min goes to a2 (the latest c1 impression), not a1, not c2's a3; v2's
     # click 100 minutes after its impression is outside the 30-minute window.
     labels = label_clicks(impressions, clicks, attribution_minutes=30)
     assert labels.tolist() == [0, 1, 0, 0]
     assert label_clicks(impressions, clicks.iloc[:0], 30).tolist() == [0, 0, 0, 0]
+    # A click that names its impression is credited to it, whatever came after.
+    named = clicks.assign(impression_id=["a1", None])
+    assert label_clicks(impressions, named, attribution_minutes=30).tolist() == [1, 0, 0, 0]
 
 
 def test_feature_rows_are_the_filled_auctions_with_their_context():
