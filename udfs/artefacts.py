@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import sys
 import tempfile
 from pathlib import Path
 
@@ -54,6 +55,9 @@ def local_weights(name: str, version: str, source: str, tracking_uri: str = "") 
             path.rename(staging / path.name)
         with contextlib.suppress(OSError):  # another task got there first: its copy stays
             os.rename(staging, folder)
+            # to the executor's stderr (its log in the Spark UI and the worker's work folder)
+            print(f"brandlake: {name} v{version} fetched from {source} into {folder}",
+                  file=sys.stderr, flush=True)  # fmt: skip
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return sorted(folder.glob("*.pt"))[0]
