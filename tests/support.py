@@ -102,3 +102,48 @@ def batch_commits(settings: Settings, name: str) -> dict[int, float]:
 def committed_batch(settings: Settings, name: str) -> int:
     """The newest micro-batch id committed to a table (-1: none, or no table yet)."""
     return max(batch_commits(settings, name), default=-1)
+
+
+BRANDLAKE = str(Path(sys.executable).with_name("brandlake"))
+FAKE_GPUS = '#!/bin/sh\necho \'{"name": "gpu", "addresses": ["0"]}\'\n'  # a GPU, for Spark
+
+
+def cluster_env(folder: Path, **extra: object) -> dict[str, str]:
+    """Configuration of a standalone cluster (as BRANDLAKE_* variables, so `brandlake submit`,
+    its driver and a probe all see it): two workers of 2 cores that each offer one fake GPU,
+    unless `extra` (dotted keys) says otherwise."""
+    script = folder / "fake-gpus.sh"
+    script.write_text(FAKE_GPUS)
+    script.chmod(0o755)
+    values = {
+        "spark.master": "standalone",
+        "standalone.workers": 2,
+        "standalone.cores_per_worker": 2,
+        "standalone.memory_per_worker": "1g",
+        "standalone.gpus_per_worker": 1,
+        "standalone.gpu_discovery_script": str(script),
+        **extra,
+    }
+    return {"BRANDLAKE_" + k.upper().replace(".", "__"): str(v) for k, v in values.items()}
+
+
+def submit(job: str, settings: Settings, log_path: Path, *args: str) -> subprocess.Popen:
+    """`brandlake submit JOB` as its own process group, with this test's lake and topics."""
+    with open(log_path, "ab") as log:
+        return subprocess.Popen(
+            [BRANDLAKE, "submit", job, *args], env=job_env(job.replace("-", "_"), settings),
+            stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        )  # fmt: skip
+
+
+def traffic(settings: Settings, count: int) -> dict[str, list[bytes]]:
+    """`count` simulated records (1 % malformed) sent to the settings' topics, by topic."""
+    from jobs.simulate import simulator
+
+    records = simulator(settings, rate_per_s=0, seed=11, bad_ratio=0.01)
+    by_topic: dict[str, list[bytes]] = {}
+    for record, _ in zip(records, range(count), strict=False):
+        by_topic.setdefault(record.topic, []).append(record.value)
+    for topic, values in by_topic.items():
+        produce(settings, topic, values)
+    return by_topic

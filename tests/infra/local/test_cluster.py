@@ -1,7 +1,7 @@
 """The cluster path on a real Spark standalone cluster on this machine: a master and two
 workers started from pyspark's jars (`brandlake cluster up`), jobs sent with `brandlake
-submit`, GPU scheduling through a discovery script that names a GPU this machine lacks, and a
-worker killed mid-batch."""
+submit`, GPU scheduling through a discovery script that names a GPU this machine lacks, a
+worker and a driver killed mid-batch."""
 
 from __future__ import annotations
 
@@ -21,39 +21,20 @@ from infra.local import cluster
 from infra.local.services import ServiceError
 from jobs.common.config import Settings
 from jobs.entrypoint import command_settings
-from jobs.simulate import simulator
 from schemas.tables import BRONZE_TABLES
 from tests.support import (
+    BRANDLAKE,
     DEMO_STREAM,
     DEMO_VIDEO_SECONDS,
+    cluster_env,
     committed_batch,
     isolated,
-    job_env,
-    produce,
     read_table,
+    submit,
+    traffic,
 )
 
-BRANDLAKE = str(Path(sys.executable).with_name("brandlake"))
 PROBE = Path(__file__).with_name("gpu_probe.py")
-FAKE_GPUS = '#!/bin/sh\necho \'{"name": "gpu", "addresses": ["0"]}\'\n'
-
-
-def cluster_env(folder: Path, **extra: object) -> dict[str, str]:
-    """Configuration (as BRANDLAKE_* variables, so `submit`, its driver and the probe all see
-    it) for two workers of 2 cores that each offer one (fake) GPU."""
-    script = folder / "fake-gpus.sh"
-    script.write_text(FAKE_GPUS)
-    script.chmod(0o755)
-    values = {
-        "spark.master": "standalone",
-        "standalone.workers": 2,
-        "standalone.cores_per_worker": 2,
-        "standalone.memory_per_worker": "1g",
-        "standalone.gpus_per_worker": 1,
-        "standalone.gpu_discovery_script": str(script),
-        **extra,
-    }
-    return {"BRANDLAKE_" + k.upper().replace(".", "__"): str(v) for k, v in values.items()}
 
 
 @contextmanager
@@ -111,26 +92,6 @@ def test_tasks_that_share_a_gpu_get_its_address_in_the_udf(standalone: Settings,
     assert overlapping
 
 
-def submit(job: str, settings: Settings, log_path: Path, *args: str) -> subprocess.Popen:
-    """`brandlake submit JOB` as its own process group, with this test's lake and topics."""
-    with open(log_path, "ab") as log:
-        return subprocess.Popen(
-            [BRANDLAKE, "submit", job, *args], env=job_env(job.replace("-", "_"), settings),
-            stdout=log,
-            stderr=subprocess.STDOUT, start_new_session=True,
-        )  # fmt: skip
-
-
-def traffic(settings: Settings, count: int) -> dict[str, list[bytes]]:
-    records = simulator(settings, rate_per_s=0, seed=11, bad_ratio=0.01)
-    by_topic: dict[str, list[bytes]] = {}
-    for record, _ in zip(records, range(count), strict=False):
-        by_topic.setdefault(record.topic, []).append(record.value)
-    for topic, values in by_topic.items():
-        produce(settings, topic, values)
-    return by_topic
-
-
 def assert_every_valid_event_once(settings: Settings, sent: dict[str, list[bytes]]) -> None:
     names = {settings.kafka.topics[topic].name for topic in sent}
     quarantined = len({  # records, once each: a later job may quarantine one again
@@ -174,6 +135,26 @@ def test_a_worker_killed_mid_batch_loses_and_doubles_nothing(
     assert process.wait(timeout=600) == 0, (tmp_path / "submit.log").read_text()[-3000:]
     assert committed_batch(settings, table) >= 2
     assert cluster.status(standalone).status == "degraded"
+    assert_every_valid_event_once(settings, sent)
+
+
+def test_a_driver_killed_mid_batch_and_resubmitted_continues_from_its_checkpoint(
+    standalone: Settings, isolated_settings, tmp_path
+):
+    settings = isolated_settings(kafka__max_offsets_per_trigger=5000)
+    sent = traffic(settings, 40_000)
+    table = BRONZE_TABLES["viewer_events"].name
+    first = submit("bronze-ingest", settings, tmp_path / "first.log", "--available-now")
+    deadline = time.monotonic() + 300
+    while committed_batch(settings, table) < 0 and time.monotonic() < deadline:
+        assert first.poll() is None, (tmp_path / "first.log").read_text()[-3000:]
+        time.sleep(0.2)
+    os.killpg(first.pid, signal.SIGKILL)  # the driver (spark-submit and its JVM) mid-run
+    first.wait(timeout=60)
+    killed_at = committed_batch(settings, table)
+    second = submit("bronze-ingest", settings, tmp_path / "second.log", "--available-now")
+    assert second.wait(timeout=600) == 0, (tmp_path / "second.log").read_text()[-3000:]
+    assert committed_batch(settings, table) > killed_at
     assert_every_valid_event_once(settings, sent)
 
 

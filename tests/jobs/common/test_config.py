@@ -79,7 +79,10 @@ def test_cluster_needs_its_environment_variables(monkeypatch):
     }.items():
         monkeypatch.setenv(name, value)
     settings = load_settings(env="cluster")
-    assert settings.delta.writer == "spark"
+    assert settings.delta.writer == "delta-rs"  # one writer per table, S3 conditional commits
+    gpu = {k: v for k, v in settings.spark.options.items() if "resource.gpu" in k}
+    assert gpu["spark.executor.resource.gpu.vendor"] == "nvidia.com"
+    assert gpu["spark.executor.resource.gpu.discoveryScript"].endswith("getGpusResources.sh")
     assert settings.kafka.bootstrap_servers == "kafka-1:9092,kafka-2:9092"
     assert settings.table_uri("bronze.quarantine") == "s3://brandlake-lake/prod/bronze/quarantine"
 
