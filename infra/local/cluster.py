@@ -215,6 +215,8 @@ def _wait(
         time.sleep(0.3)
     logs = home(settings) / "logs"
     found = "\n".join(f"--- {p.name}\n{tail(p, 10)}" for p in sorted(logs.glob("*.log")))
+    for process in processes:  # by handle: one that has not exec'd yet has no command line
+        terminate(process.pid)
     down(settings, log=lambda _: None)
     raise ServiceError(
         f"the standalone cluster did not start: {problem}; last lines of its logs:\n{found}"
