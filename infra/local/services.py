@@ -318,10 +318,11 @@ def up(settings: Settings, log: Callable[[str], None] = print) -> list[ServiceSt
     return status(settings)
 
 
-def _start(settings: Settings, name: str) -> dict:
+def _start(settings: Settings, name: str, port: int | None = None) -> dict:
+    """Start `name` on `port` (default: the configured one, 0 = a free one)."""
     kind = _KINDS[name]
     host = settings.services.host
-    port = getattr(settings.services, name).port
+    port = port or getattr(settings.services, name).port
     if port == 0:
         port = free_port(host)
     elif not port_free(host, port):
@@ -359,6 +360,26 @@ def _start(settings: Settings, name: str) -> dict:
         f"the embedded {name} did not become healthy at {address} within "
         f"{settings.services.start_timeout_s:g}s; last lines of {logfile}:\n{tail(logfile)}"
     )
+
+
+def restart(settings: Settings, name: str, log: Callable[[str], None] = print) -> ServiceState:
+    """Stop one running embedded service and start it again at the same address, its data
+    kept (the broker's topics and records survive): what an operator's restart, or a crash
+    and its recovery, looks like to the jobs."""
+    recorded = _read_state(settings)
+    if name not in recorded:
+        raise ServiceError(f"the embedded {name} is not running: run `brandlake services up`")
+    pid_path = _pid_file(settings, name)
+    if pid_path.exists():
+        terminate(int(pid_path.read_text()))
+    port = recorded[name]["port"]
+    deadline = time.monotonic() + settings.services.start_timeout_s
+    while not port_free(recorded[name]["host"], port) and time.monotonic() < deadline:
+        time.sleep(0.2)  # the old process's listener is going
+    recorded[name] = _start(settings, name, port)
+    _state_file(settings).write_text(json.dumps(recorded, indent=2))
+    log(f"{name}: restarted at {recorded[name]['host']}:{port} (pid {recorded[name]['pid']})")
+    return next(s for s in status(settings) if s.name == name)
 
 
 def down(settings: Settings, log: Callable[[str], None] = print) -> None:

@@ -1,7 +1,7 @@
 """The cluster path on a real Spark standalone cluster on this machine: a master and two
 workers started from pyspark's jars (`brandlake cluster up`), jobs sent with `brandlake
 submit`, GPU scheduling through a discovery script that names a GPU this machine lacks, a
-worker and a driver killed mid-batch."""
+worker and a driver killed mid-batch, the broker restarted mid-stream."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from infra.local import cluster
+from infra.local import cluster, services
 from infra.local.services import ServiceError
 from jobs.common.config import Settings
 from jobs.entrypoint import command_settings
@@ -155,6 +155,24 @@ def test_a_driver_killed_mid_batch_and_resubmitted_continues_from_its_checkpoint
     second = submit("bronze-ingest", settings, tmp_path / "second.log", "--available-now")
     assert second.wait(timeout=600) == 0, (tmp_path / "second.log").read_text()[-3000:]
     assert committed_batch(settings, table) > killed_at
+    assert_every_valid_event_once(settings, sent)
+
+
+def test_a_broker_restarted_mid_stream_loses_and_doubles_nothing(
+    standalone: Settings, stack: Settings, isolated_settings, tmp_path
+):
+    settings = isolated_settings(kafka__max_offsets_per_trigger=5000)
+    sent = traffic(settings, 40_000)
+    table = BRONZE_TABLES["viewer_events"].name
+    process = submit("bronze-ingest", settings, tmp_path / "submit.log", "--available-now")
+    deadline = time.monotonic() + 300
+    while committed_batch(settings, table) < 0 and time.monotonic() < deadline:
+        assert process.poll() is None, (tmp_path / "submit.log").read_text()[-3000:]
+        time.sleep(0.2)
+    state = services.restart(stack, "broker", log=lambda message: None)  # topics on its disk
+    assert state.status == "running" and state.address == stack.kafka.bootstrap_servers
+    assert process.wait(timeout=600) == 0, (tmp_path / "submit.log").read_text()[-3000:]
+    assert committed_batch(settings, table) >= 2
     assert_every_valid_event_once(settings, sent)
 
 
