@@ -28,6 +28,7 @@ from pathlib import Path
 
 from jobs.common.config import Settings
 from jobs.common.jars import classpath, spark_home
+from jobs.common.spark import check_master
 
 REPOSITORY = Path(__file__).resolve().parents[2]
 DIST = REPOSITORY / "dist"
@@ -63,10 +64,7 @@ def command(settings: Settings, job: str, job_args: list[str], wheel: Path) -> l
     """The `spark-submit` command line for `job` (see the module docstring)."""
     spark = settings.spark
     if spark.master == "standalone":
-        raise RuntimeError(
-            "spark.master is `standalone` but no standalone cluster runs: start one with "
-            "`brandlake cluster up`, or set spark.master"
-        )
+        check_master(spark.master)  # raises: no cluster to resolve it to
     jars = classpath(settings, "spark")
     if settings.lake.root.startswith("s3"):
         jars += classpath(settings, "s3a")

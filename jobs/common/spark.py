@@ -16,12 +16,6 @@ def build_session(settings: Settings, app_name: str | None = None) -> SparkSessi
     """A session for `settings` with delta-spark and the Kafka connector (local jars, fetched
     by `brandlake jars`; hadoop-aws too for an `s3://` lake); local mode binds to loopback and
     has no UI."""
-    if settings.spark.master == "standalone":
-        raise RuntimeError(
-            "spark.master is `standalone` but no standalone cluster runs for this run "
-            f"directory ({settings.run_dir}): start one with `brandlake cluster up`, or set "
-            "spark.master (local[*], spark://host:port, k8s://...)"
-        )
     check_master(settings.spark.master)
     jars = classpath(settings, "spark")
     if settings.lake.root.startswith("s3"):
@@ -54,8 +48,15 @@ def build_session(settings: Settings, app_name: str | None = None) -> SparkSessi
 
 
 def check_master(master: str, timeout_s: float = 5.0) -> None:
-    """Raise a clear error when a `spark://` master does not answer (Spark itself retries for
-    a minute, then fails with a stack trace that does not name the setting)."""
+    """Raise a clear error when the master is `standalone` with no cluster to resolve it to,
+    or a `spark://` master does not answer (Spark itself retries for a minute, then fails with
+    a stack trace that does not name the setting)."""
+    if master == "standalone":
+        raise RuntimeError(
+            "spark.master is `standalone` but no standalone cluster runs for this run "
+            "directory: start one with `brandlake cluster up`, or set spark.master "
+            "(local[*], spark://host:port, k8s://...)"
+        )
     if not master.startswith("spark://"):
         return
     for address in master.removeprefix("spark://").split(","):  # several with standby masters

@@ -35,6 +35,7 @@ from tests.support import (
 )
 
 PROBE = Path(__file__).with_name("gpu_probe.py")
+VIEWER_EVENTS = BRONZE_TABLES["viewer_events"].name  # the table the fault tests watch
 
 
 @contextmanager
@@ -119,21 +120,28 @@ def test_bronze_ingest_submitted_to_the_cluster_lands_every_event_once(
     assert_every_valid_event_once(settings, sent)
 
 
+def ingest_past_its_first_batch(settings: Settings, log: Path) -> subprocess.Popen:
+    """`brandlake submit bronze-ingest --available-now`, returned once its first batch is
+    committed and while it still runs (the moment the fault tests strike)."""
+    process = submit("bronze-ingest", settings, log, "--available-now")
+    deadline = time.monotonic() + 300
+    while committed_batch(settings, VIEWER_EVENTS) < 0:
+        assert process.poll() is None, log.read_text()[-3000:]
+        assert time.monotonic() < deadline, "no batch committed within 300 s"
+        time.sleep(0.2)
+    return process
+
+
 def test_a_worker_killed_mid_batch_loses_and_doubles_nothing(
     standalone: Settings, isolated_settings, tmp_path
 ):
     settings = isolated_settings(kafka__max_offsets_per_trigger=5000)
     sent = traffic(settings, 40_000)
-    process = submit("bronze-ingest", settings, tmp_path / "submit.log", "--available-now")
-    table = BRONZE_TABLES["viewer_events"].name
-    deadline = time.monotonic() + 300
-    while committed_batch(settings, table) < 0 and time.monotonic() < deadline:
-        assert process.poll() is None, (tmp_path / "submit.log").read_text()[-3000:]
-        time.sleep(0.2)
+    process = ingest_past_its_first_batch(settings, tmp_path / "submit.log")
     time.sleep(1.0)  # into the next batch
     cluster.stop_worker(standalone, 0, signal.SIGKILL)
     assert process.wait(timeout=600) == 0, (tmp_path / "submit.log").read_text()[-3000:]
-    assert committed_batch(settings, table) >= 2
+    assert committed_batch(settings, VIEWER_EVENTS) >= 2
     assert cluster.status(standalone).status == "degraded"
     assert_every_valid_event_once(settings, sent)
 
@@ -143,18 +151,13 @@ def test_a_driver_killed_mid_batch_and_resubmitted_continues_from_its_checkpoint
 ):
     settings = isolated_settings(kafka__max_offsets_per_trigger=5000)
     sent = traffic(settings, 40_000)
-    table = BRONZE_TABLES["viewer_events"].name
-    first = submit("bronze-ingest", settings, tmp_path / "first.log", "--available-now")
-    deadline = time.monotonic() + 300
-    while committed_batch(settings, table) < 0 and time.monotonic() < deadline:
-        assert first.poll() is None, (tmp_path / "first.log").read_text()[-3000:]
-        time.sleep(0.2)
+    first = ingest_past_its_first_batch(settings, tmp_path / "first.log")
     os.killpg(first.pid, signal.SIGKILL)  # the driver (spark-submit and its JVM) mid-run
     first.wait(timeout=60)
-    killed_at = committed_batch(settings, table)
+    killed_at = committed_batch(settings, VIEWER_EVENTS)
     second = submit("bronze-ingest", settings, tmp_path / "second.log", "--available-now")
     assert second.wait(timeout=600) == 0, (tmp_path / "second.log").read_text()[-3000:]
-    assert committed_batch(settings, table) > killed_at
+    assert committed_batch(settings, VIEWER_EVENTS) > killed_at
     assert_every_valid_event_once(settings, sent)
 
 
@@ -163,16 +166,11 @@ def test_a_broker_restarted_mid_stream_loses_and_doubles_nothing(
 ):
     settings = isolated_settings(kafka__max_offsets_per_trigger=5000)
     sent = traffic(settings, 40_000)
-    table = BRONZE_TABLES["viewer_events"].name
-    process = submit("bronze-ingest", settings, tmp_path / "submit.log", "--available-now")
-    deadline = time.monotonic() + 300
-    while committed_batch(settings, table) < 0 and time.monotonic() < deadline:
-        assert process.poll() is None, (tmp_path / "submit.log").read_text()[-3000:]
-        time.sleep(0.2)
+    process = ingest_past_its_first_batch(settings, tmp_path / "submit.log")
     state = services.restart(stack, "broker", log=lambda message: None)  # topics on its disk
     assert state.status == "running" and state.address == stack.kafka.bootstrap_servers
     assert process.wait(timeout=600) == 0, (tmp_path / "submit.log").read_text()[-3000:]
-    assert committed_batch(settings, table) >= 2
+    assert committed_batch(settings, VIEWER_EVENTS) >= 2
     assert_every_valid_event_once(settings, sent)
 
 
