@@ -58,6 +58,11 @@ INSTALL_REQUIRES = [
 
 DEV_REQUIRES = [
     "kafka-python==3.0.12",  # the second plain-consumer baseline in tests/perf
+    # An S3 API server on loopback for the object-store lake's tests (moto's server mode: its
+    # S3 service, Flask to serve it); it honours conditional writes, which delta-rs commits with
+    "moto[s3]==5.2.5",
+    "flask==3.1.3",
+    "flask-cors==6.0.5",
     "playwright==1.65.2",  # drives the system's Chromium in the dashboard's browser test
     "pytest==9.2.0",
     "pytest-timeout==2.4.0",

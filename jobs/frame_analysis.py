@@ -37,10 +37,12 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.fs as pafs
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql.streaming import StreamingQuery
 
-from jobs.common.config import Settings
+from jobs.common import object_store
+from jobs.common.config import Settings, is_uri
 from jobs.common.delta_sink import DeltaSink, WriteResult
 from jobs.common.kafka import cached_producer, client_config
 from jobs.common.live_state import LIVE_KEY, redis_url, set_if_newer
@@ -259,6 +261,7 @@ class AnalyseSegments:
     keyframes_only: bool
     analysed_at: datetime
     refine_boundaries: bool = True
+    segment_store: pafs.FileSystem | None = None  # where segments are, unless local files
 
     def __call__(self, batch: pa.RecordBatch) -> dict[str, pa.Table]:
         models = self.models.describe()
@@ -290,6 +293,7 @@ class AnalyseSegments:
                 self.batch_size,
                 self.keyframes_only,
                 self.refine_boundaries,
+                self.segment_store,
             )
         except SegmentDecodeError as error:
             return "segments", None, [f"undecodable segment: {error}"]
@@ -467,7 +471,17 @@ def transform(settings: Settings, models: ModelSpec, analysed_at: datetime) -> A
         conf.keyframes_only,
         analysed_at,
         conf.refine_boundaries,
+        segment_store(settings),
     )
+
+
+def segment_store(settings: Settings) -> pafs.FileSystem | None:
+    """The object store segments land on (with the lake's endpoint and credentials); None
+    when they are local files."""
+    landing = settings.landing_uri("")
+    if not is_uri(landing):
+        return None
+    return object_store.filesystem(landing, settings.lake.storage_options)[0]
 
 
 def load(

@@ -66,6 +66,16 @@ def isolated_settings(stack: Settings, tmp_path: Path) -> Callable[..., Settings
 
 
 @pytest.fixture(scope="session")
+def s3_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
+    """A real S3 API server on loopback for the session (moto's server mode) with one bucket,
+    `tests.support.S3_BUCKET`; the `lake.storage_options` that reach it."""
+    from tests.support import s3_server
+
+    with s3_server(tmp_path_factory.mktemp("s3") / "s3-server.log") as options:
+        yield options
+
+
+@pytest.fixture(scope="session")
 def spark(stack: Settings):
     from jobs.common.spark import build_session
 

@@ -6,8 +6,10 @@ import json
 import os
 import subprocess
 import sys
+import time
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pyarrow as pa
@@ -55,7 +57,9 @@ def isolated(stack: Settings, folder: Path, **overrides: object) -> Settings:
 
 
 def read_table(settings: Settings, name: str) -> pa.Table:
-    return pa.table(DeltaTable(settings.table_uri(name)).to_pyarrow_dataset().to_table())
+    options = settings.lake.storage_options or None
+    delta = DeltaTable(settings.table_uri(name), storage_options=options)
+    return pa.table(delta.to_pyarrow_dataset().to_table())
 
 
 def job_env(job: str, settings: Settings) -> dict[str, str]:
@@ -63,6 +67,8 @@ def job_env(job: str, settings: Settings) -> dict[str, str]:
     env = dict(os.environ)
     env["BRANDLAKE_LAKE__ROOT"] = settings.lake.root
     env["BRANDLAKE_LAKE__CHECKPOINT_ROOT"] = settings.lake.checkpoint_root
+    for key, value in settings.lake.storage_options.items():
+        env[f"BRANDLAKE_LAKE__STORAGE_OPTIONS__{key.upper()}"] = value
     env["BRANDLAKE_KAFKA__MAX_OFFSETS_PER_TRIGGER"] = str(settings.kafka.max_offsets_per_trigger)
     env[f"BRANDLAKE_JOBS__{job.upper()}__TRIGGER_INTERVAL"] = "1 seconds"
     for key, topic in settings.kafka.topics.items():
@@ -147,3 +153,53 @@ def traffic(settings: Settings, count: int) -> dict[str, list[bytes]]:
     for topic, values in by_topic.items():
         produce(settings, topic, values)
     return by_topic
+
+
+S3_BUCKET = "brandlake-test"
+
+
+@contextmanager
+def s3_server(log_path: Path) -> Iterator[dict[str, str]]:
+    """A real S3 API server (moto's server mode) on a free loopback port, holding an empty
+    bucket `S3_BUCKET`; yields the `lake.storage_options` that reach it, stops it after."""
+    import pyarrow.fs as pafs
+
+    from infra.local.services import free_port
+
+    port = free_port()
+    endpoint = f"http://127.0.0.1:{port}"
+    options = {
+        "AWS_ENDPOINT_URL": endpoint,
+        "AWS_ACCESS_KEY_ID": "brandlake",
+        "AWS_SECRET_ACCESS_KEY": "brandlake-secret",
+        "AWS_REGION": "us-east-1",
+        "AWS_ALLOW_HTTP": "true",
+    }
+    with open(log_path, "ab") as log:
+        server = subprocess.Popen(
+            [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+            stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        )  # fmt: skip
+    try:
+        store = pafs.S3FileSystem(
+            endpoint_override=endpoint, scheme="http", access_key=options["AWS_ACCESS_KEY_ID"],
+            secret_key=options["AWS_SECRET_ACCESS_KEY"], region="us-east-1",
+            allow_bucket_creation=True,
+        )  # fmt: skip
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                store.create_dir(S3_BUCKET)
+                break
+            except OSError:
+                if server.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"the S3 server did not start: {log_path.read_text()}")
+                time.sleep(0.2)
+        yield options
+    finally:
+        server.terminate()
+        try:
+            server.wait(10)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()

@@ -27,7 +27,7 @@ import sys
 from pathlib import Path
 
 from jobs.common.config import Settings
-from jobs.common.jars import classpath, spark_home
+from jobs.common.jars import session_classpath, spark_home
 from jobs.common.spark import check_master
 
 REPOSITORY = Path(__file__).resolve().parents[2]
@@ -65,9 +65,7 @@ def command(settings: Settings, job: str, job_args: list[str], wheel: Path) -> l
     spark = settings.spark
     if spark.master == "standalone":
         check_master(spark.master)  # raises: no cluster to resolve it to
-    jars = classpath(settings, "spark")
-    if settings.lake.root.startswith("s3"):
-        jars += classpath(settings, "s3a")
+    jars = session_classpath(settings)
     conf = {"spark.sql.shuffle.partitions": str(spark.shuffle_partitions), **spark.options}
     archives = []
     if spark.python_env_archive:

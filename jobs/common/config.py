@@ -86,10 +86,21 @@ class ServicesConf(_Strict):
     redis: ServiceConf = ServiceConf(port=16379)
 
 
+def _as_text(value: object) -> object:
+    """A mapping whose values the libraries take as text (Spark options, object-store options):
+    `--set` and BRANDLAKE_* values read as YAML, so `4` and `true` arrive as a number and a
+    boolean first."""
+    if not isinstance(value, dict):
+        return value
+    return {k: str(v).lower() if isinstance(v, bool) else str(v) for k, v in value.items()}
+
+
 class LakeConf(_Strict):
     root: str
     storage_options: dict[str, str] = {}
     checkpoint_root: str
+
+    _storage_options_as_text = field_validator("storage_options", mode="before")(_as_text)
 
 
 class RedisConf(_Strict):
@@ -107,14 +118,7 @@ class SparkConf(_Strict):
     python_env_archive: str = ""
     executor_python: str = ""
 
-    @field_validator("options", mode="before")
-    @classmethod
-    def _options_as_text(cls, value: object) -> object:
-        """Spark takes every option as text; `--set spark.options.X=4` (or `true`) reads as a
-        number (a boolean) first."""
-        if not isinstance(value, dict):
-            return value
-        return {k: str(v).lower() if isinstance(v, bool) else str(v) for k, v in value.items()}
+    _options_as_text = field_validator("options", mode="before")(_as_text)
 
 
 class StandaloneConf(_Strict):

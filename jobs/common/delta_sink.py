@@ -43,8 +43,10 @@ from deltalake.transaction import AddAction
 from pyspark.sql import DataFrame
 from pyspark.sql.types import StringType, StructField, StructType
 
-from jobs.common.config import Settings, is_uri
-from jobs.common.lake import OpenTables, spark_path
+from jobs.common import object_store
+from jobs.common.config import Settings
+from jobs.common.lake import OpenTables
+from jobs.common.object_store import StorageOptions, spark_path
 from schemas.tables import TableSpec
 
 log = logging.getLogger("brandlake.delta")
@@ -171,11 +173,11 @@ class DeltaSink:
         """
         uri = self.uri(table)
         delta = self._open(table)
-        paths = committed_files(uri, delta.version(), app_id, batch_id)
+        paths = committed_files(uri, delta.version(), app_id, batch_id, self.storage_options)
         stored = pa.schema([f for f in table.schema if f.name not in table.partition_by])
         if not paths:
             return stored.empty_table().select(columns or stored.names)
-        filesystem, root = _filesystem(uri)
+        filesystem, root = object_store.filesystem(uri, self.storage_options)
         files = [posixpath.join(root, unquote(path)) for path in paths]
         found = ds.dataset(files, schema=stored, filesystem=filesystem, format="parquet")
         return found.to_table(columns=columns)
@@ -247,7 +249,7 @@ class DeltaSink:
     ):
         prefix = f"part-{batch_id:08d}-{app_id[:8]}"
         targets = {t.name: (self.uri(t), t.schema, list(t.partition_by)) for t in tables}
-        writer = _FileWriter(targets, split, prefix)
+        writer = _FileWriter(targets, split, prefix, self.storage_options)
         with _phase(clock, "tasks"):
             reports = df.mapInArrow(writer, FILE_REPORT).collect()
         results = {}
@@ -309,7 +311,7 @@ class DeltaSink:
                     self._save(rows, table, "append", app_id, batch_id)
                 with _phase(clock, "commits"):
                     adds = committed_adds(self.uri(table), self._open(table).version(), app_id,
-                                          batch_id)  # fmt: skip
+                                          batch_id, self.storage_options)  # fmt: skip
                 written = sum(json.loads(a.get("stats") or "{}").get("numRecords", 0) for a in adds)
                 results[table.name] = WriteResult(table.name, batch_id, written, False, len(adds))
         finally:
@@ -360,23 +362,29 @@ def older_partitions(delta: DeltaTable, table: TableSpec, days: int) -> list | N
     return [(table.partition_by[0], "<", cutoff.isoformat())]
 
 
-def committed_files(uri: str, newest: int, app_id: str, batch_id: int) -> list[str]:
+def committed_files(
+    uri: str, newest: int, app_id: str, batch_id: int, options: StorageOptions = None
+) -> list[str]:
     """Paths of the files the commit of (app_id, batch_id) added."""
-    return [add["path"] for add in committed_adds(uri, newest, app_id, batch_id)]
+    return [add["path"] for add in committed_adds(uri, newest, app_id, batch_id, options)]
 
 
-def committed_adds(uri: str, newest: int, app_id: str, batch_id: int) -> list[dict]:
+def committed_adds(
+    uri: str, newest: int, app_id: str, batch_id: int, options: StorageOptions = None
+) -> list[dict]:
     """The `add` actions of the commit of (app_id, batch_id); empty when there is none."""
-    actions = commit_of(uri, newest, app_id, batch_id)
+    actions = commit_of(uri, newest, app_id, batch_id, options)
     return [a["add"] for a in actions or [] if "add" in a]
 
 
-def commit_of(uri: str, newest: int, app_id: str, batch_id: int) -> list[dict] | None:
+def commit_of(
+    uri: str, newest: int, app_id: str, batch_id: int, options: StorageOptions = None
+) -> list[dict] | None:
     """The actions of the commit of (app_id, batch_id), from the table's log: the commits are
     read newest first, until the one with that app transaction, or one of an earlier batch of
     the query (then the batch committed nothing here); None when there is none, or the log no
     longer reaches back to it."""
-    filesystem, root = _filesystem(uri)
+    filesystem, root = object_store.filesystem(uri, options)
     for version in range(newest, -1, -1):
         log_file = posixpath.join(root, "_delta_log", f"{version:020d}.json")
         if filesystem.get_file_info(log_file).type == pafs.FileType.NotFound:
@@ -499,6 +507,7 @@ class _FileWriter:
     targets: dict[str, tuple[str, pa.Schema, list[str]]]
     split: Split
     prefix: str
+    storage_options: dict[str, str] | None
 
     def __call__(self, batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         pending: dict[str, list[pa.Table]] = {}
@@ -510,7 +519,9 @@ class _FileWriter:
         for name, parts in pending.items():
             uri, schema, partition_by = self.targets[name]
             data = pa.concat_tables([_shape(p, schema) for p in parts])
-            reports += _write_parquet(uri, self.prefix, data, partition_by, name)
+            reports += _write_parquet(
+                uri, self.prefix, data, partition_by, name, self.storage_options
+            )
         if reports:
             yield pa.RecordBatch.from_pylist(reports, schema=_REPORT_ARROW)
 
@@ -527,8 +538,10 @@ _REPORT_ARROW = pa.schema(
 )
 
 
-def _write_parquet(uri: str, prefix: str, data: pa.Table, partition_by, table: str) -> list[dict]:
-    filesystem, root = _filesystem(uri)
+def _write_parquet(
+    uri: str, prefix: str, data: pa.Table, partition_by, table: str, options: StorageOptions
+) -> list[dict]:
+    filesystem, root = object_store.filesystem(uri, options)
     groups = [({}, data)]
     if partition_by:
         keys = data.select(partition_by).group_by(partition_by).aggregate([]).to_pylist()
@@ -568,12 +581,6 @@ def _write_parquet(uri: str, prefix: str, data: pa.Table, partition_by, table: s
             }
         )
     return reports
-
-
-def _filesystem(uri: str) -> tuple[pafs.FileSystem, str]:
-    if not is_uri(uri):
-        return pafs.LocalFileSystem(), uri
-    return pafs.FileSystem.from_uri(uri)
 
 
 def _partition_text(value: object) -> str | None:

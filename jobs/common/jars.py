@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 
+from jobs.common import object_store
 from jobs.common.config import Settings
 
 SCALA = "2.13"  # pyspark 4 is built for Scala 2.13 only
@@ -118,6 +119,15 @@ def classpath(settings: Settings, name: str) -> list[str]:
             "run `brandlake jars` again"
         )
     return files
+
+
+def session_classpath(settings: Settings) -> list[str]:
+    """A Spark session's jars: delta-spark and the Kafka connector, and hadoop-aws with its
+    AWS SDK when the lake or its checkpoints are on S3."""
+    jars = classpath(settings, "spark")
+    if object_store.on_s3(settings.lake.root, settings.lake.checkpoint_root):
+        jars += classpath(settings, "s3a")
+    return jars
 
 
 def fetch(settings: Settings, log: Callable[[str], None] = print) -> None:

@@ -6,6 +6,7 @@ import pyarrow as pa
 import pyarrow.dataset as ds
 from deltalake import DeltaTable, write_deltalake
 
+from jobs.common import object_store
 from jobs.common.config import Settings, join_uri
 from schemas.tables import (
     BRONZE_TABLES,
@@ -73,14 +74,9 @@ def replace_rows(settings: Settings, table: TableSpec, rows: list[dict], predica
 
 def write_lake_file(settings: Settings, relative: str, data: bytes) -> str:
     """Write `data` to `<lake.root>/<relative>` (local or object store); returns where."""
-    from pyarrow import fs
-
     uri = join_uri(settings.lake.root, relative)
-    if "://" in uri:
-        filesystem, path = fs.FileSystem.from_uri(uri)
-    else:
-        filesystem, path = fs.LocalFileSystem(), uri
-        filesystem.create_dir(path.rsplit("/", 1)[0], recursive=True)
+    filesystem, path = object_store.filesystem(uri, settings.lake.storage_options)
+    filesystem.create_dir(path.rsplit("/", 1)[0], recursive=True)
     with filesystem.open_output_stream(path) as out:
         out.write(data)
     return uri
@@ -119,11 +115,6 @@ class OpenTables:
         return delta.to_pyarrow_dataset().to_table(columns=columns, filter=where)
 
 
-def spark_path(uri: str) -> str:
-    """A table's URI as Spark's Hadoop filesystems name it (`s3://` is `s3a://` there)."""
-    return uri.replace("s3://", "s3a://", 1) if uri.startswith("s3://") else uri
-
-
 def register_tables(spark, settings: Settings) -> list[str]:
     """Name every existing table in `spark`'s catalog (`bronze.impressions`, `gold.revenue_minute`,
     ...) so analysts write `spark.sql("SELECT ... FROM gold.revenue_minute")`; returns the
@@ -134,7 +125,7 @@ def register_tables(spark, settings: Settings) -> list[str]:
         if open_table(settings, table.name) is None:
             continue
         layer = table.name.split(".")[0]
-        location = spark_path(settings.table_uri(table.name))
+        location = object_store.spark_path(settings.table_uri(table.name))
         spark.sql(f"CREATE DATABASE IF NOT EXISTS {layer}")
         spark.sql(f"CREATE TABLE IF NOT EXISTS {table.name} USING delta LOCATION '{location}'")
         registered.append(table.name)

@@ -7,24 +7,26 @@ from pathlib import Path
 
 from pyspark.sql import DataFrame, SparkSession
 
+from jobs.common import object_store
 from jobs.common.config import Settings
-from jobs.common.jars import classpath
+from jobs.common.jars import session_classpath
 from jobs.common.kafka import bootstrap_servers, topic_names
 
 
 def build_session(settings: Settings, app_name: str | None = None) -> SparkSession:
     """A session for `settings` with delta-spark and the Kafka connector (local jars, fetched
     by `brandlake jars`; hadoop-aws too for an `s3://` lake); local mode binds to loopback and
-    has no UI."""
+    has no UI. Raises a clear error when the master or the lake's object store does not
+    answer."""
     check_master(settings.spark.master)
-    jars = classpath(settings, "spark")
-    if settings.lake.root.startswith("s3"):
-        jars += classpath(settings, "s3a")
+    lake = settings.lake
+    object_store.check_reachable(lake.root, lake.storage_options, "lake.root")
+    object_store.check_reachable(lake.checkpoint_root, lake.storage_options, "lake.checkpoint_root")
     builder = (
         SparkSession.builder.master(settings.spark.master)
         .appName(app_name or settings.spark.app_name)
         .config("spark.sql.shuffle.partitions", str(settings.spark.shuffle_partitions))
-        .config("spark.jars", ",".join(jars))
+        .config("spark.jars", ",".join(session_classpath(settings)))
         # Databases `register_tables` creates (bronze, silver, gold) get folders here, not in
         # the current directory; the tables themselves stay where the lake has them.
         .config("spark.sql.warehouse.dir", str(Path(settings.run_dir) / "spark-warehouse"))
@@ -33,6 +35,11 @@ def build_session(settings: Settings, app_name: str | None = None) -> SparkSessi
         builder = builder.config("spark.ui.enabled", "false").config(
             "spark.driver.bindAddress", "127.0.0.1"
         )
+    # The lake's endpoint and credentials for Spark's s3a (checkpoints, reads of the tables);
+    # set here, not on spark-submit's command line, where every process listing would show them
+    if object_store.on_s3(lake.root, lake.checkpoint_root):
+        for key, value in object_store.hadoop_options(lake.storage_options).items():
+            builder = builder.config(key, value)
     for key, value in settings.spark.options.items():
         builder = builder.config(key, value)
     spark = builder.getOrCreate()

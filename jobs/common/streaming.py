@@ -13,6 +13,7 @@ from pyspark.sql import DataFrame
 from pyspark.sql.streaming import StreamingQuery
 
 from jobs.common.config import Settings, StreamingJobConf
+from jobs.common.object_store import spark_path
 
 log = logging.getLogger("brandlake")
 
@@ -76,7 +77,7 @@ def start_query(
     writer = (
         stream.writeStream.foreachBatch(run)
         .queryName(job.query_name)
-        .option("checkpointLocation", settings.checkpoint_uri(job.query_name))
+        .option("checkpointLocation", spark_path(settings.checkpoint_uri(job.query_name)))
     )
     writer = (
         writer.trigger(availableNow=True)

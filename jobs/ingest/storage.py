@@ -12,7 +12,9 @@ from typing import Protocol
 
 import pyarrow.fs as pafs
 
+from jobs.common import object_store
 from jobs.common.config import Settings, is_uri
+from jobs.common.object_store import StorageOptions
 
 
 class SegmentStore(Protocol):
@@ -30,9 +32,9 @@ class LocalSegmentStore:
 class ObjectSegmentStore:
     """Segments are copied to `<root>/<stream_id>/<file>` on an object store."""
 
-    def __init__(self, root: str) -> None:
+    def __init__(self, root: str, options: StorageOptions = None) -> None:
         self.root = root.rstrip("/")
-        self.filesystem, self.path = pafs.FileSystem.from_uri(self.root)
+        self.filesystem, self.path = object_store.filesystem(self.root, options)
 
     def publish(self, local: Path, stream_id: str) -> str:
         target = f"{self.path}/{stream_id}/{local.name}"
@@ -43,7 +45,9 @@ class ObjectSegmentStore:
 
 def segment_store(settings: Settings) -> SegmentStore:
     landing = settings.landing_uri("").rstrip("/")
-    return ObjectSegmentStore(landing) if is_uri(landing) else LocalSegmentStore()
+    if not is_uri(landing):
+        return LocalSegmentStore()
+    return ObjectSegmentStore(landing, settings.lake.storage_options)
 
 
 def spool_dir(settings: Settings, stream_id: str) -> Path:

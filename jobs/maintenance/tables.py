@@ -24,9 +24,11 @@ import pyarrow as pa
 import pyarrow.fs as pafs
 from deltalake import DeltaTable
 
+from jobs.common import object_store
 from jobs.common.config import Settings
 from jobs.common.delta_sink import commit_of, older_partitions
 from jobs.common.lake import ALL_TABLES, open_table
+from jobs.common.object_store import StorageOptions
 from schemas.tables import BATCH_TABLES, TableSpec
 
 log = logging.getLogger("brandlake.maintenance")
@@ -49,7 +51,9 @@ class Need:
 def checkpoint_queries(settings: Settings) -> dict[str, str]:
     """{query name: query id} of every streaming checkpoint under `lake.checkpoint_root` (the id
     is the Delta app id of the query's commits)."""
-    filesystem, root = pafs.FileSystem.from_uri(_uri(settings.lake.checkpoint_root))
+    filesystem, root = object_store.filesystem(
+        settings.lake.checkpoint_root, settings.lake.storage_options
+    )
     found: dict[str, str] = {}
     selector = pafs.FileSelector(root, allow_not_found=True)
     for info in filesystem.get_file_info(selector):
@@ -62,13 +66,11 @@ def checkpoint_queries(settings: Settings) -> dict[str, str]:
     return found
 
 
-def _uri(path: str) -> str:
-    return path if "://" in path else f"file://{path}"
-
-
-def last_commit_time(delta: DeltaTable, app_id: str, batch_id: int) -> datetime | None:
+def last_commit_time(
+    delta: DeltaTable, app_id: str, batch_id: int, options: StorageOptions = None
+) -> datetime | None:
     """When the commit carrying (app_id, batch_id) was made; None if the log no longer has it."""
-    actions = commit_of(_uri(delta.table_uri), delta.version(), app_id, batch_id)
+    actions = commit_of(delta.table_uri, delta.version(), app_id, batch_id, options)
     if actions is None:
         return None
     info = next((a["commitInfo"] for a in actions if "commitInfo" in a), {})
@@ -87,7 +89,7 @@ def retention_needs(settings: Settings, now: datetime) -> list[Need]:
             batch_id = delta.transaction_version(app_id)
             if batch_id is None:
                 continue
-            committed = last_commit_time(delta, app_id, batch_id)
+            committed = last_commit_time(delta, app_id, batch_id, settings.lake.storage_options)
             # A last batch older than the history read is older than any retention: count it so
             age = (now - committed).total_seconds() / 3600 if committed else float("inf")
             needs.append(Need(table.name, query, batch_id, age))

@@ -18,6 +18,7 @@ from dataclasses import dataclass, replace
 from itertools import pairwise
 
 import numpy as np
+import pyarrow.fs as pafs
 
 from udfs.context.scene import ImageEmbedder, ScenePrototypes
 from udfs.decoding.frames import SampledFrame, SegmentFrames
@@ -106,17 +107,19 @@ def analyse_segment(
     batch_size: int = 8,
     keyframes_only: bool = False,
     refine_boundaries: bool = True,
+    filesystem: pafs.FileSystem | None = None,
 ) -> tuple[list[DetectionRow], list[FrameContext]]:
     """Detections and per-frame context for the frames of `uri` sampled at `fps`, plus the
     boundary frames of brand appearances (`refine_boundaries`, not with `keyframes_only`).
 
     Raises `SegmentDecodeError` when the segment cannot be decoded (the job quarantines it).
     Motion is measured between sampled frames of the same segment (0 for its first frame).
+    `filesystem`: the object store holding `uri`, when it is not a local file.
     """
     detections: list[DetectionRow] = []
     context: list[FrameContext] = []
     previous = None
-    reader = SegmentFrames(uri, fps, keyframes_only=keyframes_only)
+    reader = SegmentFrames(uri, fps, keyframes_only, filesystem)
     for batch in _batches(iter(reader), batch_size):
         images = [frame.image for frame in batch]
         found = {kind: detector.detect(images) for kind, detector in analyzers.detectors}

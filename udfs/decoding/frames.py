@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from urllib.parse import unquote, urlparse
 
 import numpy as np
+import pyarrow.fs as pafs
 
 
 class SegmentDecodeError(RuntimeError):
@@ -25,12 +26,14 @@ class SampledFrame:
     image: np.ndarray  # RGB, height x width x 3
 
 
-def _open_source(uri: str):
+def _open_source(uri: str, filesystem: pafs.FileSystem | None):
+    """What PyAV opens: a local path, or a file on `filesystem` (the object store holding
+    `uri`, with the lake's endpoint and credentials), else the one pyarrow finds for `uri`."""
     parsed = urlparse(uri)
     if parsed.scheme in ("", "file"):
         return unquote(parsed.path) if parsed.scheme else uri
-    import pyarrow.fs as pafs
-
+    if filesystem is not None:
+        return filesystem.open_input_file(parsed.netloc + unquote(parsed.path))
     filesystem, path = pafs.FileSystem.from_uri(uri)
     return filesystem.open_input_file(path)
 
@@ -39,11 +42,19 @@ class SegmentFrames:
     """The frames of one segment sampled at `fps` (the first one included), and after the pass
     its duration; `between` decodes it again for frames that were not sampled.
 
-    Raises `SegmentDecodeError` when the segment cannot be decoded.
+    Raises `SegmentDecodeError` when the segment cannot be decoded. `filesystem`: the object
+    store holding `uri`, when it is not a local file.
     """
 
-    def __init__(self, uri: str, fps: float, keyframes_only: bool = False) -> None:
+    def __init__(
+        self,
+        uri: str,
+        fps: float,
+        keyframes_only: bool = False,
+        filesystem: pafs.FileSystem | None = None,
+    ) -> None:
         self.uri, self.fps, self.keyframes_only = uri, fps, keyframes_only
+        self.filesystem = filesystem
         self.duration_s: float | None = None  # first frame to the end of the last, once read
 
     def __iter__(self) -> Iterator[SampledFrame]:
@@ -81,7 +92,7 @@ class SegmentFrames:
         import av
 
         try:
-            with av.open(_open_source(self.uri)) as container:
+            with av.open(_open_source(self.uri, self.filesystem)) as container:
                 if not container.streams.video:
                     raise SegmentDecodeError(f"{self.uri}: no video stream")
                 stream = container.streams.video[0]
