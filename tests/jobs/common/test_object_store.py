@@ -76,11 +76,11 @@ def test_a_store_that_does_not_answer_names_the_setting(s3_endpoint, isolated_se
     settings = isolated_settings(
         **{"lake.root": fresh_prefix(), "lake.storage_options": wrong_port}
     )
-    with pytest.raises(StorageUnreachableError, match="lake.root .* cannot be reached") as error:
+    with pytest.raises(StorageUnreachableError, match=r"lake.root .* cannot be reached") as error:
         build_session(settings)
     assert "lake.storage_options" in str(error.value)
 
-    with pytest.raises(StorageUnreachableError, match="no bucket 'missing'.*lake.checkpoint_root"):
+    with pytest.raises(StorageUnreachableError, match=r"no bucket 'missing'.*lake.checkpoint_root"):
         object_store.check_reachable(
             "s3a://missing/checkpoints", s3_endpoint, "lake.checkpoint_root"
         )
