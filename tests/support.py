@@ -193,7 +193,8 @@ def s3_server(log_path: Path) -> Iterator[dict[str, str]]:
                 break
             except OSError:
                 if server.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"the S3 server did not start: {log_path.read_text()}") from None
+                    started = log_path.read_text()
+                    raise RuntimeError(f"the S3 server did not start: {started}") from None
                 time.sleep(0.2)
         yield options
     finally:
