@@ -21,11 +21,13 @@ from infra.local import cluster, services
 from infra.local.services import ServiceError
 from jobs.common.config import Settings
 from jobs.entrypoint import command_settings
+from jobs.maintenance.tables import checkpoint_queries
 from schemas.tables import BRONZE_TABLES
 from tests.support import (
     BRANDLAKE,
     DEMO_STREAM,
     DEMO_VIDEO_SECONDS,
+    S3_BUCKET,
     cluster_env,
     committed_batch,
     isolated,
@@ -222,17 +224,21 @@ def test_submit_dry_run_prints_the_command(stack: Settings):
 
 @pytest.mark.timeout(1800)
 def test_the_pipeline_submitted_to_the_cluster_analyses_every_segment(
-    brand_champion, stack, tmp_path, monkeypatch
+    brand_champion, stack, s3_endpoint, tmp_path, monkeypatch
 ):
     """Broadcast -> segments -> bronze, silver and gold, every job through `brandlake submit`
-    on two 1-core workers without GPUs; the executors fetch the champion themselves."""
+    on two 1-core workers without GPUs, with the lake, the landing area and the checkpoints on
+    an S3 server; the executors fetch the champion themselves and read segments from S3."""
     from jobs.ingest.run import ingest
     from jobs.sample_media import generate
 
     one_core = {"standalone.cores_per_worker": 1, "standalone.gpus_per_worker": 0,
                 "standalone.memory_per_worker": "2g"}  # fmt: skip
     with running_cluster(tmp_path, monkeypatch, **one_core):
-        settings = isolated(stack, tmp_path, sample_media__seconds=DEMO_VIDEO_SECONDS)
+        bucket = f"s3://{S3_BUCKET}/{tmp_path.name}"
+        on_s3 = {"lake.root": f"{bucket}/lake", "lake.checkpoint_root": f"{bucket}/checkpoints",
+                 "lake.storage_options": s3_endpoint}  # fmt: skip
+        settings = isolated(stack, tmp_path, sample_media__seconds=DEMO_VIDEO_SECONDS, **on_s3)
         video = generate(settings, tmp_path / "media", name="cluster")
         ingest(settings, DEMO_STREAM, ["-i", str(video)], transcode=False)
         sent = traffic(settings, 3000)
@@ -244,11 +250,14 @@ def test_the_pipeline_submitted_to_the_cluster_analyses_every_segment(
         executor_logs = work.glob("worker-*/app-*/*/stderr")
         fetched = [line for log in executor_logs for line in log.read_text().splitlines()
                    if "brandlake: brand-detector v" in line]  # fmt: skip
-        segments = read_table(settings, "bronze.segments").num_rows
+        segments = read_table(settings, "bronze.segments").column("uri").to_pylist()
+    assert all(uri.startswith(f"{bucket}/lake/landing/") for uri in segments)
+    # each job's streaming checkpoint is on S3, written by Spark's s3a
+    assert len(checkpoint_queries(settings)) >= 3
     assert_every_valid_event_once(settings, sent)
     context = read_table(settings, "silver.segment_context").to_pylist()
-    assert segments >= DEMO_VIDEO_SECONDS / settings.ingest.segment_seconds
-    assert len({row["segment_id"] for row in context}) == segments  # every segment analysed
+    assert len(segments) >= DEMO_VIDEO_SECONDS / settings.ingest.segment_seconds
+    assert len({row["segment_id"] for row in context}) == len(segments)  # every one analysed
     assert read_table(settings, "silver.detections").num_rows > 0
     assert read_table(settings, "gold.brand_exposure_minute").num_rows > 0
     # Each executor that analysed frames fetched the champion itself, into its own folder.
