@@ -63,6 +63,9 @@ DEV_REQUIRES = [
     "moto[s3]==5.2.5",
     "flask==3.1.3",
     "flask-cors==6.0.5",
+    # Kubernetes' JSON schemas, to validate infra/k8s without a cluster (the operators' kinds
+    # against infra/k8s/schemas/ with jsonschema, which Great Expectations already brings)
+    "kubernetes-validate==1.37.0",
     "playwright==1.65.2",  # drives the system's Chromium in the dashboard's browser test
     "pytest==9.2.0",
     "pytest-timeout==2.4.0",

@@ -103,15 +103,20 @@ def resolve_master(settings: Settings) -> Settings:
     spark, conf = settings.spark, settings.standalone
     if spark.master != STANDALONE or status(settings).status == "stopped":
         return settings
-    asked = float(spark.options.get("spark.executor.resource.gpu.amount", 0))
-    if asked > conf.gpus_per_worker:
-        # Spark would wait for such executors for ever ("has not accepted any resources")
-        raise ServiceError(
-            f"spark.options asks for {asked:g} GPU(s) per executor "
-            f"(spark.executor.resource.gpu.amount) but the standalone cluster's workers offer "
-            f"{conf.gpus_per_worker}: set standalone.gpus_per_worker (and its discovery script) "
-            "and restart the cluster, or ask for fewer"
-        )
+    asking = {"spark.options": spark.options} | {
+        f"jobs.{name}.spark_options": getattr(settings.jobs, name).spark_options
+        for name in type(settings.jobs).model_fields
+    }
+    for where, options in asking.items():
+        asked = float(options.get("spark.executor.resource.gpu.amount", 0))
+        if asked > conf.gpus_per_worker:
+            # Spark would wait for such executors for ever ("has not accepted any resources")
+            raise ServiceError(
+                f"{where} asks for {asked:g} GPU(s) per executor "
+                f"(spark.executor.resource.gpu.amount) but the standalone cluster's workers "
+                f"offer {conf.gpus_per_worker}: set standalone.gpus_per_worker (and its "
+                "discovery script) and restart the cluster, or ask for fewer"
+            )
     options = {
         "spark.executor.cores": str(conf.cores_per_worker),
         "spark.executor.memory": conf.memory_per_worker,

@@ -66,7 +66,12 @@ def command(settings: Settings, job: str, job_args: list[str], wheel: Path) -> l
     if spark.master == "standalone":
         check_master(spark.master)  # raises: no cluster to resolve it to
     jars = session_classpath(settings)
-    conf = {"spark.sql.shuffle.partitions": str(spark.shuffle_partitions), **spark.options}
+    streaming_job = getattr(settings.jobs, job.replace("-", "_"), None)
+    conf = {
+        "spark.sql.shuffle.partitions": str(spark.shuffle_partitions),
+        **spark.options,
+        **(streaming_job.spark_options if streaming_job else {}),
+    }
     archives = []
     if spark.python_env_archive:
         archives = ["--archives", f"{spark.python_env_archive}#{ARCHIVE_NAME}"]

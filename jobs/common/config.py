@@ -92,7 +92,13 @@ def _as_text(value: object) -> object:
     boolean first."""
     if not isinstance(value, dict):
         return value
-    return {k: str(v).lower() if isinstance(v, bool) else str(v) for k, v in value.items()}
+    return {k: _scalar_text(v) for k, v in value.items()}
+
+
+def _scalar_text(value: object) -> object:
+    if isinstance(value, bool):
+        return str(value).lower()
+    return str(value) if isinstance(value, int | float) else value  # others fail validation
 
 
 class LakeConf(_Strict):
@@ -220,6 +226,11 @@ class DashboardConf(_Strict):
 class StreamingJobConf(_Strict):
     query_name: str
     trigger_interval: str = Field(pattern=r"^\d+(\.\d+)? (milliseconds|seconds|minutes)$")
+    # Spark settings for this job's session only, over spark.options (GPU executors for the
+    # job that runs models, not for every job)
+    spark_options: dict[str, str] = {}
+
+    _spark_options_as_text = field_validator("spark_options", mode="before")(_as_text)
 
 
 class FrameAnalysisConf(StreamingJobConf):

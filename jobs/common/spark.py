@@ -13,11 +13,13 @@ from jobs.common.jars import session_classpath
 from jobs.common.kafka import bootstrap_servers, topic_names
 
 
-def build_session(settings: Settings, app_name: str | None = None) -> SparkSession:
+def build_session(
+    settings: Settings, app_name: str | None = None, job_options: dict[str, str] | None = None
+) -> SparkSession:
     """A session for `settings` with delta-spark and the Kafka connector (local jars, fetched
     by `brandlake jars`; hadoop-aws too for an `s3://` lake); local mode binds to loopback and
-    has no UI. Raises a clear error when the master or the lake's object store does not
-    answer."""
+    has no UI. `job_options`: a job's own Spark settings, over `spark.options`. Raises a clear
+    error when the master or the lake's object store does not answer."""
     check_master(settings.spark.master)
     lake = settings.lake
     object_store.check_reachable(lake.root, lake.storage_options, "lake.root")
@@ -40,7 +42,7 @@ def build_session(settings: Settings, app_name: str | None = None) -> SparkSessi
     if object_store.on_s3(lake.root, lake.checkpoint_root):
         for key, value in object_store.hadoop_options(lake.storage_options).items():
             builder = builder.config(key, value)
-    for key, value in settings.spark.options.items():
+    for key, value in {**settings.spark.options, **(job_options or {})}.items():
         builder = builder.config(key, value)
     spark = builder.getOrCreate()
     spark.sparkContext.setLogLevel("WARN")

@@ -134,7 +134,9 @@ def run_job(
     from jobs.common.spark import build_session
 
     check_broker(client_config(settings))
-    query = start(settings, build_session(settings, app_name=f"brandlake-{name}"), available_now)
+    job_options = getattr(settings.jobs, name).spark_options
+    spark = build_session(settings, f"brandlake-{name}", job_options)
+    query = start(settings, spark, available_now)
     run_until_stopped(query)
     if query.exception() is not None:
         raise RuntimeError(f"{name} failed: {query.exception()}")

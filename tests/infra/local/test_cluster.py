@@ -202,6 +202,11 @@ def test_executors_asking_for_more_gpus_than_workers_offer_fail_at_once(
     monkeypatch.setenv("BRANDLAKE_SPARK__OPTIONS__SPARK.EXECUTOR.RESOURCE.GPU.AMOUNT", "2")
     with pytest.raises(ServiceError, match=r"workers offer 1: set standalone\.gpus_per_worker"):
         command_settings()
+    monkeypatch.delenv("BRANDLAKE_SPARK__OPTIONS__SPARK.EXECUTOR.RESOURCE.GPU.AMOUNT")
+    key = "BRANDLAKE_JOBS__FRAME_ANALYSIS__SPARK_OPTIONS__SPARK.EXECUTOR.RESOURCE.GPU.AMOUNT"
+    monkeypatch.setenv(key, "2")  # one job's executors ask for them
+    with pytest.raises(ServiceError, match=r"jobs\.frame_analysis\.spark_options asks for 2"):
+        command_settings()
 
 
 def test_submit_dry_run_prints_the_command(stack: Settings):

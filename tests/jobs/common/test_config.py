@@ -76,13 +76,18 @@ def test_cluster_needs_its_environment_variables(monkeypatch):
         "KAFKA_BOOTSTRAP_SERVERS": "kafka-1:9092,kafka-2:9092",
         "REDIS_URL": "redis://redis:6379/0",
         "SPARK_MASTER": "spark://master:7077",
+        "MLFLOW_TRACKING_URI": "http://mlflow:5000",
     }.items():
         monkeypatch.setenv(name, value)
     settings = load_settings(env="cluster")
     assert settings.delta.writer == "delta-rs"  # one writer per table, S3 conditional commits
-    gpu = {k: v for k, v in settings.spark.options.items() if "resource.gpu" in k}
+    # GPU executors for frame_analysis only: the other jobs run no models
+    assert not any("resource.gpu" in key for key in settings.spark.options)
+    assert not settings.jobs.bronze_ingest.spark_options
+    gpu = settings.jobs.frame_analysis.spark_options
     assert gpu["spark.executor.resource.gpu.vendor"] == "nvidia.com"
     assert gpu["spark.executor.resource.gpu.discoveryScript"].endswith("getGpusResources.sh")
+    assert settings.jobs.frame_analysis.sample_fps == 2.0  # the rest of the job's settings stay
     assert settings.kafka.bootstrap_servers == "kafka-1:9092,kafka-2:9092"
     assert settings.table_uri("bronze.quarantine") == "s3://brandlake-lake/prod/bronze/quarantine"
 
