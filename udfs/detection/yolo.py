@@ -28,20 +28,22 @@ class Detection:
 
 
 @lru_cache(maxsize=8)
-def _load(weights: str, task: str, device: str):
+def _load(weights: str, task: str, device: str, backend: str, image_size: int):
     # Spark reuses Python workers across batches, so each model loads once per worker.
     offline_models()
-    from ultralytics import YOLO
+    from udfs.artefacts import executor_cache
+    from udfs.detection.backends import load
 
-    model = YOLO(weights, task=task)
-    model.to(device)
-    return model
+    return load(weights, task, device, backend, image_size, executor_cache() / "exports")
 
 
 class YoloDetector:
-    """Finds the model's classes in RGB frames on `device` (see `udfs.devices.torch_device`).
+    """Finds the model's classes in RGB frames on `device` (see `udfs.devices.torch_device`),
+    with the model run by `backend` (`udfs.detection.backends`: `auto` picks the device's
+    fastest).
 
-    `model_name` and `model_version` are recorded on every row the detections become.
+    `model_name` and `model_version` are recorded on every row the detections become; the
+    version names the backend that ran it unless that is torch (`brand-detector v3 openvino`).
     """
 
     task = "detect"
@@ -54,13 +56,19 @@ class YoloDetector:
         image_size: int,
         model_name: str,
         model_version: str,
+        backend: str = "torch",
     ) -> None:
+        from udfs.detection.backends import choose
+
         self.device = device
         self.confidence = confidence
         self.image_size = image_size
         self.model_name = model_name
-        self.model_version = model_version
-        self.model = _load(weights, self.task, device)
+        self.model, self.backend = _load(
+            weights, self.task, device, choose(backend, device), image_size
+        )
+        suffix = "" if self.backend == "torch" else f" {self.backend}"
+        self.model_version = model_version + suffix
 
     def detect(self, frames: list[np.ndarray]) -> list[list[Detection]]:
         """Objects in each frame (RGB, height x width x 3)."""

@@ -1,0 +1,143 @@
+"""Where a YOLO detector runs: eager PyTorch, or the model exported for the device's runtime.
+
+`models.backend` chooses: `torch`, `onnxruntime`, `openvino`, `tensorrt`, or `auto`, the fastest
+one installed for the task's device (CPU: OpenVINO, else ONNX Runtime; GPU: TensorRT, else
+ONNX Runtime's CUDA provider, else torch). Ultralytics exports the weights once per weights
+file (by content hash), backend, input size and, for TensorRT, GPU model, into the executor's
+scratch folder; later tasks load the export. An export that fails (a missing package, an
+operator the runtime lacks) leaves the detector on torch with a warning naming the model and
+the reason: a slower job, never a failed one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import logging
+import os
+import shutil
+import tempfile
+from importlib.metadata import version
+from importlib.util import find_spec
+from pathlib import Path
+
+log = logging.getLogger("brandlake.backends")
+
+BACKENDS = ("torch", "onnxruntime", "openvino", "tensorrt")
+# Ultralytics' export format and what it writes, per backend
+_FORMATS = {"onnxruntime": ("onnx", ".onnx"), "openvino": ("openvino", "_openvino_model"),
+            "tensorrt": ("engine", ".engine")}  # fmt: skip
+
+
+class ExportError(RuntimeError):
+    """A model could not be exported to a backend; the message says which and why."""
+
+
+def installed(backend: str, device: str) -> bool:
+    """Whether `backend` can run on `device` (`cpu` or `cuda:N`) in this Python."""
+    gpu = device.startswith("cuda")
+    if backend == "torch":
+        return True
+    if backend == "openvino":
+        return not gpu and find_spec("openvino") is not None
+    if backend == "tensorrt":
+        return gpu and find_spec("tensorrt") is not None
+    if backend == "onnxruntime" and find_spec("onnxruntime") is not None:
+        if not gpu:
+            return True
+        import onnxruntime
+
+        return "CUDAExecutionProvider" in onnxruntime.get_available_providers()
+    return False
+
+
+def choose(requested: str, device: str) -> str:
+    """The backend to run on `device`: `requested` when installed, else the best that is."""
+    if requested != "auto":
+        if installed(requested, device):
+            return requested
+        log.warning("models.backend %s is not available on %s: using torch", requested, device)
+        return "torch"
+    order = (
+        ("tensorrt", "onnxruntime") if device.startswith("cuda") else ("openvino", "onnxruntime")
+    )
+    chosen = next((b for b in order if installed(b, device)), "torch")
+    log.info("models.backend auto on %s: %s (of %s, torch)", device, chosen, ", ".join(order))
+    return chosen
+
+
+def exported(weights: Path, backend: str, image_size: int, device: str, cache: Path) -> Path:
+    """The export of `weights` for `backend` at `image_size`, made the first time under `cache`
+    (`<cache>/<key>/`); tasks that ask at once wait for the first one's export.
+
+    Raises `ExportError` when Ultralytics cannot export it."""
+    key = _key(weights, backend, image_size, device)
+    folder = cache / key
+    target = folder / _exported_name(weights, backend)
+    if target.exists():
+        return target
+    cache.mkdir(parents=True, exist_ok=True)
+    with open(cache / f".{key}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # one export per executor; the others wait for it
+        if target.exists():
+            return target
+        staging = Path(tempfile.mkdtemp(dir=cache, prefix=f".{key}-"))
+        try:
+            _export(weights, staging, backend, image_size, device)
+            os.rename(staging, folder)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+    log.info("%s exported for %s at %d px into %s", weights.name, backend, image_size, folder)
+    return target
+
+
+def _export(weights: Path, staging: Path, backend: str, image_size: int, device: str) -> None:
+    from ultralytics import YOLO
+
+    copy = staging / weights.name
+    shutil.copyfile(weights, copy)  # Ultralytics writes the export beside the weights
+    export_format, _ = _FORMATS[backend]
+    options = {"format": export_format, "imgsz": image_size, "dynamic": True, "verbose": False}
+    if backend == "tensorrt":
+        options.update(device=device, half=True)  # built on, and for, this GPU
+    elif backend == "onnxruntime":
+        options.update(simplify=True)
+    try:
+        YOLO(str(copy)).export(**options)
+    except Exception as error:  # Ultralytics raises what its exporter's libraries raise
+        raise ExportError(f"{weights.name} -> {backend}: {error}") from error
+    if not (staging / _exported_name(weights, backend)).exists():
+        raise ExportError(f"{weights.name} -> {backend}: the exporter wrote nothing")
+
+
+def _exported_name(weights: Path, backend: str) -> str:
+    return weights.stem + _FORMATS[backend][1]
+
+
+def _key(weights: Path, backend: str, image_size: int, device: str) -> str:
+    digest = hashlib.sha256(weights.read_bytes()).hexdigest()[:16]
+    parts = [weights.stem, digest, backend, str(image_size), f"ultralytics{version('ultralytics')}"]
+    if backend == "tensorrt":  # an engine only runs on the GPU model it was built for
+        import torch
+
+        parts.append(torch.cuda.get_device_name(device).replace(" ", "_"))
+    return "-".join(parts)
+
+
+def load(weights: str, task: str, device: str, backend: str, image_size: int, cache: Path):
+    """An Ultralytics model of `weights` on `backend` (exported as needed), and the backend it
+    ended up on: torch when the export failed."""
+    from ultralytics import YOLO
+
+    if backend != "torch":
+        try:
+            return YOLO(str(exported(Path(weights), backend, image_size, device, cache)),
+                        task=task), backend  # fmt: skip
+        except ExportError as error:
+            log.warning("%s: no %s export (%s): running it on torch", Path(weights).name,
+                        backend, error)  # fmt: skip
+    model = YOLO(weights, task=task)
+    with contextlib.suppress(AttributeError):
+        model.to(device)
+    return model, "torch"
