@@ -267,6 +267,7 @@ class AnalyseSegments:
     analysed_at: datetime
     refine_boundaries: bool = True
     segment_store: pafs.FileSystem | None = None  # where segments are, unless local files
+    reference_frames_only: bool = False
 
     def __call__(self, batch: pa.RecordBatch) -> dict[str, pa.Table]:
         models = self.models.describe()
@@ -299,6 +300,7 @@ class AnalyseSegments:
                 self.keyframes_only,
                 self.refine_boundaries,
                 self.segment_store,
+                self.reference_frames_only,
             )
         except SegmentDecodeError as error:
             return "segments", None, [f"undecodable segment: {error}"]
@@ -477,6 +479,7 @@ def transform(settings: Settings, models: ModelSpec, analysed_at: datetime) -> A
         analysed_at,
         conf.refine_boundaries,
         segment_store(settings),
+        conf.reference_frames_only,
     )
 
 

@@ -236,6 +236,7 @@ class StreamingJobConf(_Strict):
 class FrameAnalysisConf(StreamingJobConf):
     sample_fps: float = Field(gt=0, le=60)
     keyframes_only: bool = False
+    reference_frames_only: bool = True  # decode only the frames others refer to (the samples')
     refine_boundaries: bool = True  # analyse frames between samples where brands change
     batch_size: int = Field(ge=1, le=256)  # frames per model call
     parallelism: int = Field(ge=0)  # segments analysed at once; 0: Spark's default parallelism

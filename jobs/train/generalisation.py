@@ -175,6 +175,7 @@ def score_broadcast(
         detections, context = analyse_segment(
             segment.as_uri(), analyzers, conf.sample_fps, conf.batch_size,
             refine_boundaries=conf.refine_boundaries,
+            reference_only=conf.reference_frames_only,
         )  # fmt: skip
         found: dict[int, list] = {}
         for row in detections:

@@ -108,6 +108,7 @@ def analyse_segment(
     keyframes_only: bool = False,
     refine_boundaries: bool = True,
     filesystem: pafs.FileSystem | None = None,
+    reference_only: bool = False,
 ) -> tuple[list[DetectionRow], list[FrameContext]]:
     """Detections and per-frame context for the frames of `uri` sampled at `fps`, plus the
     boundary frames of brand appearances (`refine_boundaries`, not with `keyframes_only`).
@@ -115,11 +116,12 @@ def analyse_segment(
     Raises `SegmentDecodeError` when the segment cannot be decoded (the job quarantines it).
     Motion is measured between sampled frames of the same segment (0 for its first frame).
     `filesystem`: the object store holding `uri`, when it is not a local file.
+    `reference_only`: sample among reference frames only (`SegmentFrames`).
     """
     detections: list[DetectionRow] = []
     context: list[FrameContext] = []
     previous = None
-    reader = SegmentFrames(uri, fps, keyframes_only, filesystem)
+    reader = SegmentFrames(uri, fps, keyframes_only, filesystem, reference_only)
     for batch in _batches(iter(reader), batch_size):
         images = [frame.image for frame in batch]
         found = {kind: detector.detect(images) for kind, detector in analyzers.detectors}

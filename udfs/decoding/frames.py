@@ -42,6 +42,11 @@ class SegmentFrames:
     """The frames of one segment sampled at `fps` (the first one included), and after the pass
     its duration; `between` decodes it again for frames that were not sampled.
 
+    `reference_only`: sample among the frames other frames refer to, and skip decoding the
+    rest (the B-frames nothing depends on: about half of an x264 broadcast's frames, and half
+    its decoding time); a sample then falls on the first reference frame at or after its time,
+    a frame or two later. Only when samples are at least 4 frames apart.
+
     Raises `SegmentDecodeError` when the segment cannot be decoded. `filesystem`: the object
     store holding `uri`, when it is not a local file.
     """
@@ -52,15 +57,18 @@ class SegmentFrames:
         fps: float,
         keyframes_only: bool = False,
         filesystem: pafs.FileSystem | None = None,
+        reference_only: bool = False,
     ) -> None:
         self.uri, self.fps, self.keyframes_only = uri, fps, keyframes_only
         self.filesystem = filesystem
+        self.reference_only = reference_only
         self.duration_s: float | None = None  # first frame to the end of the last, once read
 
     def __iter__(self) -> Iterator[SampledFrame]:
         step = 1.0 / self.fps
         next_time, produced, last = 0.0, 0, 0.0
-        for index, offset, frame, slack in self._decode(self.keyframes_only):
+        skip = "NONKEY" if self.keyframes_only else "NONREF" if self.reference_only else None
+        for index, offset, frame, slack in self._decode(skip):
             if self.keyframes_only or offset + slack >= next_time:
                 yield SampledFrame(index, round(offset, 6), frame.to_ndarray(format="rgb24"))
                 produced += 1
@@ -80,15 +88,16 @@ class SegmentFrames:
         if not wanted:
             return found
         final = max(wanted)
-        for index, offset, frame, _ in self._decode(False):
+        for index, offset, frame, _ in self._decode(None):
             if index in wanted:
                 found[index] = _LazyFrame(index, round(offset, 6), frame)
             if index >= final:
                 break
         return found
 
-    def _decode(self, keyframes_only: bool):
-        """(frame index, seconds from the first frame, PyAV frame, half a frame's duration)."""
+    def _decode(self, skip: str | None):
+        """(frame index, seconds from the first frame, PyAV frame, half a frame's duration);
+        `skip`: the frames the decoder leaves out (FFmpeg's `skip_frame`: NONREF, NONKEY)."""
         import av
 
         try:
@@ -97,16 +106,20 @@ class SegmentFrames:
                     raise SegmentDecodeError(f"{self.uri}: no video stream")
                 stream = container.streams.video[0]
                 stream.thread_type = "AUTO"
-                if keyframes_only:
-                    stream.codec_context.skip_frame = "NONKEY"
-                # Half a frame of slack: timestamps are rounded to the time base.
-                slack = 0.5 / max(float(stream.average_rate or 30), 1)
+                rate = max(float(stream.average_rate or 30), 1)
+                if skip == "NONREF" and rate / self.fps < 4:
+                    skip = None  # samples close together: most frames are used anyway
+                if skip:
+                    stream.codec_context.skip_frame = skip
+                slack = 0.5 / rate  # half a frame: timestamps are rounded to the time base
                 first = None
-                for index, frame in enumerate(container.decode(stream)):
+                for count, frame in enumerate(container.decode(stream)):
                     if frame.pts is None:
                         continue
                     moment = float(frame.pts * stream.time_base)
                     first = moment if first is None else first
+                    # with frames skipped, a frame's number comes from its time
+                    index = round((moment - first) * rate) if skip else count
                     yield index, moment - first, frame, slack
         except SegmentDecodeError:
             raise
@@ -129,6 +142,8 @@ class _LazyFrame(SampledFrame):
         return self.__dict__["_image"]
 
 
-def sample_frames(uri: str, fps: float, keyframes_only: bool = False) -> Iterator[SampledFrame]:
+def sample_frames(
+    uri: str, fps: float, keyframes_only: bool = False, reference_only: bool = False
+) -> Iterator[SampledFrame]:
     """The frames of `uri` at `fps` per second, the first one included."""
-    return iter(SegmentFrames(uri, fps, keyframes_only))
+    return iter(SegmentFrames(uri, fps, keyframes_only, reference_only=reference_only))

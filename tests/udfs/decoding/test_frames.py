@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import subprocess
+
+import av
+import numpy as np
 import pytest
 
 from tests.media import shared_video, vtest_segment
-from udfs.decoding.frames import SegmentDecodeError, sample_frames
+from udfs.decoding.frames import SegmentDecodeError, SegmentFrames, sample_frames
 
 
 def test_two_frames_per_second_from_real_footage():
@@ -55,3 +59,41 @@ def test_no_sample_slot_is_filled_twice(cut_segment, fps):
     """A frame a hair before its slot is taken for it; the next frame must not be as well."""
     frames = list(sample_frames(cut_segment.as_uri(), fps=fps))
     assert [round(f.pts_s * fps) for f in frames] == list(range(round(2 * fps)))
+
+
+@pytest.fixture(scope="module")
+def b_frame_segment(tmp_path_factory):
+    """Seconds 8 to 10 of vtest.avi encoded as ingest encodes (x264 veryfast: B-frames)."""
+    from jobs.ingest.ffmpeg import ffmpeg_binary
+
+    path = tmp_path_factory.mktemp("bseg") / "seg_000004.ts"
+    subprocess.run(
+        [ffmpeg_binary(), "-hide_banner", "-loglevel", "error", "-ss", "8", "-i",
+         str(shared_video()), "-t", "2", "-c:v", "libx264", "-preset", "veryfast", "-an",
+         "-f", "mpegts", str(path)],
+        check=True,
+    )  # fmt: skip
+    return path
+
+
+def decoded(path, skip: str | None = None) -> int:
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        if skip:
+            stream.codec_context.skip_frame = skip
+        return sum(1 for _ in container.decode(stream))
+
+
+def test_reference_frames_only_are_the_same_frames_a_little_later(b_frame_segment):
+    """Sampling among reference frames (B-frames left undecoded): one frame per slot, at most
+    a few frames after the slot's time, and each is the very frame of that number in a full
+    decode (numbers come from timestamps when frames are skipped)."""
+    assert decoded(b_frame_segment, "NONREF") < decoded(b_frame_segment) * 0.8
+    every = {f.index: f for f in SegmentFrames(b_frame_segment.as_uri(), fps=25.0)}
+    sampled = list(sample_frames(b_frame_segment.as_uri(), fps=2.0, reference_only=True))
+    exact = list(sample_frames(b_frame_segment.as_uri(), fps=2.0))
+    assert len(sampled) == len(exact) == 4
+    for slot, (frame, first) in enumerate(zip(sampled, exact, strict=True)):
+        assert slot / 2 - 0.02 <= frame.pts_s <= slot / 2 + 0.13
+        assert frame.index >= first.index
+        assert np.array_equal(frame.image, every[frame.index].image)
