@@ -1,19 +1,20 @@
-"""Frames analysed per second: frame_analysis on Spark vs. the same models in a plain loop.
+"""Frames analysed per second: frame_analysis on Spark vs. the same models in a plain loop,
+per detector backend.
 
     make bench                       (BENCH_VIDEO_SECONDS=10 make bench for a quicker run)
 
 A 1080p30 sample broadcast is ingested into 2 s segments; both paths analyse the same segments
 at the configured sampling rate (2 fps) with every analyzer: brand detector, person detector,
-scene embedder, safety model. The plain loop runs in this process with torch's default threads,
-four ways: the brand detector at 384 px without boundary frames (the settings before the
-generalising detector), at 640 px without them, at 640 px with them, and the default (640 px,
-boundary frames, colour check);
-Spark runs the streaming job until caught up, three times: cold (Python workers start and load
-the models) and warm (a long-running stream's steady state) with the default delta-rs writer,
-then warm with delta-spark. Real-time factor: seconds of video analysed
-per wall second (frames/s counts the boundary frames too, which cost less: brands only). The
-brand detector is the registry's champion (the shipped one), else a one-epoch model trained here
-(same architecture and input size, so the same cost per frame).
+scene embedder, safety model, boundary frames and the colour check. The plain loop runs in this
+process with torch's default threads, one row per way of running it: the detectors on torch
+with every frame decoded (how frame_analysis ran before exported models), on torch decoding
+reference frames only, then on each exported backend installed (ONNX Runtime, OpenVINO) with
+reference frames only; `auto` is the default (`models.backend`). Spark runs the streaming job
+with the defaults until caught up, twice: cold (Python workers start, export and load the
+models) and warm (a long-running stream's steady state). Real-time factor: seconds of video
+analysed per wall second (frames/s counts the boundary frames too, which cost less: brands
+only). The brand detector is the registry's champion (the shipped one), else a one-epoch model
+trained here (same architecture and input size, so the same cost per frame).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from jobs.sample_media import generate
 from jobs.train.brand_detector import train_brand_detector
 from tests.support import read_table
 from udfs.analysis.segment import analyse_segment
+from udfs.detection.backends import choose, installed
 
 SECONDS = float(os.environ.get("BENCH_VIDEO_SECONDS", "30"))
 SAMPLE_FPS = 2.0
@@ -62,64 +64,49 @@ def test_frame_analysis_throughput(isolated_settings, spark, tmp_path):
     )
 
     models = resolve_models(base)
-    default = f"{models.brand_image_size} px + boundary frames"
-    variants = [("384 px, no boundary frames", 384, False, None),
-                ("640 px, no boundary frames", 640, False, None),
-                (f"{default}, no colour check", models.brand_image_size, conf.refine_boundaries,
-                 None),
-                (f"{default} + colour check (default)", models.brand_image_size,
-                 conf.refine_boundaries, models.brand_colour_check)]  # fmt: skip
-    plain_rates = []
-    for name, image_size, refine, colour_check in variants:
-        analyzers = analyzers_for(
-            replace(models, brand_image_size=image_size, brand_colour_check=colour_check)
-        )
+    exported = [b for b in ("onnxruntime", "openvino") if installed(b, "cpu")]
+    variants = [("torch, every frame decoded", "torch", False),
+                ("torch, reference frames only", "torch", True),
+                *[(f"{b}, reference frames only", b, True) for b in exported]]  # fmt: skip
+    plain_rates = {}
+    for name, backend, reference_only in variants:
+        analyzers = analyzers_for(replace(models, backend=backend))
         analyzers.warm_up()
         started = time.perf_counter()
         contexts = [
             analyse_segment(s.as_uri(), analyzers, conf.sample_fps, conf.batch_size,
-                            refine_boundaries=refine)[1]
+                            refine_boundaries=conf.refine_boundaries,
+                            reference_only=reference_only)[1]
             for s in segments
         ]  # fmt: skip
         elapsed = time.perf_counter() - started
         frames = sum(len(c) for c in contexts)
-        boundary = sum(f.refined for c in contexts for f in c)
-        plain_rates.append(report(f"plain loop, brand detector {name}", frames, elapsed))
-        print(f"    {boundary} boundary frames: {boundary / SECONDS * 60:.0f} per minute of video")
-    plain = plain_rates[-1]
+        plain_rates[backend, reference_only] = report(f"plain loop, {name}", frames, elapsed)
+    default = (choose(base.models.backend, "cpu"), conf.reference_frames_only)
+    plain = plain_rates[default]
     print(
-        f"  ratio of real-time factors, plain loop: 640 px / 384 px "
-        f"{plain_rates[1] / plain_rates[0]:.2f}; default / 384 px without boundary frames "
-        f"{plain_rates[3] / plain_rates[0]:.2f}; colour check / none "
-        f"{plain_rates[3] / plain_rates[2]:.2f}"
+        f"  ratio of real-time factors, plain loop: reference frames only / every frame (torch) "
+        f"{plain_rates['torch', True] / plain_rates['torch', False]:.2f}; default "
+        f"({default[0]}, reference frames only) / torch with every frame "
+        f"{plain / plain_rates['torch', False]:.2f}"
     )
 
     rates = {}
-    # Cold (Python workers start and load the models), then warm, on the default delta-rs
-    # writer; then warm on the delta-spark writer.
-    runs = [("delta-rs", "cold workers"), ("delta-rs", "warm workers"), ("spark", "warm workers")]
-    for writer, attempt in runs:
-        folder = tmp_path / f"{writer}-{attempt.split()[0]}"
+    for attempt in ("cold workers", "warm workers"):
+        folder = tmp_path / attempt.split()[0]
         settings = base.model_copy(
-            update={
-                "delta": base.delta.model_copy(update={"writer": writer}),
-                "lake": base.lake.model_copy(
-                    update={"root": str(folder / "lake"), "checkpoint_root": str(folder / "chk")}
-                ),
-            }
-        )
+            update={"lake": base.lake.model_copy(
+                update={"root": str(folder / "lake"), "checkpoint_root": str(folder / "chk")}
+            )}
+        )  # fmt: skip
         started = time.perf_counter()
         run(settings, available_now=True)
         elapsed = time.perf_counter() - started
         analysed = read_table(settings, "silver.segment_context").num_rows
-        label = f"Spark frame_analysis, {writer} writer, {attempt}"
-        rates[(writer, attempt)] = report(label, analysed, elapsed)
-        assert analysed == frames
-    warm = rates[("delta-rs", "warm workers")]
+        rates[attempt] = report(f"Spark frame_analysis, defaults, {attempt}", analysed, elapsed)
     print(
-        f"  ratio Spark (warm) / plain loop: {warm / plain:.2f}; cold: "
-        f"{rates[('delta-rs', 'cold workers')] / plain:.2f}; delta-spark / delta-rs writer (warm): "
-        f"{rates[('spark', 'warm workers')] / warm:.2f}"
+        f"  ratio Spark / plain loop (defaults): warm {rates['warm workers'] / plain:.2f}; "
+        f"cold {rates['cold workers'] / plain:.2f}"
     )
 
 

@@ -70,6 +70,11 @@ class Analyzers:
     safety: SafetyScorer | None = None
 
     @property
+    def input_size(self) -> int:
+        """The largest input any detector takes (pixels, longer side): frames need no more."""
+        return max((detector.image_size for _, detector in self.detectors), default=0)
+
+    @property
     def detectors(self) -> list[tuple[str, YoloDetector]]:
         found = [("person", self.people)] if self.people is not None else []
         return found + ([("brand", self.brands)] if self.brands is not None else [])
@@ -116,12 +121,15 @@ def analyse_segment(
     Raises `SegmentDecodeError` when the segment cannot be decoded (the job quarantines it).
     Motion is measured between sampled frames of the same segment (0 for its first frame).
     `filesystem`: the object store holding `uri`, when it is not a local file.
-    `reference_only`: sample among reference frames only (`SegmentFrames`).
+    `reference_only`: sample among reference frames only (`SegmentFrames`). Frames are
+    decoded at most as large as the largest detector input (`Analyzers.input_size`).
     """
     detections: list[DetectionRow] = []
     context: list[FrameContext] = []
     previous = None
-    reader = SegmentFrames(uri, fps, keyframes_only, filesystem, reference_only)
+    reader = SegmentFrames(
+        uri, fps, keyframes_only, filesystem, reference_only, analyzers.input_size
+    )
     for batch in _batches(iter(reader), batch_size):
         images = [frame.image for frame in batch]
         found = {kind: detector.detect(images) for kind, detector in analyzers.detectors}

@@ -47,6 +47,11 @@ class SegmentFrames:
     its decoding time); a sample then falls on the first reference frame at or after its time,
     a frame or two later. Only when samples are at least 4 frames apart.
 
+    `max_side`: frames larger than this (their longer side, in pixels) are scaled down to it by
+    the decoder's scaler as they are converted to RGB (0: as decoded). The detectors look at
+    640 px anyway: a 1080p frame costs 9x the pixels in every copy, resize and colour check
+    after decoding, for nothing the models see.
+
     Raises `SegmentDecodeError` when the segment cannot be decoded. `filesystem`: the object
     store holding `uri`, when it is not a local file.
     """
@@ -58,10 +63,12 @@ class SegmentFrames:
         keyframes_only: bool = False,
         filesystem: pafs.FileSystem | None = None,
         reference_only: bool = False,
+        max_side: int = 0,
     ) -> None:
         self.uri, self.fps, self.keyframes_only = uri, fps, keyframes_only
         self.filesystem = filesystem
         self.reference_only = reference_only
+        self.max_side = max_side
         self.duration_s: float | None = None  # first frame to the end of the last, once read
 
     def __iter__(self) -> Iterator[SampledFrame]:
@@ -70,7 +77,7 @@ class SegmentFrames:
         skip = "NONKEY" if self.keyframes_only else "NONREF" if self.reference_only else None
         for index, offset, frame, slack in self._decode(skip):
             if self.keyframes_only or offset + slack >= next_time:
-                yield SampledFrame(index, round(offset, 6), frame.to_ndarray(format="rgb24"))
+                yield SampledFrame(index, round(offset, 6), self._rgb(frame))
                 produced += 1
                 # The next sample time after this frame, slack included, so a frame a hair
                 # early for one slot never makes the next frame count for it again.
@@ -90,10 +97,19 @@ class SegmentFrames:
         final = max(wanted)
         for index, offset, frame, _ in self._decode(None):
             if index in wanted:
-                found[index] = _LazyFrame(index, round(offset, 6), frame)
+                found[index] = _LazyFrame(index, round(offset, 6), frame, self._rgb)
             if index >= final:
                 break
         return found
+
+    def _rgb(self, frame) -> np.ndarray:
+        """A decoded frame as RGB, scaled down to `max_side` when larger."""
+        longest = max(frame.width, frame.height)
+        if not self.max_side or longest <= self.max_side:
+            return frame.to_ndarray(format="rgb24")
+        scale = self.max_side / longest
+        width, height = (2 * round(side * scale / 2) for side in (frame.width, frame.height))
+        return frame.to_ndarray(format="rgb24", width=width, height=height, interpolation="AREA")
 
     def _decode(self, skip: str | None):
         """(frame index, seconds from the first frame, PyAV frame, half a frame's duration);
@@ -130,15 +146,16 @@ class SegmentFrames:
 class _LazyFrame(SampledFrame):
     """A decoded frame whose RGB image is made when first read (most are never read)."""
 
-    def __init__(self, index: int, pts_s: float, frame) -> None:
+    def __init__(self, index: int, pts_s: float, frame, to_rgb) -> None:
         object.__setattr__(self, "index", index)
         object.__setattr__(self, "pts_s", pts_s)
         object.__setattr__(self, "_frame", frame)
+        object.__setattr__(self, "_to_rgb", to_rgb)
 
     @property
     def image(self) -> np.ndarray:  # type: ignore[override]
         if "_image" not in self.__dict__:
-            object.__setattr__(self, "_image", self._frame.to_ndarray(format="rgb24"))
+            object.__setattr__(self, "_image", self._to_rgb(self._frame))
         return self.__dict__["_image"]
 
 
