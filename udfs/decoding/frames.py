@@ -45,7 +45,8 @@ class SegmentFrames:
     `reference_only`: sample among the frames other frames refer to, and skip decoding the
     rest (the B-frames nothing depends on: about half of an x264 broadcast's frames, and half
     its decoding time); a sample then falls on the first reference frame at or after its time,
-    a frame or two later. Only when samples are at least 4 frames apart.
+    up to three frames later (x264's B-frames come in runs of up to three). Only when samples
+    are at least 4 frames apart.
 
     `max_side`: frames larger than this (their longer side, in pixels) are scaled down to it by
     the decoder's scaler as they are converted to RGB (0: as decoded). The detectors look at
