@@ -31,6 +31,16 @@ def executor_cache() -> Path:
     return Path(root) / "brandlake-models"
 
 
+def exports_cache() -> Path:
+    """Where this machine keeps exported models (`udfs/detection/backends.py`): in Spark's
+    first local dir (`SPARK_LOCAL_DIRS`), else the temporary folder. Not per application:
+    exports are keyed by the weights' content, so a restarted job reuses them instead of
+    exporting again (seconds per model)."""
+    local_dirs = os.environ.get("SPARK_LOCAL_DIRS", "")
+    root = local_dirs.split(",")[0] if local_dirs else tempfile.gettempdir()
+    return Path(root) / "brandlake-exports"
+
+
 def local_weights(name: str, version: str, source: str, tracking_uri: str = "") -> Path:
     """The `.pt` weights of version `version` of `name` on this executor, fetched from
     `source` (the version's artifact URI) the first time. Tasks racing to fetch it each

@@ -114,6 +114,7 @@ def analyse_segment(
     refine_boundaries: bool = True,
     filesystem: pafs.FileSystem | None = None,
     reference_only: bool = False,
+    max_side: int | None = None,
 ) -> tuple[list[DetectionRow], list[FrameContext]]:
     """Detections and per-frame context for the frames of `uri` sampled at `fps`, plus the
     boundary frames of brand appearances (`refine_boundaries`, not with `keyframes_only`).
@@ -122,14 +123,15 @@ def analyse_segment(
     Motion is measured between sampled frames of the same segment (0 for its first frame).
     `filesystem`: the object store holding `uri`, when it is not a local file.
     `reference_only`: sample among reference frames only (`SegmentFrames`). Frames are
-    decoded at most as large as the largest detector input (`Analyzers.input_size`).
+    decoded at most `max_side` pixels large (default: the largest detector input,
+    `Analyzers.input_size`; 0: as they are).
     """
     detections: list[DetectionRow] = []
     context: list[FrameContext] = []
     previous = None
-    reader = SegmentFrames(
-        uri, fps, keyframes_only, filesystem, reference_only, analyzers.input_size
-    )
+    if max_side is None:
+        max_side = analyzers.input_size
+    reader = SegmentFrames(uri, fps, keyframes_only, filesystem, reference_only, max_side)
     for batch in _batches(iter(reader), batch_size):
         images = [frame.image for frame in batch]
         found = {kind: detector.detect(images) for kind, detector in analyzers.detectors}

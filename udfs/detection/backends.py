@@ -3,10 +3,11 @@
 `models.backend` chooses: `torch`, `onnxruntime`, `openvino`, `tensorrt`, or `auto`, the fastest
 one installed for the task's device (CPU: OpenVINO, else ONNX Runtime; GPU: TensorRT, else
 ONNX Runtime's CUDA provider, else torch). Ultralytics exports the weights once per weights
-file (by content hash), backend, input size and, for TensorRT, GPU model, into the executor's
-scratch folder; later tasks load the export. An export that fails (a missing package, an
-operator the runtime lacks) leaves the detector on torch with a warning naming the model and
-the reason: a slower job, never a failed one.
+file (by content hash), backend, input size and, for TensorRT, GPU model, into the machine's
+Spark local dir (`udfs.artefacts.exports_cache`); later tasks, and later runs, load the
+export. An export that fails (a missing package, an operator the runtime lacks) leaves the
+detector on torch with a warning naming the model and the reason: a slower job, never a failed
+one.
 """
 
 from __future__ import annotations

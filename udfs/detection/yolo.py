@@ -31,10 +31,10 @@ class Detection:
 def _load(weights: str, task: str, device: str, backend: str, image_size: int):
     # Spark reuses Python workers across batches, so each model loads once per worker.
     offline_models()
-    from udfs.artefacts import executor_cache
+    from udfs.artefacts import exports_cache
     from udfs.detection.backends import load
 
-    return load(weights, task, device, backend, image_size, executor_cache() / "exports")
+    return load(weights, task, device, backend, image_size, exports_cache())
 
 
 class YoloDetector:
