@@ -12,7 +12,6 @@ one.
 
 from __future__ import annotations
 
-import contextlib
 import fcntl
 import hashlib
 import logging
@@ -25,7 +24,6 @@ from pathlib import Path
 
 log = logging.getLogger("brandlake.backends")
 
-BACKENDS = ("torch", "onnxruntime", "openvino", "tensorrt")
 # Ultralytics' export format and what it writes, per backend
 _FORMATS = {"onnxruntime": ("onnx", ".onnx"), "openvino": ("openvino", "_openvino_model"),
             "tensorrt": ("engine", ".engine")}  # fmt: skip
@@ -139,6 +137,5 @@ def load(weights: str, task: str, device: str, backend: str, image_size: int, ca
             log.warning("%s: no %s export (%s): running it on torch", Path(weights).name,
                         backend, error)  # fmt: skip
     model = YOLO(weights, task=task)
-    with contextlib.suppress(AttributeError):
-        model.to(device)
+    model.to(device)
     return model, "torch"
