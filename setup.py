@@ -63,6 +63,7 @@ INSTALL_REQUIRES = [
 
 DEV_REQUIRES = [
     "kafka-python==3.0.12",  # the second plain-consumer baseline in tests/perf
+    "hypothesis==6.170.17",  # property tests: generated payloads, requests, configuration
     # An S3 API server on loopback for the object-store lake's tests (moto's server mode: its
     # S3 service, Flask to serve it); it honours conditional writes, which delta-rs commits with
     "moto[s3]==5.2.5",

@@ -18,6 +18,7 @@ import pyarrow.compute as pc
 import pyarrow.dataset as ds
 from pyarrow import fs
 
+from jobs.common import object_store
 from jobs.common.config import Settings, is_uri, join_uri
 from jobs.common.lake import open_table
 from jobs.common.live_state import EXPOSURE_KEY, LIVE_KEY, REVENUE_KEY, redis_url
@@ -120,8 +121,8 @@ def landed_streams(settings: Settings) -> list[str]:
     """Streams whose HLS playlist is in the landing area (local folder or object store)."""
     root = join_uri(settings.lake.root, settings.ingest.landing)
     try:
-        filesystem, path = fs.FileSystem.from_uri(
-            root if is_uri(root) else str(Path(root).absolute())
+        filesystem, path = object_store.filesystem(
+            root if is_uri(root) else str(Path(root).absolute()), settings.lake.storage_options
         )
         listing = filesystem.get_file_info(fs.FileSelector(path, allow_not_found=True))
         playlists = filesystem.get_file_info([f"{i.path}/index.m3u8" for i in listing])

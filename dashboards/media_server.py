@@ -27,9 +27,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
-from pyarrow import fs
-
 from dashboards.data import DataUnavailableError, detections_between
+from jobs.common import object_store
 from jobs.common.config import Settings
 
 log = logging.getLogger("brandlake.dashboard")
@@ -181,8 +180,8 @@ class _Handler(BaseHTTPRequestHandler):
         if suffix not in (".m3u8", ".ts", ".m4s", ".mp4"):
             raise FileNotFoundError(name)
         uri = f"{self.settings.landing_uri(stream_id)}/{name}"
-        filesystem, path = fs.FileSystem.from_uri(
-            uri if "://" in uri else str(Path(uri).absolute())
+        filesystem, path = object_store.filesystem(
+            uri if "://" in uri else str(Path(uri).absolute()), self.settings.lake.storage_options
         )
         size = filesystem.get_file_info(path).size
         if size is None:

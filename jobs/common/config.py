@@ -569,6 +569,8 @@ def load_settings(overrides: dict[str, Any] | None = None, env: str | None = Non
         ("spark", "jars_dir"),
     ):
         holder = merged.get(section, {}) if section else merged
+        if not isinstance(holder, dict):
+            continue  # a section set to something else: validation below names it
         if isinstance(holder.get(key), str) and holder[key] and not is_uri(holder[key]):
             holder[key] = str(Path(home, holder[key]).resolve())
     try:
