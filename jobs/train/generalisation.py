@@ -215,9 +215,10 @@ def brand_analyzers(settings: Settings, weights: Path, image_size: int, confiden
     from udfs.detection.brand import BrandDetector
     from udfs.devices import torch_device
 
+    # the backend frame_analysis runs it on: the score is the one production gets
     detector = BrandDetector(
         str(weights), "candidate", torch_device(), confidence, image_size,
-        brand_colour_check(settings),
+        brand_colour_check(settings), settings.models.backend,
     )  # fmt: skip
     return Analyzers(people=None, brands=detector)
 
