@@ -110,6 +110,23 @@ def committed_batch(settings: Settings, name: str) -> int:
     return max(batch_commits(settings, name), default=-1)
 
 
+def wait_for_batch(
+    settings: Settings,
+    name: str,
+    batch_id: int,
+    job: subprocess.Popen,
+    log_path: Path,
+    timeout_s: float,
+) -> None:
+    """Return once table `name` holds micro-batch `batch_id` of `job`; fail with the job's log
+    when it exits first, or when `timeout_s` pass (the moment kill tests strike)."""
+    deadline = time.monotonic() + timeout_s
+    while committed_batch(settings, name) < batch_id:
+        assert job.poll() is None, Path(log_path).read_text()[-3000:]
+        assert time.monotonic() < deadline, f"{name}: no batch {batch_id} in {timeout_s:.0f} s"
+        time.sleep(0.02)
+
+
 BRANDLAKE = str(Path(sys.executable).with_name("brandlake"))
 FAKE_GPUS = '#!/bin/sh\necho \'{"name": "gpu", "addresses": ["0"]}\'\n'  # a GPU, for Spark
 
@@ -164,7 +181,7 @@ def s3_server(log_path: Path) -> Iterator[dict[str, str]]:
     bucket `S3_BUCKET`; yields the `lake.storage_options` that reach it, stops it after."""
     import pyarrow.fs as pafs
 
-    from infra.local.services import free_port
+    from infra.local.services import free_port, terminate
 
     port = free_port()
     endpoint = f"http://127.0.0.1:{port}"
@@ -198,9 +215,4 @@ def s3_server(log_path: Path) -> Iterator[dict[str, str]]:
                 time.sleep(0.2)
         yield options
     finally:
-        server.terminate()
-        try:
-            server.wait(10)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
+        terminate(server.pid)

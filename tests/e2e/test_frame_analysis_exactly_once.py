@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import signal
-import time
 
 import pytest
 
@@ -19,10 +18,10 @@ from jobs.sample_media import generate
 from tests.support import (
     DEMO_STREAM,
     DEMO_VIDEO_SECONDS,
-    committed_batch,
     isolated,
     read_table,
     start_job,
+    wait_for_batch,
 )
 
 pytestmark = [pytest.mark.spark, pytest.mark.services, pytest.mark.slow]
@@ -51,12 +50,8 @@ def test_kill_and_restart_analyses_every_frame_once(brand_champion, stack, tmp_p
     log_path = tmp_path / "frame_analysis.log"
 
     job = start_job("frame_analysis", settings, log_path)
-    deadline = time.monotonic() + 600
     try:
-        while committed_batch(settings, "silver.segment_context") < 0:
-            assert job.poll() is None, log_path.read_text()[-3000:]
-            assert time.monotonic() < deadline, "frame_analysis committed no batch"
-            time.sleep(0.05)
+        wait_for_batch(settings, "silver.segment_context", 0, job, log_path, timeout_s=600)
     finally:
         os.killpg(job.pid, signal.SIGKILL)
         job.wait(30)

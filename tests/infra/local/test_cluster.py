@@ -34,6 +34,7 @@ from tests.support import (
     read_table,
     submit,
     traffic,
+    wait_for_batch,
 )
 
 PROBE = Path(__file__).with_name("gpu_probe.py")
@@ -126,11 +127,7 @@ def ingest_past_its_first_batch(settings: Settings, log: Path) -> subprocess.Pop
     """`brandlake submit bronze-ingest --available-now`, returned once its first batch is
     committed and while it still runs (the moment the fault tests strike)."""
     process = submit("bronze-ingest", settings, log, "--available-now")
-    deadline = time.monotonic() + 300
-    while committed_batch(settings, VIEWER_EVENTS) < 0:
-        assert process.poll() is None, log.read_text()[-3000:]
-        assert time.monotonic() < deadline, "no batch committed within 300 s"
-        time.sleep(0.2)
+    wait_for_batch(settings, VIEWER_EVENTS, 0, process, log, timeout_s=300)
     return process
 
 
