@@ -16,7 +16,7 @@ export YOLO_CONFIG_DIR := $(CURDIR)/.brandlake/ultralytics
 export MLFLOW_DISABLE_TELEMETRY := true
 export HF_HUB_OFFLINE := 1
 
-.PHONY: install demo test test-fast lint format bench services-up services-down clean chromium dashboard
+.PHONY: install demo test test-fast lint format bench chaos services-up services-down clean chromium dashboard
 
 # delta-spark, Spark's Kafka connector, hadoop-aws, Apache Kafka: fetched once by `brandlake
 # jars`; every later run only reads their manifests (offline too)
@@ -73,6 +73,14 @@ format: install
 
 bench: install
 	$(BIN)/pytest tests/perf -o python_files='bench_*.py' -s -p no:cacheprovider
+
+# The chaos soak: CHAOS_FAULTS random faults on the live pipeline, then the lake compared with a
+# fault-free run (tests/chaos/). A fresh seed each run; CHAOS_SEED=N replays one. `make test`
+# runs the short version (5 faults, a fixed seed).
+CHAOS_FAULTS ?= 20
+chaos: install
+	CHAOS_FAULTS=$(CHAOS_FAULTS) CHAOS_SEED=$${CHAOS_SEED:-$$RANDOM$$RANDOM} \
+	  $(BIN)/pytest tests/chaos -s -p no:cacheprovider
 
 services-up: install
 	$(BIN)/brandlake services up

@@ -62,15 +62,17 @@ def read_table(settings: Settings, name: str) -> pa.Table:
     return pa.table(delta.to_pyarrow_dataset().to_table())
 
 
-def job_env(job: str, settings: Settings) -> dict[str, str]:
-    """The environment that gives a job subprocess this test's lake, checkpoints and topics."""
+def job_env(job: str | None, settings: Settings) -> dict[str, str]:
+    """The environment that gives a job subprocess (a streaming job, or None: another command)
+    this test's lake, checkpoints and topics."""
     env = dict(os.environ)
     env["BRANDLAKE_LAKE__ROOT"] = settings.lake.root
     env["BRANDLAKE_LAKE__CHECKPOINT_ROOT"] = settings.lake.checkpoint_root
     for key, value in settings.lake.storage_options.items():
         env[f"BRANDLAKE_LAKE__STORAGE_OPTIONS__{key.upper()}"] = value
     env["BRANDLAKE_KAFKA__MAX_OFFSETS_PER_TRIGGER"] = str(settings.kafka.max_offsets_per_trigger)
-    env[f"BRANDLAKE_JOBS__{job.upper()}__TRIGGER_INTERVAL"] = "1 seconds"
+    if job:
+        env[f"BRANDLAKE_JOBS__{job.upper()}__TRIGGER_INTERVAL"] = "1 seconds"
     for key, topic in settings.kafka.topics.items():
         env[f"BRANDLAKE_KAFKA__TOPICS__{key.upper()}__NAME"] = topic.name
     return env

@@ -32,13 +32,17 @@ def executor_cache() -> Path:
 
 
 def exports_cache() -> Path:
-    """Where this machine keeps exported models (`udfs/detection/backends.py`): in Spark's
-    first local dir (`SPARK_LOCAL_DIRS`), else the temporary folder. Not per application:
-    exports are keyed by the weights' content, so a restarted job reuses them instead of
-    exporting again (seconds per model)."""
+    """Where this machine keeps exported models (`udfs/detection/backends.py`): beside Spark's
+    first local dir, else in the temporary folder. Not per application: exports are keyed by
+    the weights' content, so a restarted job reuses them instead of exporting again (10 s and
+    more per model on 2 cores)."""
     local_dirs = os.environ.get("SPARK_LOCAL_DIRS", "")
-    root = local_dirs.split(",")[0] if local_dirs else tempfile.gettempdir()
-    return Path(root) / "brandlake-exports"
+    root = Path(local_dirs.split(",")[0] if local_dirs else tempfile.gettempdir())
+    if root.name.startswith("blockmgr-"):
+        # What a Python worker is given is the application's block manager folder, deleted
+        # when the application ends: the folder that holds it outlives a restart.
+        root = root.parent
+    return root / "brandlake-exports"
 
 
 def local_weights(name: str, version: str, source: str, tracking_uri: str = "") -> Path:

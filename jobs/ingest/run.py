@@ -1,7 +1,7 @@
 """`brandlake ingest rtmp|file`: run ffmpeg into HLS and announce segments as they finish.
 
 brandlake ingest rtmp --stream-id arena-live [--listen rtmp://127.0.0.1:1935/live/KEY] [--once]
-brandlake ingest file PATH --stream-id arena-live [--realtime]
+brandlake ingest file PATH --stream-id arena-live [--realtime] [--loop]
 """
 
 from __future__ import annotations
@@ -84,13 +84,15 @@ def _run_ffmpeg(command, logfile: Path, announcer, settings: Settings, out_dir: 
                 announcer.scan()
                 _check_free_space(settings, out_dir, process)
                 time.sleep(settings.ingest.poll_interval_s)
-        except BaseException:
+        except BaseException as stopped:
             # Ctrl-C, a full disk, Kafka down: let ffmpeg close the playlist, then stop.
             process.send_signal(signal.SIGINT)
             try:
                 process.wait(15)
             except subprocess.TimeoutExpired:
                 process.kill()
+            if isinstance(stopped, KeyboardInterrupt):
+                announcer.scan()  # a clean stop also announces the segments ffmpeg closed
             raise
     return process.returncode
 
@@ -127,6 +129,11 @@ def main(argv: list[str] | None = None) -> IngestResult:
     file = modes.add_parser("file", help="ingest a video file")
     file.add_argument("path", type=Path)
     file.add_argument("--realtime", action="store_true", help="pace at the video's own speed")
+    file.add_argument(
+        "--loop",
+        action="store_true",
+        help="play the file over and over until stopped (a test channel, a looped slate)",
+    )
     for sub in (rtmp, file):
         sub.add_argument("--stream-id", required=True)
         add_set_option(sub)
@@ -136,7 +143,7 @@ def main(argv: list[str] | None = None) -> IngestResult:
     if args.mode == "file":
         if not args.path.is_file():
             raise IngestError(f"no such video file: {args.path}")
-        source = ["-i", str(args.path.resolve())]
+        source = [*(["-stream_loop", "-1"] if args.loop else []), "-i", str(args.path.resolve())]
         return ingest(settings, args.stream_id, source, transcode=True, realtime=args.realtime)
     url = args.listen or settings.ingest.listen.format(stream_id=args.stream_id)
     log.info("%s: waiting for a publisher at %s", args.stream_id, url)
