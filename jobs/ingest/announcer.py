@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -173,10 +174,13 @@ def last_announced_on_kafka(settings: Settings, stream_id: str, lookback: int = 
         pending = {p for p in ends if ends[p] > starts[p]}
         consumer.assign([TopicPartition(topic, p, starts[p]) for p in pending])
         last, key = -1, stream_id.encode()
-        while pending:
-            messages = consumer.consume(1000, timeout=timeout)
-            if not messages:
-                break
+        deadline = time.monotonic() + timeout
+        while pending and time.monotonic() < deadline:
+            # Short polls: a long one waits its whole timeout for 1000 records that a topic of
+            # a few segments never has (every restart of ingest stalled 10 s here).
+            messages = consumer.consume(1000, timeout=0.2)
+            if messages:
+                deadline = time.monotonic() + timeout  # progress: the timeout is per stall
             for message in messages:
                 if message.error() is not None:
                     continue

@@ -7,6 +7,7 @@ brandlake ingest file PATH --stream-id arena-live [--realtime] [--loop]
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import shutil
 import signal
@@ -19,7 +20,7 @@ from jobs.common.config import Settings, add_set_option, parse_overrides
 from jobs.common.kafka import check_broker, client_config
 from jobs.entrypoint import command_settings
 from jobs.ingest.announcer import SegmentAnnouncer
-from jobs.ingest.ffmpeg import hls_command
+from jobs.ingest.ffmpeg import hls_command, start_number
 from jobs.ingest.storage import segment_store, spool_dir
 
 log = logging.getLogger("brandlake.ingest")
@@ -58,7 +59,8 @@ def ingest(
     logfile.parent.mkdir(parents=True, exist_ok=True)
     done = 0
     while sessions is None or done < sessions:
-        command = hls_command(source, out_dir, settings.ingest, transcode, realtime)
+        first = start_number(out_dir, announcer.last_sequence)
+        command = hls_command(source, out_dir, settings.ingest, transcode, realtime, first)
         log.info("%s: ffmpeg %s -> %s", stream_id, " ".join(source), out_dir)
         returncode = _run_ffmpeg(command, logfile, announcer, settings, out_dir)
         announcer.scan()
@@ -86,15 +88,26 @@ def _run_ffmpeg(command, logfile: Path, announcer, settings: Settings, out_dir: 
                 time.sleep(settings.ingest.poll_interval_s)
         except BaseException as stopped:
             # Ctrl-C, a full disk, Kafka down: let ffmpeg close the playlist, then stop.
-            process.send_signal(signal.SIGINT)
-            try:
-                process.wait(15)
-            except subprocess.TimeoutExpired:
-                process.kill()
+            _stop_ffmpeg(process, interrupted=isinstance(stopped, KeyboardInterrupt))
             if isinstance(stopped, KeyboardInterrupt):
                 announcer.scan()  # a clean stop also announces the segments ffmpeg closed
             raise
     return process.returncode
+
+
+def _stop_ffmpeg(process: subprocess.Popen, interrupted: bool) -> None:
+    """Stop ffmpeg so that it finishes its segment and playlist. A Ctrl-C (or SIGINT to the
+    process group) reached ffmpeg too: a second SIGINT would make it abort its writes and
+    leave an empty playlist, so it gets one only if it is still running 2 s later."""
+    if interrupted:
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            process.wait(2)
+    if process.poll() is None:
+        process.send_signal(signal.SIGINT)
+    try:
+        process.wait(15)
+    except subprocess.TimeoutExpired:
+        process.kill()
 
 
 def _check_free_space(settings: Settings, out_dir: Path, process=None) -> None:

@@ -34,6 +34,7 @@ from tests.support import BRANDLAKE, job_env, read_table, start_job
 
 JOBS = ("bronze_ingest", "frame_analysis", "exposure_revenue")
 INGEST = "ingest"
+UNREADABLE_STREAM = "unreadable-feed"  # where the unreadable segments are announced
 # Topics each job reads (keys of `kafka.topics`): it has caught up when its last committed
 # batch ends at their end offsets.
 JOB_INPUTS = {
@@ -247,6 +248,12 @@ def progress(settings: Settings, job: str) -> tuple[int, int]:
     return (planned[-1] if planned else -1, committed[-1] if committed else -1)
 
 
+def query_started(settings: Settings, job: str) -> bool:
+    """Whether the job's query runs (Spark writes the checkpoint's metadata when it starts)."""
+    query = getattr(settings.jobs, job).query_name
+    return (Path(settings.checkpoint_uri(query)) / "metadata").exists()
+
+
 def describe(settings: Settings, job: str) -> str:
     planned, committed = progress(settings, job)
     if planned > committed:
@@ -293,10 +300,9 @@ def lag(settings: Settings, job: str) -> int:
 # --- the faults ---------------------------------------------------------------------------
 
 
-def python_workers(group: int) -> list[int]:
-    """The Python workers of the Spark driver in process group `group`: the children of the
-    PySpark daemon its JVM started (the daemon leads a process group of its own)."""
-    processes: dict[int, tuple[int, int, bytes]] = {}  # pid -> (parent, group, command line)
+def _processes() -> dict[int, tuple[int, int, int, bytes]]:
+    """pid -> (parent, process group, CPU ticks so far, command line) of every process."""
+    found = {}
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
             try:
@@ -304,18 +310,42 @@ def python_workers(group: int) -> list[int]:
                 cmdline = (entry / "cmdline").read_bytes()
             except OSError:
                 continue
-            processes[int(entry.name)] = (int(fields[1]), int(fields[2]), cmdline)
+            ticks = int(fields[11]) + int(fields[12])  # utime + stime
+            found[int(entry.name)] = (int(fields[1]), int(fields[2]), ticks, cmdline)
+    return found
+
+
+def python_workers(group: int) -> dict[int, int]:
+    """The Python workers of the Spark driver in process group `group` (the children of the
+    PySpark daemon its JVM started; the daemon leads a group of its own): pid -> CPU ticks."""
+    processes = _processes()
     daemons = {
         pid
-        for pid, (parent, _, cmdline) in processes.items()
-        if b"pyspark.daemon" in cmdline and processes.get(parent, (0, 0, b""))[1] == group
+        for pid, (parent, _, _, cmdline) in processes.items()
+        if b"pyspark.daemon" in cmdline and processes.get(parent, (0, 0, 0, b""))[1] == group
     }
-    return sorted(pid for pid, (parent, _, _) in processes.items() if parent in daemons)
+    return {pid: p[2] for pid, p in processes.items() if p[0] in daemons}
+
+
+def busy_python_worker(group: int, rng: random.Random, timeout_s: float = 10.0) -> int | None:
+    """A worker that is running a task (it used CPU in the last 0.2 s), waiting up to
+    `timeout_s` for one; else any worker; None when there is none."""
+    deadline = time.monotonic() + timeout_s
+    before = python_workers(group)
+    while before:
+        time.sleep(0.2)
+        after = python_workers(group)
+        busy = sorted(pid for pid, ticks in after.items() if ticks > before.get(pid, ticks))
+        if busy or time.monotonic() > deadline:
+            return rng.choice(busy or sorted(after)) if after else None
+        before = after
+    return None
 
 
 def unreadable_segment(settings: Settings, stream_id: str, number: int, rng: random.Random):
     """A segment event whose file holds bytes no decoder reads, announced as ingest would;
-    returns the event's payload (the quarantine must hold it)."""
+    returns the event's payload (the quarantine must hold it). On a stream of its own: ingest
+    resumes a stream after the highest sequence the topic holds for it."""
     landing = Path(settings.landing_uri(stream_id))
     landing.mkdir(parents=True, exist_ok=True)
     path = landing / f"unreadable-{number:03d}.ts"
@@ -371,15 +401,20 @@ class Pipeline:
         self.supervisor = Supervisor(self.log)
         self.rng = random.Random(self.seed)
 
-    def start(self, rate_per_s: float, bad_ratio: float) -> None:
+    def start(self, rate_per_s: float, bad_ratio: float, timeout_s: float) -> None:
+        """Start the jobs; once their queries run (frame_analysis has loaded its models), the
+        live input: a backlog from the minute the models take to load would only slow the
+        first batches, and the faults belong to a pipeline that keeps up."""
         for job in JOBS:
             log_path = self.folder / f"{job}.log"
             self.supervisor.add(
                 job,
                 lambda j=job, p=log_path: start_job(j, self.settings, p, env=self.job_overrides),
             )
-        self.supervisor.add(INGEST, self._ingest)
         self.supervisor.start()
+        self.wait_until(lambda: all(query_started(self.settings, j) for j in JOBS),
+                        "the three queries started", timeout_s)  # fmt: skip
+        self.supervisor.add(INGEST, self._ingest)
         self.traffic = Traffic(self.settings, self.seed, rate_per_s, bad_ratio)
         self.traffic.start()
 
@@ -410,19 +445,19 @@ class Pipeline:
             outcome = f"down and back in {time.monotonic() - started:.1f} s"
         elif fault.kind == "kill_python_worker":
             process = self.supervisor.processes[target].running
-            workers = python_workers(process.pid) if process and process.poll() is None else []
-            if workers:
-                victim = self.rng.choice(workers)
+            alive = process is not None and process.poll() is None
+            victim = busy_python_worker(process.pid, self.rng) if alive else None
+            if victim:
                 os.kill(victim, signal.SIGKILL)
-                outcome = f"SIGKILL worker {victim} of {len(workers)}"
+                outcome = f"SIGKILL Python worker {victim}"
             else:
                 outcome = "no Python worker running: nothing killed"
         elif fault.kind == "unreadable_segment":
             number = len(self.unreadable)
             self.unreadable.append(
-                unreadable_segment(self.settings, self.stream_id, number, self.rng)
+                unreadable_segment(self.settings, UNREADABLE_STREAM, number, self.rng)
             )
-            outcome = f"announced unreadable-{number:03d}.ts on {self.stream_id}"
+            outcome = f"announced unreadable-{number:03d}.ts on {UNREADABLE_STREAM}"
         else:
             assert fault.kind == "malformed_burst", fault.kind
             self.traffic.burst()

@@ -22,6 +22,7 @@ import json
 import os
 import time
 from collections import Counter
+from pathlib import Path
 
 import pytest
 import redis
@@ -30,6 +31,8 @@ from jobs import bronze_ingest, exposure_revenue, frame_analysis
 from jobs.common.config import Settings
 from jobs.common.kafka import ensure_topics
 from jobs.common.live_state import redis_url
+from jobs.ingest.ffmpeg import PLAYLIST
+from jobs.ingest.playlist import read_playlist
 from jobs.sample_media import generate
 from schemas.tables import BRONZE_TABLES, GOLD_TABLES, QUARANTINE, SILVER_TABLES
 from tests.chaos.harness import (
@@ -93,11 +96,11 @@ def test_faults_at_random_leave_the_lake_exact(brand_champion, stack, tmp_path):
     )  # fmt: skip
     started = time.monotonic()
     try:
-        pipeline.start(AD_STEPS_PER_S, bad_ratio=0.01)
         with timed(print, "until frame_analysis committed its first segment"):
+            pipeline.start(AD_STEPS_PER_S, bad_ratio=0.01, timeout_s=600)
             pipeline.wait_until(
                 lambda: committed_batch(settings, "silver.segment_context") >= 0,
-                "the pipeline flowing", 600,
+                "the pipeline flowing", 300,
             )  # fmt: skip
         opened = time.monotonic()
         for fault in faults:
@@ -132,11 +135,18 @@ def test_faults_at_random_leave_the_lake_exact(brand_champion, stack, tmp_path):
             expected[(names[record.topic], record.value)] += readers[record.topic]
     assert Counter((q["kafka_topic"], q["payload"]) for q in quarantined) == expected
 
+    # Ingest: every segment ffmpeg finished announced once, numbered without a gap.
+    listed, _ = read_playlist(Path(settings.landing_uri(DEMO_STREAM)) / PLAYLIST)
+    segments = read_table(settings, "bronze.segments").to_pylist()
+    sequences = sorted(s["sequence"] for s in segments if s["stream_id"] == DEMO_STREAM)
+    assert sequences == list(range(len(sequences))), "a segment announced twice, or a gap"
+    assert listed and {e.sequence for e in listed} == set(sequences)
+
     # Silver: every announced segment analysed, each frame and frame message once.
     frames = read_table(settings, "silver.segment_context").to_pylist()
     keys = [(f["segment_id"], f["frame_index"], f["refined"]) for f in frames]
     assert len(keys) == len(set(keys)), "a frame analysed twice"
-    announced = set(read_table(settings, "bronze.segments").column("event_id").to_pylist())
+    announced = {s["event_id"] for s in segments}
     readable = announced - {json.loads(p)["event_id"] for p in pipeline.unreadable}
     assert {f["segment_id"] for f in frames} == readable, "an announced segment not analysed"
     frame_ids = read_table(settings, "silver.frame_brands").column("frame_id").to_pylist()

@@ -208,3 +208,56 @@ def test_a_crash_between_kafka_ack_and_state_file_announces_nothing_twice(isolat
     assert again.last_sequence == result.last_sequence
     assert again.scan() == []
     assert [e["sequence"] for e in announced(settings)] == list(range(result.last_sequence + 1))
+
+
+def test_ctrl_c_stops_ingest_with_its_playlist_whole(isolated_settings, tmp_path):
+    """Ctrl-C signals ingest and its ffmpeg together; a second SIGINT made ffmpeg abort its
+    writes and leave an empty playlist, after which the next run numbered from 0 again (found
+    by the chaos soak)."""
+    settings = isolated_settings()
+    args = ["ingest", "file", str(shared_video()), "--stream-id", "cam", "--realtime", "--loop"]
+    with open(tmp_path / "ingest.log", "wb") as log:
+        running = subprocess.Popen(
+            [sys.executable, "-m", "jobs.cli", *args, *set_args(settings)],
+            stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        )  # fmt: skip
+    landing = Path(settings.landing_uri("cam"))
+    deadline = time.monotonic() + 60
+    while len(read_playlist(landing / PLAYLIST)[0]) < 2:
+        assert running.poll() is None, (tmp_path / "ingest.log").read_text()
+        assert time.monotonic() < deadline, "no segments in 60 s"
+        time.sleep(0.1)
+    os.killpg(running.pid, signal.SIGINT)  # what Ctrl-C in a terminal does
+    running.wait(30)
+    entries, ended = read_playlist(landing / PLAYLIST)
+    assert ended and len(entries) >= 2
+    assert all((landing / e.filename).stat().st_size > 0 for e in entries)
+    # the segment ffmpeg closed on the way out is announced too
+    assert [e["sequence"] for e in announced(settings)] == [e.sequence for e in entries]
+
+
+def test_a_playlist_emptied_by_a_crash_never_renumbers_segments(isolated_settings):
+    settings = isolated_settings()
+    source = ["-i", str(shared_video()), "-t", "5"]
+    first = ingest(settings, "cam", source, transcode=True)
+    oldest = (first.landing / "seg_000000.ts").read_bytes()
+    (first.landing / PLAYLIST).write_text("")  # ffmpeg killed as it rewrote the playlist
+    second = ingest(settings, "cam", source, transcode=True)
+    assert (first.landing / "seg_000000.ts").read_bytes() == oldest
+    sequences = [e["sequence"] for e in announced(settings)]
+    assert sequences == list(range(second.last_sequence + 1))
+    assert second.last_sequence > first.last_sequence
+
+
+def test_ffmpeg_numbers_on_after_every_segment_announced_or_on_disk(tmp_path):
+    from jobs.ingest.ffmpeg import start_number
+
+    assert start_number(tmp_path, -1) == 0
+    for name in ("seg_000004.ts", "seg_000009.ts", "seg_000012.ts.tmp", "index.m3u8"):
+        (tmp_path / name).write_bytes(b"")  # an empty playlist: a crash as it was rewritten
+    assert start_number(tmp_path, 2) == 10
+    assert start_number(tmp_path, 15) == 16
+    (tmp_path / PLAYLIST).write_text(
+        "#EXTM3U\n#EXT-X-MEDIA-SEQUENCE:9\n#EXTINF:2.0,\nseg_000009.ts\n"
+    )
+    assert start_number(tmp_path, 15) == 0  # ffmpeg appends to the playlist's own numbering
