@@ -17,6 +17,7 @@ brandlake evaluate brand-detector      the detector on held-out scenes and brand
 brandlake quality                      Great Expectations over the lake (the data_quality DAG)
 brandlake maintenance                  compact, VACUUM, prune checkpoints and landing (the DAG)
 brandlake tables                       the lake's tables, their rows and where they are
+brandlake sql [QUERY] [-f FILE] [...]  SQL over the lake's tables by name (DuckDB, no Spark)
 brandlake spark-sql [QUERY]            Spark SQL over the lake's tables by name (stdin: many)
 brandlake demo                         the whole pipeline on a sample broadcast, then a summary
 brandlake dashboard                    the Streamlit app: live player, exposure, revenue, health
@@ -47,6 +48,7 @@ OWN_PARSERS = {
     "quality": "jobs.quality.run",
     "maintenance": "jobs.maintenance.run",
     "yield": "jobs.yield_optimization",
+    "sql": "jobs.analytics.sql",
 }
 
 
@@ -92,6 +94,7 @@ def main(argv: list[str] | None = None) -> int:
     commands.add_parser(
         "yield", help="learn floor prices, publish them, read out the experiment", add_help=False
     )
+    commands.add_parser("sql", help="SQL over the lake's tables by name (DuckDB)", add_help=False)
     tables = commands.add_parser("tables", help="list the lake's tables")
     add_set_option(tables)
     spark_sql = commands.add_parser("spark-sql", help="Spark SQL over the lake's tables")

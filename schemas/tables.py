@@ -30,6 +30,7 @@ class TableSpec:
     # Nullable columns added after tables were first made: added to an existing table that
     # lacks them (its earlier rows read null), instead of refusing it (jobs/common/delta_sink.py)
     added_columns: tuple[str, ...] = ()
+    producer: str = ""  # the command that writes it, for "not written yet: run ..." messages
 
     @property
     def columns(self) -> list[str]:
@@ -67,6 +68,7 @@ def bronze_table(event: EventSchema) -> TableSpec:
         doc=f"{event.doc} One row per valid Kafka record, partitioned by the date of "
         f"{event.event_time}.",
         added_columns=tuple(f.name for f in event.fields if f.added_later),
+        producer="brandlake run bronze-ingest",
     )
 
 
@@ -74,6 +76,7 @@ BRONZE_TABLES: dict[str, TableSpec] = {t: bronze_table(e) for t, e in EVENT_SCHE
 
 QUARANTINE = TableSpec(
     name="bronze.quarantine",
+    producer="brandlake run bronze-ingest (and frame-analysis, exposure-revenue)",
     schema=pa.schema(
         [
             *KAFKA_COORDINATES,
@@ -103,6 +106,7 @@ _ANALYSED = [
 
 DETECTIONS = TableSpec(
     name="silver.detections",
+    producer="brandlake run frame-analysis",
     schema=pa.schema(
         [
             pa.field("detection_id", pa.string()),  # <segment_id>-<frame_index>-<kind>-<n>
@@ -126,6 +130,7 @@ DETECTIONS = TableSpec(
 
 SEGMENT_CONTEXT = TableSpec(
     name="silver.segment_context",
+    producer="brandlake run frame-analysis",
     schema=pa.schema(
         [
             *_SEGMENT_FRAME,
@@ -176,6 +181,7 @@ _BRAND_SEEN = pa.struct(
 
 FRAME_BRANDS = TableSpec(
     name="silver.frame_brands",
+    producer="brandlake run exposure-revenue",
     schema=pa.schema(
         [
             pa.field("frame_id", pa.string()),
@@ -199,6 +205,7 @@ FRAME_BRANDS = TableSpec(
 
 IMPRESSION_LOG = TableSpec(
     name="silver.impressions",
+    producer="brandlake run exposure-revenue",
     schema=pa.schema(
         [
             pa.field("event_id", pa.string()),
@@ -217,6 +224,7 @@ IMPRESSION_LOG = TableSpec(
 
 CLICKS = TableSpec(
     name="silver.clicks",
+    producer="brandlake run exposure-revenue",
     schema=pa.schema(
         [
             pa.field("event_id", pa.string()),
@@ -233,6 +241,7 @@ CLICKS = TableSpec(
 
 BRAND_EXPOSURE_MINUTE = TableSpec(
     name="gold.brand_exposure_minute",
+    producer="brandlake run exposure-revenue",
     schema=pa.schema(
         [
             pa.field("stream_id", pa.string()),
@@ -260,6 +269,7 @@ BRAND_EXPOSURE_MINUTE = TableSpec(
 
 IMPRESSION_CONTEXT = TableSpec(
     name="gold.impression_context",
+    producer="brandlake run exposure-revenue",
     schema=pa.schema(
         [
             pa.field("event_id", pa.string()),
@@ -284,6 +294,7 @@ IMPRESSION_CONTEXT = TableSpec(
 
 REVENUE_MINUTE = TableSpec(
     name="gold.revenue_minute",
+    producer="brandlake run exposure-revenue",
     schema=pa.schema(
         [
             pa.field("stream_id", pa.string()),
@@ -306,6 +317,7 @@ GOLD_TABLES = [BRAND_EXPOSURE_MINUTE, IMPRESSION_CONTEXT, REVENUE_MINUTE]
 
 DATA_QUALITY_RESULTS = TableSpec(
     name="ops.data_quality_results",
+    producer="brandlake quality",
     schema=pa.schema(
         [
             pa.field("run_id", pa.string()),
@@ -331,6 +343,7 @@ DATA_QUALITY_RESULTS = TableSpec(
 
 TABLE_STATS = TableSpec(
     name="ops.table_stats",
+    producer="brandlake maintenance",
     schema=pa.schema(
         [
             pa.field("run_time", TIMESTAMP),
@@ -352,6 +365,7 @@ OPS_TABLES = [DATA_QUALITY_RESULTS, TABLE_STATS]
 
 FLOOR_RULES = TableSpec(
     name="gold.floor_rules",
+    producer="brandlake yield",
     schema=pa.schema(
         [
             pa.field("version", pa.string()),  # the rule set's
@@ -373,6 +387,7 @@ FLOOR_RULES = TableSpec(
 
 FLOOR_REPLAY = TableSpec(
     name="gold.floor_replay",
+    producer="brandlake yield",
     schema=pa.schema(
         [
             pa.field("version", pa.string()),  # the learnt rule set's
@@ -390,6 +405,7 @@ FLOOR_REPLAY = TableSpec(
 
 YIELD_EXPERIMENT = TableSpec(
     name="gold.yield_experiment",
+    producer="brandlake yield",
     schema=pa.schema(
         [
             pa.field("hour", TIMESTAMP),
@@ -414,6 +430,7 @@ YIELD_EXPERIMENT = TableSpec(
 
 CTR_MODEL_EVALUATION = TableSpec(
     name="gold.ctr_model_evaluation",
+    producer="brandlake train ctr-model",
     schema=pa.schema(
         [
             pa.field("version", pa.string()),  # the registered ctr-model version trained

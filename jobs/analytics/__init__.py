@@ -1,0 +1,1 @@
+"""What analysts use: SQL over the lake's tables by name."""
