@@ -77,3 +77,17 @@ def revenue_rollup(
         .sort_values("revenue", ascending=False, kind="stable")
         .reset_index(drop=True)
     )
+
+
+QUALITY_PARTS = ["mean_size_share", "position_weight", "clarity", "clutter"]
+
+
+def quality_breakdown(minutes: pd.DataFrame) -> dict[str, float]:
+    """The parts of one brand's quality over `gold.brand_exposure_minute` rows: size, position,
+    clarity and clutter, each minute weighted by the brand's screen seconds in it (as the
+    minutes weigh their frames by the time each stands for); `max_size_share` the largest."""
+    seconds = minutes.screen_seconds.sum() if not minutes.empty else 0.0
+    parts = {p: float(ratio((minutes[p] * minutes.screen_seconds).sum(), seconds))
+             for p in QUALITY_PARTS}  # fmt: skip
+    parts["max_size_share"] = float(minutes.max_size_share.max()) if seconds else 0.0
+    return parts
