@@ -1,9 +1,11 @@
 """Brand exposure: screen time, share of voice, quality index and media value per brand over
-time, from gold.brand_exposure_minute, with filters and a CSV download."""
+time, from gold.brand_exposure_minute, with filters, a CSV download and a brand's sponsorship
+report."""
 
 import streamlit as st
 
 from dashboards import data, ui
+from jobs.analytics.sponsorship import ReportError, ReportScope, build_report, render_html
 
 conf = ui.settings()
 currency = conf.catalog.rate_card.currency
@@ -62,6 +64,24 @@ st.download_button(
     mime="text/csv",
     key="download",
 )
+st.subheader("Sponsorship report")
+brand = st.selectbox("Brand", per_brand.brand_id, key="report_brand")
+streams = minutes.stream_id.unique()
+scope = ReportScope(brand, streams[0] if len(streams) == 1 else None, start, end)
+st.caption(f"{brand} on {scope.describe()}: what `brandlake report` writes, as one HTML file.")
+if st.button("Make the report", key="make_report"):
+    try:
+        report = build_report(conf, scope)
+    except ReportError as err:
+        st.warning(str(err))
+    else:
+        st.download_button(
+            "Download the report (HTML)",
+            render_html(report).encode(),
+            file_name=f"{brand}-report.html",
+            mime="text/html",
+            key="download_report",
+        )
 st.caption(
     "Quality index: size, position, clarity, duration and clutter combined (weights in "
     "`exposure.quality`, formula in jobs/exposure/metrics.py); per brand weighted by screen "

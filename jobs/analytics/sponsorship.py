@@ -169,12 +169,13 @@ def sampling(settings: Settings, scope: ReportScope) -> str:
         delta.to_pyarrow_table(columns=["stream_id", "frame_time", "interval_s", "refined"])
         .to_pandas(), scope, "frame_time",
     )  # fmt: skip
-    if frames.empty:
-        return "no analysed frames in the lake"
+    if frames.empty or not frames.interval_s.sum() > 0:
+        return "unknown: no analysed frames with their intervals in the lake"
     # Frames stand for the video up to the next one, boundary frames included: their
     # intervals add up to the video's length, over which the sampled ones were spread.
-    fps = round(2 * (~frames.refined).sum() / frames.interval_s.sum()) / 2  # to half a frame
-    ends = ("refined to the exact frame (brand detector only)" if frames.refined.any()
+    refined = frames.refined.fillna(False).astype(bool)  # null in rows older than the column
+    fps = round(2 * (~refined).sum() / frames.interval_s.sum()) / 2  # to half a frame
+    ends = ("refined to the exact frame (brand detector only)" if refined.any()
             else f"within {0.5 / fps:.2g} s")  # fmt: skip
     return f"about {fps:g} times a second; appearances start and end {ends}"
 

@@ -69,6 +69,11 @@ def test_exposure_page_totals_per_brand_and_filters(small_lake):
     assert metrics(at)["Screen time"] == "42.0 s"
     assert len(at.dataframe[1].value) == 2  # fizzco's two minutes
 
+    at.button(key="make_report").click().run()
+    assert not at.exception and not at.warning
+    download = at.get("download_button")[-1]
+    assert download.proto.label == "Download the report (HTML)"
+
 
 def test_revenue_page_per_campaign_and_by_scene_and_safety(small_lake):
     at = page("views/revenue.py")
