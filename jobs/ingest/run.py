@@ -153,14 +153,18 @@ def main(argv: list[str] | None = None) -> IngestResult:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     settings = command_settings(parse_overrides(args.set))
-    if args.mode == "file":
-        if not args.path.is_file():
-            raise IngestError(f"no such video file: {args.path}")
-        source = [*(["-stream_loop", "-1"] if args.loop else []), "-i", str(args.path.resolve())]
-        return ingest(settings, args.stream_id, source, transcode=True, realtime=args.realtime)
-    url = args.listen or settings.ingest.listen.format(stream_id=args.stream_id)
-    log.info("%s: waiting for a publisher at %s", args.stream_id, url)
-    sessions = 1 if args.once else None
-    return ingest(
-        settings, args.stream_id, ["-listen", "1", "-i", url], args.transcode, False, sessions
-    )
+    try:
+        if args.mode == "file":
+            if not args.path.is_file():
+                raise IngestError(f"no such video file: {args.path}")
+            loop = ["-stream_loop", "-1"] if args.loop else []
+            source = [*loop, "-i", str(args.path.resolve())]
+            return ingest(settings, args.stream_id, source, transcode=True, realtime=args.realtime)
+        url = args.listen or settings.ingest.listen.format(stream_id=args.stream_id)
+        log.info("%s: waiting for a publisher at %s", args.stream_id, url)
+        sessions = 1 if args.once else None
+        listen = ["-listen", "1", "-i", url]
+        return ingest(settings, args.stream_id, listen, args.transcode, False, sessions)
+    except KeyboardInterrupt:
+        log.info("%s: stopped; every segment ffmpeg finished is announced", args.stream_id)
+        raise SystemExit(130) from None  # the shell's code for a Ctrl-C

@@ -228,7 +228,8 @@ def test_ctrl_c_stops_ingest_with_its_playlist_whole(isolated_settings, tmp_path
         assert time.monotonic() < deadline, "no segments in 60 s"
         time.sleep(0.1)
     os.killpg(running.pid, signal.SIGINT)  # what Ctrl-C in a terminal does
-    running.wait(30)
+    assert running.wait(30) == 130
+    assert "Traceback" not in (tmp_path / "ingest.log").read_text()
     entries, ended = read_playlist(landing / PLAYLIST)
     assert ended and len(entries) >= 2
     assert all((landing / e.filename).stat().st_size > 0 for e in entries)
