@@ -59,11 +59,17 @@ INSTALL_REQUIRES = [
     "zstandard==0.25.0",
     # The dashboard (hls.js comes from dashboards/package.json through npm)
     "streamlit==1.67.0",
+    # Analysts: the sponsorship report's charts and frames, the notebooks' kernel
+    "matplotlib==3.11.2",
+    "pillow==13.0.0",
+    "ipykernel==7.4.0",
 ]
 
 DEV_REQUIRES = [
     "kafka-python==3.0.12",  # the second plain-consumer baseline in tests/perf
     "hypothesis==6.170.17",  # property tests: generated payloads, requests, configuration
+    "nbclient==0.11.0",  # runs every notebook top to bottom in the tests
+    "nbformat==5.11.1",
     # An S3 API server on loopback for the object-store lake's tests (moto's server mode: its
     # S3 service, Flask to serve it); it honours conditional writes, which delta-rs commits with
     "moto[s3]==5.2.5",

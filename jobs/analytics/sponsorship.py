@@ -155,7 +155,7 @@ def build_report(settings: Settings, scope: ReportScope, thumbnails: bool = True
         model_versions=[],
         sampling=sampling(settings, scope),
     )
-    detections = _brand_detections(settings, scope)
+    detections = brand_detections(settings, scope)
     report.model_versions = sorted(detections.model_version.unique())
     report.moments = best_moments(settings, detections, thumbnails)
     return report
@@ -191,7 +191,7 @@ def _coverage(every_minute: pd.DataFrame, in_scope: pd.DataFrame) -> str:
     return f"gold.brand_exposure_minute has minutes from {first} to {last}, of {streams}"
 
 
-def _brand_detections(settings: Settings, scope: ReportScope) -> pd.DataFrame:
+def brand_detections(settings: Settings, scope: ReportScope) -> pd.DataFrame:
     delta = open_table(settings, DETECTIONS.name)
     if delta is None:
         return pd.DataFrame(columns=DETECTIONS.columns)
