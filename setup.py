@@ -63,6 +63,7 @@ INSTALL_REQUIRES = [
     "matplotlib==3.11.2",
     "pillow==13.0.0",
     "ipykernel==7.4.0",
+    "jupyterlab==4.6.6",  # `brandlake notebooks`
 ]
 
 DEV_REQUIRES = [

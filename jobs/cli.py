@@ -19,6 +19,7 @@ brandlake maintenance                  compact, VACUUM, prune checkpoints and la
 brandlake tables                       the lake's tables, their rows and where they are
 brandlake sql [QUERY] [-f FILE] [...]  SQL over the lake's tables by name (DuckDB, no Spark)
 brandlake report --brand B [...]       a brand's sponsorship report: one HTML file (and a PDF)
+brandlake notebooks [--port 8888]      JupyterLab over notebooks/ on loopback, the project's kernel
 brandlake spark-sql [QUERY]            Spark SQL over the lake's tables by name (stdin: many)
 brandlake demo                         the whole pipeline on a sample broadcast, then a summary
 brandlake dashboard                    the Streamlit app: live player, exposure, revenue, health
@@ -51,6 +52,7 @@ OWN_PARSERS = {
     "yield": "jobs.yield_optimization",
     "sql": "jobs.analytics.sql",
     "report": "jobs.analytics.sponsorship",
+    "notebooks": "jobs.analytics.notebooks",
 }
 
 
@@ -98,6 +100,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     commands.add_parser("sql", help="SQL over the lake's tables by name (DuckDB)", add_help=False)
     commands.add_parser("report", help="a brand's sponsorship report (HTML, PDF)", add_help=False)
+    commands.add_parser("notebooks", help="JupyterLab over notebooks/ (loopback)", add_help=False)
     tables = commands.add_parser("tables", help="list the lake's tables")
     add_set_option(tables)
     spark_sql = commands.add_parser("spark-sql", help="Spark SQL over the lake's tables")
