@@ -119,7 +119,9 @@ def register_tables(spark, settings: Settings) -> list[str]:
     """Name every existing table in `spark`'s catalog (`bronze.impressions`, `gold.revenue_minute`,
     ...) so analysts write `spark.sql("SELECT ... FROM gold.revenue_minute")`; returns the
     names registered. The catalog entries point at the lake's folders (external tables): they
-    live as long as the session, and dropping one never deletes data."""
+    live as long as the session, and dropping one never deletes data. Registering another
+    lake's tables moves the names to them (a name kept pointing at the first lake it was
+    registered for, so a session that switched lakes read the old one)."""
     registered = []
     for table in ALL_TABLES:
         if open_table(settings, table.name) is None:
@@ -127,7 +129,8 @@ def register_tables(spark, settings: Settings) -> list[str]:
         layer = table.name.split(".")[0]
         location = object_store.spark_path(settings.table_uri(table.name))
         spark.sql(f"CREATE DATABASE IF NOT EXISTS {layer}")
-        spark.sql(f"CREATE TABLE IF NOT EXISTS {table.name} USING delta LOCATION '{location}'")
+        spark.sql(f"DROP TABLE IF EXISTS {table.name}")  # external: the data stays
+        spark.sql(f"CREATE TABLE {table.name} USING delta LOCATION '{location}'")
         registered.append(table.name)
     return registered
 

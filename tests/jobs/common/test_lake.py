@@ -49,7 +49,7 @@ def impression_rows(table, count: int) -> pa.Table:
 
 
 @pytest.mark.spark
-def test_spark_sql_reads_the_tables_by_name(isolated_settings, spark):
+def test_spark_sql_reads_the_tables_by_name(isolated_settings, spark, tmp_path):
     settings = isolated_settings()
     table = BRONZE_TABLES["impressions"]
     frame = spark.createDataFrame(impression_rows(table, 10))
@@ -63,3 +63,9 @@ def test_spark_sql_reads_the_tables_by_name(isolated_settings, spark):
     # registering again (a second analyst session, or a new table) is harmless
     assert register_tables(spark, settings) == ["bronze.impressions"]
     assert spark.sql("select count(*) from bronze.impressions").first()[0] == 10
+    # another lake's tables take the names over; the first lake's data stays
+    other = isolated_settings(lake__root=str(tmp_path / "other-lake"))
+    DeltaSink(other).write(spark.createDataFrame(impression_rows(table, 3)), table, "q", 0)
+    assert register_tables(spark, other) == ["bronze.impressions"]
+    assert spark.sql("select count(*) from bronze.impressions").first()[0] == 3
+    assert len(DeltaTable(settings.table_uri(table.name)).to_pandas()) == 10
