@@ -3,18 +3,21 @@
     brandlake run exposure-revenue [--available-now]
 
 Reads the `detections` topic (one message per analysed frame, from frame_analysis),
-`impressions` and the clicks among `viewer_events`, in event time. Each micro-batch:
+`impressions` and `viewer_events` (clicks, and the players' beacons), in event time. Each
+micro-batch:
 
 1. extract -> transform -> load of the inputs: valid records become rows of `silver.frame_brands`,
-   `silver.impressions`, `silver.clicks` (malformed ones go to `bronze.quarantine` with the
-   reason). A record older than its stream's watermark (the newest event time of that stream and
-   topic so far minus `exposure.allowed_lateness_s`) is kept with `late = true` and counted, and
-   left out of gold. Exactly once per batch (Delta app transactions).
-2. The gold minutes the batch touched are recomputed from silver (`jobs/exposure/`): the
-   `gold.brand_exposure_minute`, `gold.impression_context` and `gold.revenue_minute` rows of those
-   streams and minutes are replaced in one commit per table, at most once per batch. Recomputing
-   from silver makes a replayed batch produce identical gold rows, and lets late-arriving frames
-   (video analysis runs behind the ad server) complete the context of impressions already seen.
+   `silver.impressions`, `silver.clicks` and `silver.player_events` (malformed ones go to
+   `bronze.quarantine` with the reason). A record older than its stream's watermark (the newest
+   event time of that stream and topic so far minus `exposure.allowed_lateness_s`) is kept with
+   `late = true` and counted, and left out of gold. Exactly once per batch (Delta app transactions).
+2. The gold minutes the batch touched are recomputed from silver (`jobs/exposure/`,
+   `jobs/audience/`): the `gold.brand_exposure_minute` (with its audience),
+   `gold.impression_context`, `gold.revenue_minute`, `gold.audience_minute` and `gold.qoe_minute`
+   rows of those streams and minutes are replaced in one commit per table, at most once per batch.
+   Recomputing from silver makes a replayed batch produce identical gold rows, and lets
+   late-arriving frames (video analysis runs behind the ad server) complete the context of
+   impressions already seen.
 3. Live aggregates go to Redis (`jobs/common/live_state.py`), set from gold, so a replay
    rewrites the same values.
 """
@@ -26,12 +29,21 @@ import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.dataset as ds
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql.streaming import StreamingQuery
 
+from jobs.audience.metrics import (
+    PLAYER_COLUMNS,
+    audience_exposure,
+    audience_minutes,
+    beacons,
+    qoe_minutes,
+    watch_intervals,
+)
 from jobs.common.config import Settings
 from jobs.common.delta_sink import DeltaSink, WriteResult
 from jobs.common.lake import OpenTables
@@ -49,12 +61,15 @@ from jobs.exposure.metrics import (
 from jobs.exposure.revenue import impression_context, revenue_minutes
 from schemas.events import IMPRESSIONS, VIEWER_EVENTS
 from schemas.tables import (
+    AUDIENCE_MINUTE,
     BRAND_EXPOSURE_MINUTE,
     CLICKS,
     FRAME_BRANDS,
     GOLD_TABLES,
     IMPRESSION_CONTEXT,
     IMPRESSION_LOG,
+    PLAYER_EVENTS,
+    QOE_MINUTE,
     QUARANTINE,
     REVENUE_MINUTE,
 )
@@ -62,12 +77,14 @@ from schemas.tables import (
 log = logging.getLogger("brandlake.exposure_revenue")
 
 TOPICS = ["detections", "impressions", "viewer_events"]
-INPUT_TABLES = {"detections": FRAME_BRANDS, "impressions": IMPRESSION_LOG, "viewer_events": CLICKS}
-TIME_COLUMN = {
-    "detections": "frame_time",
-    "impressions": "event_time",
-    "viewer_events": "event_time",
+# Where each kind of input lands (viewer events split into clicks and players' beacons)
+INPUT_TABLES = {
+    "detections": FRAME_BRANDS,
+    "impressions": IMPRESSION_LOG,
+    "clicks": CLICKS,
+    "player_events": PLAYER_EVENTS,
 }
+TIME_COLUMN = {key: "frame_time" if key == "detections" else "event_time" for key in INPUT_TABLES}
 
 
 # -- inputs ----------------------------------------------------------------------------------
@@ -122,20 +139,28 @@ def parse_frame_message(value: bytes | None) -> tuple[dict | None, list[str]]:
     }, []
 
 
-def _impression(value: bytes | None) -> tuple[dict | None, list[str]]:
-    return IMPRESSIONS.parse(value)
+Parsed = tuple[str, dict | None, list[str]]  # (input table key, row, why it is bad)
 
 
-def _click(value: bytes | None) -> tuple[dict | None, list[str]]:
+def _frame(value: bytes | None) -> Parsed:
+    return ("detections", *parse_frame_message(value))
+
+
+def _impression(value: bytes | None) -> Parsed:
+    return ("impressions", *IMPRESSIONS.parse(value))
+
+
+def _viewer_event(value: bytes | None) -> Parsed:
+    """A click (for CTR) or a player's beacon (for audience and QoE)."""
     event, why = VIEWER_EVENTS.parse(value)
-    if event is not None and event["event_type"] != "click":
-        return None, []  # valid, and not needed here
-    if event is not None and not event.get("campaign_id"):
-        return None, ["campaign_id: missing on a click"]
-    return event, why
+    if event is None or event["event_type"] != "click":
+        return "player_events", event, why
+    if not event.get("campaign_id"):
+        return "clicks", None, ["campaign_id: missing on a click"]
+    return "clicks", event, why
 
 
-PARSERS = {"detections": parse_frame_message, "impressions": _impression, "viewer_events": _click}
+PARSERS = {"detections": _frame, "impressions": _impression, "viewer_events": _viewer_event}
 
 
 @dataclass(frozen=True)
@@ -162,10 +187,10 @@ class SplitInputs:
         return {**out, QUARANTINE.name: records.quarantine}
 
     def _parse(self, topic: str, value: bytes | None) -> tuple[str | None, dict | None, list]:
-        key = self.topics.get(topic)
-        if key is None:
+        topic_key = self.topics.get(topic)
+        if topic_key is None:
             return None, None, [f"not an input topic: {topic}"]
-        row, why = PARSERS[key](value)
+        key, row, why = PARSERS[topic_key](value)
         return key, None if row is None else self._received(key, row), why
 
     def _received(self, key: str, row: dict) -> dict:
@@ -222,6 +247,8 @@ class GoldRows:
     exposure: list[dict]
     contexts: list[dict]
     revenue: list[dict]
+    audience: list[dict]
+    qoe: list[dict]
     ranges: dict[str, tuple[datetime, datetime]]  # stream -> (first, last) minute recomputed
 
 
@@ -248,18 +275,24 @@ def touched_minutes(settings: Settings, times: BatchTimes) -> dict[str, tuple[da
     (An appearance's duration also feeds the quality of the minute it started in; a frame that
     arrives out of order and joins two long runs leaves that term stale in an earlier minute
     until the minute is recomputed again.)
+
+    A player's beacon decides whether its session watched up to `audience.session_timeout_s`
+    either side of it, and whether a session that went quiet before it has ended (twice that
+    back: the first beacon of the stream past a quiet session's timeout closes it).
     """
     conf = settings.exposure
     back = timedelta(seconds=conf.max_frame_interval_s + conf.gap_tolerance_s)
     ahead = max(back, timedelta(seconds=conf.frame_max_age_s))
+    timeout = timedelta(seconds=settings.audience.session_timeout_s)
+    reach = {
+        "detections": (back, ahead),
+        "player_events": (2 * timeout, timeout),
+    }
     ranges: dict[str, tuple[datetime, datetime]] = {}
     for key, rows in times.items():
-        frames = key == "detections"
+        before, after = reach.get(key, (timedelta(0), timedelta(0)))
         for stream, at in zip(rows.column(0).to_pylist(), rows.column(1).to_pylist(), strict=True):
-            first, last = (
-                minute_of(at - back if frames else at),
-                minute_of(at + ahead if frames else at),
-            )
+            first, last = minute_of(at - before), minute_of(at + after)
             low, high = ranges.get(stream, (first, last))
             ranges[stream] = (min(low, first), max(high, last))
     return ranges
@@ -277,7 +310,8 @@ def recompute(
     keep the rate they were priced at, unless `reprice` (a backfill after a rate card change)."""
     settings = tables.settings
     conf = settings.exposure
-    exposure, contexts, clicks_seen = [], [], []
+    timeout = settings.audience.session_timeout_s
+    exposure, contexts, clicks_seen, audience, qoe = [], [], [], [], []
     for stream, (first, last) in sorted(ranges.items()):
         end = last + timedelta(minutes=1)
         history = first - timedelta(minutes=conf.lookback_minutes)
@@ -285,8 +319,19 @@ def recompute(
         frames, frame_ids = _frames(tables, _between("frame_time", stream, history, ahead))
         rate = rate_per_second(settings.catalog.rate_card, stream)
         priced = {} if reprice else priced_minutes(tables, stream, first, last)
+        margin = timedelta(seconds=timeout)
+        events = _beacons(tables, _between("event_time", stream, first - margin, end + margin))
+        spans = watch_intervals(events, timeout)
+        minutes = _minutes(first, last)
+        audience += audience_minutes(stream, events, spans, minutes, timeout)
+        qoe += qoe_minutes(stream, events, spans, minutes, timeout)
+        seen_by = audience_exposure(
+            [f for f in frames if first <= minute_of(f.frame_time) <= last],
+            spans,
+            conf.min_view_seconds,
+        )
         exposure += [
-            row
+            _with_audience(row, seen_by)
             for row in brand_exposure_minutes(
                 frames, conf.gap_tolerance_s, conf.quality, rate, priced
             )
@@ -295,7 +340,18 @@ def recompute(
         impressions = _rows(tables, IMPRESSION_LOG, _between("event_time", stream, first, end))
         contexts += impression_context(impressions, frames, frame_ids, conf.frame_max_age_s)
         clicks_seen += _rows(tables, CLICKS, _between("event_time", stream, first, end))
-    return GoldRows(exposure, contexts, revenue_minutes(contexts, clicks_seen), ranges)
+    revenue = revenue_minutes(contexts, clicks_seen)
+    return GoldRows(exposure, contexts, revenue, audience, qoe, ranges)
+
+
+def _with_audience(row: dict, seen_by: dict[tuple[datetime, str], tuple[float, int]]) -> dict:
+    viewer_seconds, impressions = seen_by.get((row["minute"], row["brand_id"]), (0.0, 0))
+    return {**row, "viewer_seconds": viewer_seconds, "exposure_impressions": impressions}
+
+
+def _minutes(first: datetime, last: datetime) -> list[datetime]:
+    count = int((last - first).total_seconds() // 60) + 1
+    return [first + timedelta(minutes=i) for i in range(count)]
 
 
 def priced_minutes(
@@ -313,6 +369,11 @@ def _rows(tables: OpenTables, table, where) -> list[dict]:
     rows = found.to_pylist() if found is not None else []
     unique = {row["event_id"]: row for row in rows}  # a record Kafka delivered twice counts once
     return sorted(unique.values(), key=lambda r: (r["event_time"], r["event_id"]))
+
+
+def _beacons(tables: OpenTables, where) -> pd.DataFrame:
+    found = tables.read(PLAYER_EVENTS.name, PLAYER_COLUMNS, where)
+    return beacons(found.to_pandas() if found is not None else pd.DataFrame(columns=PLAYER_COLUMNS))
 
 
 def _frames(tables: OpenTables, where) -> tuple[list[Frame], list[str]]:
@@ -362,6 +423,8 @@ def load_gold(sink: DeltaSink, gold: GoldRows, app_id: str, batch_id: int) -> li
         (BRAND_EXPOSURE_MINUTE, gold.exposure),
         (IMPRESSION_CONTEXT, gold.contexts),
         (REVENUE_MINUTE, gold.revenue),
+        (AUDIENCE_MINUTE, gold.audience),
+        (QOE_MINUTE, gold.qoe),
     ):
         stamped = [{**row, **extra.get(table.name, {}), "updated_at": now} for row in rows]
         data = pa.Table.from_pylist(stamped, schema=table.schema)

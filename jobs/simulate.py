@@ -4,17 +4,19 @@ Kafka: the ad server and its market.
     brandlake simulate --count 100000 [--rate 2000] [--seed 7] [--bad-ratio 0.01]
         [--set simulate.market.bidder_behaviour=shading] [--set simulate.screen=live]
 
-Viewers join the catalog's streams in proportion to their audience, play, send heartbeats, pause
-and buffer. Each ad opportunity is a second-price auction among the catalog's campaigns
-(`jobs/auction/market.py`) with the floor as a lazy reserve: the floors published in Redis
-(`brandlake:floors`, by `brandlake yield`) for the treatment arm, the static campaign floors for
-the holdout (`yield_optimization.holdout_share`, a stable hash of the auction id) and before any
-are published. Every auction goes to `auctions`; a filled one is also an impression (its event id
-is the auction id) and, with the hidden true click probability, a click a few seconds later.
-What is on screen comes from `simulate.screen`: simulated per stream, or frame_analysis' live
-state. Event times follow the configured rate (real time when paced). `--bad-ratio` replaces
-that share of records with malformed ones of known kinds, so quarantine can be checked.
-Deterministic for a seed (with simulated screens and the floors fixed).
+Viewers watch the catalog's streams in proportion to their audience: each session's player sends the
+beacons real players send (start, first frame with its startup time, heartbeats, stalls, bitrate
+switches, end or error, or nothing when a tab closes; `jobs/audience/players.py`), late and out of
+order as a collector receives them. Each ad opportunity is a second-price auction among the
+catalog's campaigns (`jobs/auction/market.py`) with the floor as a lazy reserve: the floors
+published in Redis (`brandlake:floors`, by `brandlake yield`) for the treatment arm, the static
+campaign floors for the holdout (`yield_optimization.holdout_share`, a stable hash of the auction
+id) and before any are published. Every auction goes to `auctions`; a filled one is also an
+impression (its event id is the auction id) and, with the hidden true click probability, a click a
+few seconds later. What is on screen comes from `simulate.screen`: simulated per stream, or
+frame_analysis' live state. Event times follow the configured rate (real time when paced).
+`--bad-ratio` replaces that share of records with malformed ones of known kinds, so quarantine can
+be checked. Deterministic for a seed (with simulated screens and the floors fixed).
 """
 
 from __future__ import annotations
@@ -44,6 +46,7 @@ from jobs.auction.market import (
     true_ctr,
 )
 from jobs.auction.screens import LiveScreens, Screens, SimulatedScreens
+from jobs.audience.players import Players, Session
 from jobs.common.config import Settings, add_set_option, parse_overrides
 from jobs.common.kafka import check_broker, client_config, producer
 from jobs.common.live_state import redis_url
@@ -61,7 +64,6 @@ BAD_KINDS = (
     "negative_price",
     "filled_under_floor",  # auctions only; other records get negative_price instead
 )
-BITRATES_KBPS = (800, 1500, 3000, 4500, 6000)
 TOPICS = ("impressions", "viewer_events", "auctions")
 
 
@@ -71,16 +73,6 @@ class SimulatedRecord:
     key: bytes
     value: bytes
     bad_kind: str | None = None
-
-
-@dataclass
-class _Viewer:
-    viewer_id: str
-    stream_id: str
-    joined: datetime
-    device: str
-    geo: str
-    bitrate: int
 
 
 @dataclass(order=True)
@@ -117,24 +109,36 @@ class EventSimulator:
         self.yield_conf = settings.yield_optimization
         self.bad_ratio = bad_ratio
         self.clock = start or datetime.now(UTC)
-        self.viewers: list[_Viewer] = []
+        ticks_per_s = 1 / self.spacing.total_seconds()
+        self.players = Players(
+            conf.players, catalog, seed, self.clock,
+            beacons_per_s=(1 - self.impression_share) * ticks_per_s,
+        )  # fmt: skip
         self.screens = screens or SimulatedScreens(catalog, seed)
         self.floors = floors
         self.ctr = ctr or ConstantCtr(conf.clicks.base_ctr)
         self.market = Market(
             catalog.campaigns, conf.market, self.yield_conf.safety_bands[0], self.random
         )
-        self.due: list[_Due] = []  # clicks, sent when the clock reaches them
-        self.scheduled = 0  # clicks ever scheduled: orders those due at the same time
-        self._stream_weights = [s.audience or 1 for s in catalog.streams]
+        self.due: list[_Due] = []  # beacons and clicks, sent when the clock reaches them
+        self.scheduled = 0  # records ever scheduled: orders those due at the same time
 
     def __iter__(self) -> Iterator[SimulatedRecord]:
         while True:
             self.clock += self.spacing
+            for at, session, fields in self.players.beacons_until(self.clock):
+                beacon = self._viewer_event(session, at, **fields)
+                self._send_at(at + self.players.delivery_delay(), beacon)
             while self.due and self.due[0].at <= self.clock:
                 yield self._maybe_corrupt(heapq.heappop(self.due).record)
-            for record in self._next_valid():
-                yield self._maybe_corrupt(record)
+            if self.random.random() < self.impression_share:
+                session = self.players.watching()
+                for record in self._auction(session) if session else ():
+                    yield self._maybe_corrupt(record)
+
+    def _send_at(self, at: datetime, record: SimulatedRecord) -> None:
+        self.scheduled += 1
+        heapq.heappush(self.due, _Due(at, self.scheduled, record))
 
     def _maybe_corrupt(self, record: SimulatedRecord) -> SimulatedRecord:
         if self.bad_ratio and self.random.random() < self.bad_ratio:
@@ -154,31 +158,7 @@ class EventSimulator:
             ((at or self.clock) + jitter).isoformat(timespec="microseconds").replace("+00:00", "Z")
         )
 
-    def _viewer(self) -> tuple[_Viewer, bool]:
-        """A viewer to act next; sometimes a new one joins (their first event is `play`)."""
-        if len(self.viewers) < 50 or self.random.random() < 0.02:
-            stream = self.random.choices(self.catalog.streams, weights=self._stream_weights)[0]
-            viewer = _Viewer(
-                viewer_id=f"v-{self._uuid()[:12]}",
-                stream_id=stream.stream_id,
-                joined=self.clock,
-                device=self._pick(self.catalog.devices),
-                geo=self._pick(self.catalog.geos),
-                bitrate=self.random.choice(BITRATES_KBPS),
-            )
-            self.viewers.append(viewer)
-            if len(self.viewers) > 5000:
-                self.viewers.pop(0)
-            return viewer, True
-        return self.random.choice(self.viewers), False
-
-    def _next_valid(self) -> list[SimulatedRecord]:
-        viewer, joined = self._viewer()
-        if not joined and self.random.random() < self.impression_share:
-            return self._auction(viewer)
-        return [self._viewer_event(viewer, "play" if joined else None)]
-
-    def _auction(self, viewer: _Viewer) -> list[SimulatedRecord]:
+    def _auction(self, viewer: Session) -> list[SimulatedRecord]:
         """One ad opportunity: the auction record, and the impression and maybe a click (due
         later) when it fills."""
         opportunity = Opportunity(
@@ -222,10 +202,10 @@ class EventSimulator:
         records.append(SimulatedRecord("impressions", key, _json(impression)))
         if self.random.random() < true_ctr(self.clicks, opportunity, campaign):
             at = self.clock + timedelta(seconds=self.random.uniform(3, 10))
-            click = self._viewer_event(viewer, "click", campaign.campaign_id, at,
+            click = self._viewer_event(viewer, at, event_type="click",
+                                       campaign_id=campaign.campaign_id,
                                        impression_id=opportunity.auction_id)  # fmt: skip
-            self.scheduled += 1
-            heapq.heappush(self.due, _Due(at, self.scheduled, click))
+            self._send_at(at, click)
         return records
 
     def _auction_event(
@@ -261,33 +241,22 @@ class EventSimulator:
             "currency": self.catalog.rate_card.currency,
         }
 
-    def _viewer_event(
-        self,
-        viewer: _Viewer,
-        kind: str | None,
-        campaign_id: str | None = None,
-        at: datetime | None = None,
-        impression_id: str | None = None,
-    ) -> SimulatedRecord:
-        if kind is None:
-            kind = self.random.choices(
-                ("heartbeat", "pause", "play", "buffering"), weights=(85, 5, 5, 5)
-            )[0]
-        if kind == "buffering":
-            viewer.bitrate = self.random.choice(BITRATES_KBPS[:3])
-        at = at or self.clock
+    def _viewer_event(self, session: Session, at: datetime, **fields) -> SimulatedRecord:
+        """A viewer event of `session` stamped with the player's clock `at`."""
         event = {
-            "event_id": self._uuid(),
-            "event_time": self._event_time(at),
-            "stream_id": viewer.stream_id,
-            "viewer_id": viewer.viewer_id,
-            "event_type": kind,
-            "position_s": round((at - viewer.joined).total_seconds(), 3),
-            "bitrate_kbps": viewer.bitrate,
-            "campaign_id": campaign_id,
-            "impression_id": impression_id,
+            "event_id": fields.pop("event_id", None) or self._uuid(),
+            "event_time": at.isoformat(timespec="microseconds").replace("+00:00", "Z"),
+            "stream_id": session.stream_id,
+            "viewer_id": session.viewer_id,
+            "session_id": session.session_id,
+            "position_s": round(max(0.0, (at - session.joined).total_seconds()), 3),
+            "bitrate_kbps": session.bitrate,
+            "device": session.device,
+            "geo": session.geo,
+            "cdn": session.cdn,
+            **fields,
         }
-        return SimulatedRecord("viewer_events", viewer.stream_id.encode(), _json(event))
+        return SimulatedRecord("viewer_events", session.stream_id.encode(), _json(event))
 
     def _corrupt(self, record: SimulatedRecord) -> SimulatedRecord:
         kind = self.random.choice(BAD_KINDS)

@@ -189,21 +189,31 @@ IMPRESSIONS = EventSchema(
     ),
 )
 
+_NEW = {"required": False, "added_later": True}  # optional fields added to a topic's table later
+PLAYER_EVENT_TYPES = (
+    "session_start",  # the player loaded: a viewing attempt
+    "play",  # the first frame showed (startup_ms), or playback resumed
+    "heartbeat",  # every few seconds while the session lives
+    "pause",
+    "buffering",  # (older players) a stall, without its length
+    "rebuffer_start",
+    "rebuffer_end",  # with rebuffer_ms
+    "bitrate_switch",  # bitrate_kbps is the new one
+    "error",  # a fatal error: the session ends
+    "session_end",
+)
+
 VIEWER_EVENTS = EventSchema(
     topic="viewer_events",
     event_time="event_time",
-    doc="What a viewer's player did.",
+    doc="What a viewer's player did: its session's beacons, and clicks on ads.",
     fields=(
         _EVENT_ID,
-        EventField("event_time", "timestamp"),
+        EventField("event_time", "timestamp", doc="the player's clock"),
         _STREAM_ID,
         EventField("viewer_id", "string", pattern=_ID),
-        EventField(
-            "event_type",
-            "string",
-            allowed=("play", "pause", "heartbeat", "buffering", "click"),
-        ),
-        EventField("position_s", "double", minimum=0, doc="playback position in the stream"),
+        EventField("event_type", "string", allowed=(*PLAYER_EVENT_TYPES, "click")),
+        EventField("position_s", "double", minimum=0, doc="seconds watched since the first frame"),
         EventField("bitrate_kbps", "int", minimum=0, maximum=1_000_000),
         EventField("campaign_id", "string", required=False, pattern=_ID, doc="set on clicks"),
         EventField(
@@ -214,8 +224,18 @@ VIEWER_EVENTS = EventSchema(
             doc="set on clicks: the impression clicked (its auction id), as a click URL carries it",
             added_later=True,
         ),
+        EventField("session_id", "string", pattern=_ID, **_NEW,
+                   doc="one player session (older players send none)"),
+        EventField("startup_ms", "int", minimum=0, maximum=600_000, **_NEW,
+                   doc="on a session's first play: load to first frame"),
+        EventField("rebuffer_ms", "int", minimum=0, maximum=3_600_000, **_NEW,
+                   doc="on rebuffer_end: how long playback stalled"),
+        EventField("error_code", "string", pattern=_ID, **_NEW, doc="on error"),
+        EventField("device", "string", allowed=("mobile", "desktop", "tv", "tablet"), **_NEW),
+        EventField("geo", "string", pattern=r"[A-Z]{2}", **_NEW, doc="ISO 3166-1 alpha-2"),
+        EventField("cdn", "string", pattern=_ID, **_NEW, doc="the CDN the player streams from"),
     ),
-)
+)  # fmt: skip
 
 _CPM = {"minimum": 0, "maximum": 10_000}
 _PRICE_SLACK = 1e-6

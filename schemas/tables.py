@@ -239,6 +239,33 @@ CLICKS = TableSpec(
     doc="Viewer clicks on ads (viewer_events with event_type click), for CTR.",
 )
 
+PLAYER_EVENTS = TableSpec(
+    name="silver.player_events",
+    producer="brandlake run exposure-revenue",
+    schema=pa.schema(
+        [
+            pa.field("event_id", pa.string()),
+            pa.field("event_time", TIMESTAMP),
+            pa.field("stream_id", pa.string()),
+            pa.field("viewer_id", pa.string()),
+            pa.field("session_id", pa.string()),
+            pa.field("event_type", pa.string()),
+            pa.field("position_s", pa.float64()),
+            pa.field("bitrate_kbps", pa.int32()),
+            pa.field("startup_ms", pa.int32()),
+            pa.field("rebuffer_ms", pa.int32()),
+            pa.field("error_code", pa.string()),
+            pa.field("device", pa.string()),
+            pa.field("geo", pa.string()),
+            pa.field("cdn", pa.string()),
+            *_RECEIVED,
+            pa.field("event_date", pa.date32()),
+        ]
+    ),
+    partition_by=("event_date",),
+    doc="Players' beacons (viewer_events other than clicks), for audience and QoE.",
+)
+
 BRAND_EXPOSURE_MINUTE = TableSpec(
     name="gold.brand_exposure_minute",
     producer="brandlake run exposure-revenue",
@@ -261,10 +288,14 @@ BRAND_EXPOSURE_MINUTE = TableSpec(
             pa.field("rate_per_second", pa.float64()),  # the rate card's, when first priced
             pa.field("currency", pa.string()),
             pa.field("updated_at", TIMESTAMP),
+            pa.field("viewer_seconds", pa.float64()),  # screen time x viewers watching then
+            pa.field("exposure_impressions", pa.int64()),  # viewers who saw min_view_seconds
         ]
     ),
     doc="Per stream, brand and minute: how long, how big, where and how clearly the brand was "
-    "on screen, and what that was worth (formula in jobs/exposure/metrics.py).",
+    "on screen, to how many viewers, and what that was worth (formulas in jobs/exposure/metrics.py "
+    "and jobs/audience/metrics.py).",
+    added_columns=("viewer_seconds", "exposure_impressions"),
 )
 
 IMPRESSION_CONTEXT = TableSpec(
@@ -313,7 +344,64 @@ REVENUE_MINUTE = TableSpec(
     "revenue of impressions served while the campaign's own brand was on screen.",
 )
 
-GOLD_TABLES = [BRAND_EXPOSURE_MINUTE, IMPRESSION_CONTEXT, REVENUE_MINUTE]
+AUDIENCE_MINUTE = TableSpec(
+    name="gold.audience_minute",
+    producer="brandlake run exposure-revenue",
+    schema=pa.schema(
+        [
+            pa.field("stream_id", pa.string()),
+            _MINUTE,
+            pa.field("avg_concurrent_viewers", pa.float64()),  # watched seconds / 60
+            pa.field("peak_concurrent_viewers", pa.int64()),
+            pa.field("unique_viewers", pa.int64()),
+            pa.field("viewer_seconds", pa.float64()),
+            pa.field("sessions_attempted", pa.int64()),  # session_start beacons
+            pa.field("sessions_started", pa.int64()),  # first frames shown
+            pa.field("sessions_ended", pa.int64()),  # end or error beacon, or timed out
+            pa.field("avg_view_duration_s", pa.float64()),  # of those ended after a first frame
+            pa.field("updated_at", TIMESTAMP),
+        ]
+    ),
+    doc="Per stream and minute: concurrent viewers (mean and peak), unique viewers, sessions "
+    "and view duration, from the players' beacons (jobs/audience/metrics.py).",
+)
+
+QOE_MINUTE = TableSpec(
+    name="gold.qoe_minute",
+    producer="brandlake run exposure-revenue",
+    schema=pa.schema(
+        [
+            pa.field("stream_id", pa.string()),
+            _MINUTE,
+            pa.field("device", pa.string()),
+            pa.field("geo", pa.string()),
+            pa.field("cdn", pa.string()),
+            pa.field("sessions", pa.int64()),  # that sent a beacon or watched in the minute
+            pa.field("attempts", pa.int64()),
+            pa.field("startup_p50_ms", pa.float64()),
+            pa.field("startup_p95_ms", pa.float64()),
+            pa.field("watched_seconds", pa.float64()),
+            pa.field("rebuffer_seconds", pa.float64()),
+            pa.field("rebuffer_ratio", pa.float64()),  # stalled / (stalled + watched)
+            pa.field("mean_bitrate_kbps", pa.float64()),  # over watched seconds
+            pa.field("errors", pa.int64()),
+            pa.field("error_rate", pa.float64()),  # errors / sessions
+            pa.field("abandoned", pa.int64()),  # ended before their first frame
+            pa.field("abandonment_rate", pa.float64()),  # abandoned / attempts
+            pa.field("updated_at", TIMESTAMP),
+        ]
+    ),
+    doc="Per stream, minute, device, geo and CDN: what viewers experienced (startup time, "
+    "rebuffering, bitrate, errors, abandonment), from the players' beacons.",
+)
+
+GOLD_TABLES = [
+    BRAND_EXPOSURE_MINUTE,
+    IMPRESSION_CONTEXT,
+    REVENUE_MINUTE,
+    AUDIENCE_MINUTE,
+    QOE_MINUTE,
+]
 
 DATA_QUALITY_RESULTS = TableSpec(
     name="ops.data_quality_results",

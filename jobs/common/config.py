@@ -264,8 +264,14 @@ class QualityConf(_Strict):
     duration_full_s: float = Field(gt=0)
 
 
+class AudienceConf(_Strict):
+    # A session with no beacon for this long ended at its last one (a closed tab sends none)
+    session_timeout_s: float = Field(gt=0, le=3600)
+
+
 class ExposureConf(_Strict):
     min_visible_share: float = Field(gt=0, le=1)
+    min_view_seconds: float = Field(ge=0)  # an exposure impression: a viewer saw it this long
     gap_tolerance_s: float = Field(ge=0, le=60)
     max_frame_interval_s: float = Field(default=4.0, gt=0, le=60)  # the longest segment
     allowed_lateness_s: float = Field(ge=0)
@@ -363,6 +369,25 @@ class ClickConf(_Strict):
     slot_type: dict[str, float] = {}
 
 
+class PlayersConf(_Strict):
+    """The viewers' players the simulator plays (jobs/audience/players.py): sessions, beacons and
+    what the viewers experience."""
+
+    mean_session_s: float = Field(gt=0)  # watch time from the first frame, exponential
+    heartbeat_s: float = Field(gt=0)
+    abandon_share: float = Field(ge=0, le=1)  # sessions that end before their first frame
+    vanish_share: float = Field(ge=0, le=1)  # sessions that stop without an end beacon
+    error_share: float = Field(ge=0, le=1)  # sessions a fatal player error ends
+    startup_ms_median: float = Field(gt=0)
+    startup_sigma: float = Field(ge=0, le=3)  # lognormal spread of startup times
+    rebuffers_per_minute: float = Field(ge=0)
+    rebuffer_ms_median: float = Field(gt=0)
+    bitrate_switches_per_minute: float = Field(ge=0)
+    delivery_delay_s: float = Field(ge=0, le=60)  # beacons reach Kafka up to this late
+    cdns: dict[str, float] = Field(min_length=1)  # CDN -> share of sessions
+    cdn_rebuffer_factor: dict[str, float] = {}  # CDN -> rebuffering rate multiplier
+
+
 class SimulateConf(_Strict):
     rate_per_s: float = Field(ge=0)
     seed: int
@@ -372,6 +397,7 @@ class SimulateConf(_Strict):
     floors_refresh_s: float = Field(gt=0)  # how often the ad server rereads the floors
     market: MarketConf
     clicks: ClickConf
+    players: PlayersConf
 
 
 class YieldConf(_Strict):
@@ -497,6 +523,7 @@ class Settings(_Strict):
     train: TrainConf
     models: ModelsConf
     exposure: ExposureConf
+    audience: AudienceConf
     simulate: SimulateConf
     yield_optimization: YieldConf
     data_quality: DataQualityConf

@@ -56,9 +56,9 @@ def test_optional_fields_may_be_missing_and_enums_are_checked():
         "bitrate_kbps": 3000,
     }
     assert VIEWER_EVENTS.validate(event) == []
-    assert VIEWER_EVENTS.validate({**event, "event_type": "rewind"}) == [
-        "event_type: not one of play,pause,heartbeat,buffering,click"
-    ]
+    (why,) = VIEWER_EVENTS.validate({**event, "event_type": "rewind"})
+    assert why.startswith("event_type: not one of session_start,play,heartbeat,")
+    assert VIEWER_EVENTS.validate({**event, "startup_ms": -1}) == ["startup_ms: below 0"]
 
 
 def test_parse_reports_bytes_that_are_not_an_event():

@@ -1,0 +1,239 @@
+"""Audience from players' beacons: who was watching when, per minute, and what they experienced.
+
+Pure functions over one stream's player events (pandas), so the streaming job, the tests and a
+notebook compute the same numbers.
+
+- Watching. A session (its `session_id`; older players without one: the viewer) watches between
+  two consecutive beacons when the earlier one says it is playing (anything but
+  `session_start`, `pause`, `session_end` and `error`) and the later one came at most
+  `audience.session_timeout_s` after it. So a session that stops sending (a closed tab) ends at
+  its last beacon, and one that starts sending again later is a new visit. Only beacons within
+  the timeout of a minute decide that minute, so a minute is recomputed from a bounded window.
+- Concurrent viewers in a minute: watched seconds / 60 (the mean); the peak is the most
+  sessions watching at one instant.
+- A session ended in a minute when its `session_end` or `error` is in it, or its last beacon is
+  and the stream's beacons go on past that beacon plus the timeout. Its view duration is that
+  last beacon's `position_s` (seconds since its first frame); ended at 0 s it was abandoned
+  before starting.
+- QoE per stream, device, geo and CDN: startup time (the first `play`'s `startup_ms`) p50 and
+  p95, rebuffering ratio (stalled seconds ended in the minute over stalled plus watched
+  seconds), mean bitrate (over watched seconds), error rate (errors over sessions that started
+  or watched in the minute) and abandonment (ended before the first frame over attempts).
+- Audience-weighted exposure: a frame showing a brand stands for its interval; the viewers
+  watching during it saw the brand. Viewer-seconds add each frame's interval times the sessions
+  watching through it; exposure impressions count the viewers who saw the brand at least
+  `exposure.min_view_seconds` in the minute.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+
+import numpy as np
+import pandas as pd
+
+from jobs.exposure.metrics import Frame, minute_of, ratio
+
+NOT_WATCHING_AFTER = ("session_start", "pause", "session_end", "error")
+ENDINGS = ("session_end", "error")
+MINUTE = pd.Timedelta(minutes=1)
+QOE_DIMENSIONS = ["device", "geo", "cdn"]
+PLAYER_COLUMNS = [
+    "event_id", "event_time", "stream_id", "viewer_id", "session_id", "event_type",
+    "position_s", "bitrate_kbps", "startup_ms", "rebuffer_ms", "device", "geo", "cdn",
+]  # fmt: skip
+
+
+def beacons(events: pd.DataFrame) -> pd.DataFrame:
+    """Player events (`PLAYER_COLUMNS`) ready to measure: one row per event id (Kafka may deliver
+    one twice), a session key for each, in time order, `event_time` as UTC timestamps."""
+    events = events[PLAYER_COLUMNS].drop_duplicates("event_id").copy()
+    events["event_time"] = pd.to_datetime(events["event_time"], utc=True)
+    for number in ("position_s", "bitrate_kbps", "startup_ms", "rebuffer_ms"):
+        events[number] = pd.to_numeric(events[number]).astype(float)
+    events["session"] = events["session_id"].fillna(events["viewer_id"])
+    return events.sort_values(["event_time", "event_id"], kind="stable").reset_index(drop=True)
+
+
+def watch_intervals(events: pd.DataFrame, timeout_s: float) -> pd.DataFrame:
+    """[start, end) spans in which a session watched, from consecutive beacons (see above), with
+    the session's viewer, bitrate and dimensions at the span's start."""
+    ordered = events.sort_values(["session", "event_time", "event_id"], kind="stable")
+    following = ordered.groupby("session", sort=False)["event_time"].shift(-1)
+    gap = (following - ordered["event_time"]).dt.total_seconds()
+    watching = ~ordered["event_type"].isin(NOT_WATCHING_AFTER) & (gap <= timeout_s)
+    spans = ordered.loc[watching, ["session", "viewer_id", "bitrate_kbps", *QOE_DIMENSIONS]]
+    return spans.assign(
+        start=ordered.loc[watching, "event_time"], end=following[watching]
+    ).reset_index(drop=True)
+
+
+def _overlap_s(spans: pd.DataFrame, start: pd.Timestamp, end: pd.Timestamp) -> pd.Series:
+    low = spans["start"].clip(lower=start)
+    high = spans["end"].clip(upper=end)
+    return (high - low).dt.total_seconds().clip(lower=0.0)
+
+
+def peak_concurrency(spans: pd.DataFrame, start: pd.Timestamp, end: pd.Timestamp) -> int:
+    """The most spans open at one instant of [start, end)."""
+    low, high = spans["start"].clip(lower=start), spans["end"].clip(upper=end)
+    keep = high > low
+    if not keep.any():
+        return 0
+    times = np.concatenate([high[keep].to_numpy(), low[keep].to_numpy()])
+    steps = np.concatenate([-np.ones(keep.sum(), int), np.ones(keep.sum(), int)])
+    order = np.lexsort((steps, times))  # at one instant a span ends before the next begins
+    return int(np.cumsum(steps[order]).max())
+
+
+def ended_sessions(events: pd.DataFrame, timeout_s: float) -> pd.DataFrame:
+    """The last beacon of each session that has ended (see above): its time and position."""
+    last = events.sort_values(["event_time", "event_id"]).groupby("session").tail(1)
+    newest = events["event_time"].max()
+    timed_out = last["event_time"] + pd.Timedelta(seconds=timeout_s) <= newest
+    return last[last["event_type"].isin(ENDINGS) | timed_out]
+
+
+def audience_minutes(
+    stream_id: str,
+    events: pd.DataFrame,
+    spans: pd.DataFrame,
+    minutes: Iterable[datetime],
+    timeout_s: float,
+) -> list[dict]:
+    """Rows of `gold.audience_minute` for one stream's `minutes`, from its beacons (`beacons`)
+    within the timeout around them and their `watch_intervals`."""
+    ended = ended_sessions(events, timeout_s)
+    ended_minute = ended["event_time"].dt.floor("min")
+    event_minute = events["event_time"].dt.floor("min")
+    rows = []
+    for minute in minutes:
+        start = pd.Timestamp(minute)
+        seconds = _overlap_s(spans, start, start + MINUTE)
+        watched = seconds > 0
+        in_minute = events[event_minute == start]
+        ended_here = ended[ended_minute == start]
+        finished = ended_here[ended_here["position_s"] > 0]
+        rows.append(
+            {
+                "stream_id": stream_id,
+                "minute": minute,
+                "avg_concurrent_viewers": float(seconds.sum()) / 60,
+                "peak_concurrent_viewers": peak_concurrency(spans, start, start + MINUTE),
+                "unique_viewers": int(spans.loc[watched, "viewer_id"].nunique()),
+                "viewer_seconds": float(seconds.sum()),
+                "sessions_attempted": int((in_minute["event_type"] == "session_start").sum()),
+                "sessions_started": int(in_minute["startup_ms"].notna().sum()),
+                "sessions_ended": len(ended_here),
+                "avg_view_duration_s": float(finished["position_s"].mean())
+                if len(finished)
+                else None,
+            }
+        )
+    return rows
+
+
+def qoe_minutes(
+    stream_id: str,
+    events: pd.DataFrame,
+    spans: pd.DataFrame,
+    minutes: Iterable[datetime],
+    timeout_s: float,
+) -> list[dict]:
+    """Rows of `gold.qoe_minute` for one stream's `minutes`: one per device, geo and CDN seen."""
+    ended = ended_sessions(events, timeout_s)
+    rows = []
+    for minute in minutes:
+        start = pd.Timestamp(minute)
+        end = start + MINUTE
+        watched = spans.assign(seconds=_overlap_s(spans, start, end))
+        watched = watched[watched["seconds"] > 0]
+        watched = watched.assign(bitrate_seconds=watched["bitrate_kbps"] * watched["seconds"])
+        here = events[(events["event_time"] >= start) & (events["event_time"] < end)]
+        ended_here = ended[(ended["event_time"] >= start) & (ended["event_time"] < end)]
+        groups = set(_keys(watched)) | set(_keys(here))
+        by_watch = dict(list(watched.groupby(QOE_DIMENSIONS, dropna=False))) if len(watched) else {}
+        by_event = dict(list(here.groupby(QOE_DIMENSIONS, dropna=False))) if len(here) else {}
+        by_end = (
+            dict(list(ended_here.groupby(QOE_DIMENSIONS, dropna=False))) if len(ended_here) else {}
+        )
+        for key in sorted(groups, key=lambda k: tuple(str(v) for v in k)):
+            watch = by_watch.get(key, watched.iloc[0:0])
+            beacons_here = by_event.get(key, here.iloc[0:0])
+            ends = by_end.get(key, ended_here.iloc[0:0])
+            startups = beacons_here["startup_ms"].dropna()
+            stalled = float(beacons_here["rebuffer_ms"].sum()) / 1000
+            watch_seconds = float(watch["seconds"].sum())
+            attempts = int((beacons_here["event_type"] == "session_start").sum())
+            sessions = set(watch["session"]) | set(
+                beacons_here.loc[beacons_here["event_type"] == "session_start", "session"]
+            )
+            errors = int((beacons_here["event_type"] == "error").sum())
+            rows.append(
+                {
+                    "stream_id": stream_id,
+                    "minute": minute,
+                    **dict(zip(QOE_DIMENSIONS, key, strict=True)),
+                    "sessions": len(sessions | set(beacons_here["session"])),
+                    "attempts": attempts,
+                    "startup_p50_ms": float(startups.quantile(0.5)) if len(startups) else None,
+                    "startup_p95_ms": float(startups.quantile(0.95)) if len(startups) else None,
+                    "watched_seconds": watch_seconds,
+                    "rebuffer_seconds": stalled,
+                    "rebuffer_ratio": ratio(stalled, stalled + watch_seconds),
+                    "mean_bitrate_kbps": ratio(float(watch["bitrate_seconds"].sum()), watch_seconds)
+                    if watch_seconds
+                    else None,
+                    "errors": errors,
+                    "error_rate": ratio(errors, len(sessions | set(beacons_here["session"]))),
+                    "abandoned": int((ends["position_s"] == 0).sum()),
+                    "abandonment_rate": ratio(int((ends["position_s"] == 0).sum()), attempts)
+                    if attempts
+                    else None,
+                }
+            )
+    return rows
+
+
+def _keys(frame: pd.DataFrame) -> list[tuple]:
+    if not len(frame):
+        return []
+    return list(frame[QOE_DIMENSIONS].drop_duplicates().itertuples(index=False, name=None))
+
+
+def audience_exposure(
+    frames: list[Frame], spans: pd.DataFrame, min_view_seconds: float
+) -> dict[tuple[datetime, str], tuple[float, int]]:
+    """(minute, brand) -> (viewer-seconds, exposure impressions) for the frames showing a brand
+    (each counted in its own minute, as screen seconds are)."""
+    shown: dict[tuple[datetime, str], list[tuple[datetime, datetime]]] = {}
+    for frame in frames:
+        end = frame.frame_time + timedelta(seconds=frame.interval_s)
+        for brand in {b.brand_id for b in frame.brands}:
+            shown.setdefault((minute_of(frame.frame_time), brand), []).append(
+                (frame.frame_time, end)
+            )
+    out = {}
+    starts = spans["start"].dt.tz_convert(None).to_numpy()
+    ends = spans["end"].dt.tz_convert(None).to_numpy()
+    viewers = spans["viewer_id"].to_numpy()
+    for key, on_screen in shown.items():
+        seen = np.zeros(len(spans))
+        for low, high in _union(on_screen):
+            lo, hi = (np.datetime64(pd.Timestamp(t).tz_convert(None)) for t in (low, high))
+            overlap = np.minimum(ends, hi) - np.maximum(starts, lo)
+            seen += np.clip(overlap / np.timedelta64(1, "us"), 0, None) / 1e6
+        per_viewer = pd.Series(seen).groupby(viewers).sum() if len(spans) else pd.Series([], float)
+        out[key] = (float(seen.sum()), int((per_viewer >= min_view_seconds - 1e-9).sum()))
+    return out
+
+
+def _union(spans: list[tuple[datetime, datetime]]) -> list[tuple[datetime, datetime]]:
+    merged: list[list[datetime]] = []
+    for low, high in sorted(spans):
+        if merged and low <= merged[-1][1]:
+            merged[-1][1] = max(merged[-1][1], high)
+        else:
+            merged.append([low, high])
+    return [(low, high) for low, high in merged]
