@@ -21,7 +21,7 @@ from pyarrow import fs
 from jobs.common import object_store
 from jobs.common.config import Settings, is_uri, join_uri
 from jobs.common.lake import open_table
-from jobs.common.live_state import EXPOSURE_KEY, LIVE_KEY, REVENUE_KEY, redis_url
+from jobs.common.live_state import AUDIENCE_KEY, EXPOSURE_KEY, LIVE_KEY, REVENUE_KEY, redis_url
 from jobs.exposure.revenue import safety_band
 from jobs.exposure.rollup import exposure_rollup, revenue_rollup
 from schemas.tables import (
@@ -145,6 +145,9 @@ class LiveState:
     exposure_until: datetime | None = None
     revenue_last_minute: float | None = None
     revenue_minute: datetime | None = None
+    viewers: float | None = None  # mean concurrent viewers in `audience_minute`
+    peak_viewers: int | None = None
+    audience_minute: datetime | None = None
 
 
 def _redis(settings: Settings):
@@ -171,9 +174,9 @@ def _time(text: str | None) -> datetime | None:
 def live_state(settings: Settings, stream_id: str) -> LiveState:
     client = _redis(settings)
     pipe = client.pipeline(transaction=False)
-    for key in (LIVE_KEY, EXPOSURE_KEY, REVENUE_KEY):
+    for key in (LIVE_KEY, EXPOSURE_KEY, REVENUE_KEY, AUDIENCE_KEY):
         pipe.hgetall(key.format(stream_id=stream_id))
-    live, exposure, revenue = pipe.execute()
+    live, exposure, revenue, audience = pipe.execute()
     state = LiveState(stream_id)
     if live:
         state.frame_time = _time(live.get("frame_time"))
@@ -187,6 +190,10 @@ def live_state(settings: Settings, stream_id: str) -> LiveState:
     if revenue:
         state.revenue_last_minute = float(revenue.get("revenue", 0.0))
         state.revenue_minute = _time(revenue.get("minute"))
+    if audience:
+        state.viewers = float(audience["viewers"])
+        state.peak_viewers = int(audience["peak"])
+        state.audience_minute = _time(audience.get("minute"))
     return state
 
 

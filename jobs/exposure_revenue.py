@@ -439,7 +439,8 @@ def live_aggregates(
     tables: OpenTables, ranges: dict[str, tuple[datetime, datetime]], batch_id: int
 ) -> dict[str, dict]:
     """Per stream, from gold: screen seconds per brand over the `live_window_minutes` minutes
-    up to its newest minute, and revenue in its newest minute with revenue. Only the minutes
+    up to its newest minute, revenue in its newest minute with revenue, and the audience of the
+    newest settled minute. Only the minutes
     from the window before the last recomputed one are read (the newest is at or after it)."""
     window = timedelta(minutes=tables.settings.jobs.exposure_revenue.live_window_minutes - 1)
     out = {}
@@ -459,7 +460,9 @@ def live_aggregates(
             revenue_minute = pc.max(revenue.column("minute")).as_py()
             in_minute = revenue.filter(pc.field("minute") == revenue_minute)
             last_minute_revenue = float(pc.sum(in_minute.column("revenue")).as_py() or 0.0)
+        audience = tables.read(AUDIENCE_MINUTE.name, AUDIENCE_MINUTE.columns, recent)
         out[stream] = {
+            "audience": _settled_minute(audience),
             "batch_id": batch_id,
             "screen_seconds": seconds,
             "exposure_until": newest,
@@ -467,6 +470,14 @@ def live_aggregates(
             "revenue_minute": revenue_minute,
         }
     return out
+
+
+def _settled_minute(audience: pa.Table | None) -> dict | None:
+    """The newest audience row but one (the newest minute is still filling), or the only one."""
+    if audience is None or audience.num_rows == 0:
+        return None
+    rows = sorted(audience.to_pylist(), key=lambda r: r["minute"])
+    return rows[-2] if len(rows) > 1 else rows[-1]
 
 
 # -- extract, transform, load ----------------------------------------------------------------

@@ -1,5 +1,5 @@
 """Live: a stream's player with boxes drawn over the picture, and from Redis the brands on
-screen now, rolling screen seconds per brand and revenue in the last minute."""
+screen now, rolling screen seconds per brand, revenue in the last minute and the viewers."""
 
 import pandas as pd
 import streamlit as st
@@ -54,8 +54,16 @@ def live_panel(stream_id: str) -> None:
     minutes = conf.jobs.exposure_revenue.live_window_minutes
     revenue = state.revenue_last_minute
     minute = f" ({state.revenue_minute:%H:%M} UTC)" if state.revenue_minute else ""
-    st.metric(
+    money, viewers = st.columns(2)
+    money.metric(
         f"Revenue, last minute{minute}", "-" if revenue is None else ui.money(revenue, currency)
+    )
+    at = f" ({state.audience_minute:%H:%M} UTC)" if state.audience_minute else ""
+    viewers.metric(
+        f"Viewers{at}",
+        "-" if state.viewers is None else f"{state.viewers:,.0f}",
+        help="mean concurrent viewers in the newest full minute; peak "
+        f"{'-' if state.peak_viewers is None else f'{state.peak_viewers:,}'}",
     )
     st.subheader(f"Screen seconds, last {minutes} minutes")
     if state.exposure_seconds:

@@ -102,8 +102,9 @@ def audience_minutes(
     minutes: Iterable[datetime],
     timeout_s: float,
 ) -> list[dict]:
-    """Rows of `gold.audience_minute` for one stream's `minutes`, from its beacons (`beacons`)
-    within the timeout around them and their `watch_intervals`."""
+    """Rows of `gold.audience_minute` for those of one stream's `minutes` with viewers or
+    beacons, from its beacons (`beacons`) within the timeout around them and their
+    `watch_intervals`."""
     ended = ended_sessions(events, timeout_s)
     ended_minute = ended["event_time"].dt.floor("min")
     event_minute = events["event_time"].dt.floor("min")
@@ -113,6 +114,8 @@ def audience_minutes(
         seconds = _overlap_s(spans, start, start + MINUTE)
         watched = seconds > 0
         in_minute = events[event_minute == start]
+        if not watched.any() and in_minute.empty:
+            continue  # no viewers and no beacons: before the stream's audience, or not yet
         ended_here = ended[ended_minute == start]
         finished = ended_here[ended_here["position_s"] > 0]
         rows.append(
@@ -224,7 +227,7 @@ def audience_exposure(
             lo, hi = (np.datetime64(pd.Timestamp(t).tz_convert(None)) for t in (low, high))
             overlap = np.minimum(ends, hi) - np.maximum(starts, lo)
             seen += np.clip(overlap / np.timedelta64(1, "us"), 0, None) / 1e6
-        per_viewer = pd.Series(seen).groupby(viewers).sum() if len(spans) else pd.Series([], float)
+        per_viewer = pd.Series(seen, dtype=float).groupby(viewers).sum()
         out[key] = (float(seen.sum()), int((per_viewer >= min_view_seconds - 1e-9).sum()))
     return out
 

@@ -17,6 +17,9 @@ same values, never adds twice), each replaced whole in one transaction:
   `jobs.exposure_revenue.live_window_minutes` minutes up to `_until` (the newest minute, ISO);
   `_batch_id`: the exposure_revenue micro-batch that wrote it.
 - `brandlake:revenue:<stream_id>` (hash): `minute` (ISO), `revenue` in that newest minute.
+- `brandlake:audience:<stream_id>` (hash): `minute` (ISO), `viewers` (mean concurrent), `peak`
+  and `unique_viewers` of the newest minute whose beacons are all in (the one before the newest
+  minute with beacons, which is still filling).
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from jobs.common.config import Settings
 LIVE_KEY = "brandlake:live:{stream_id}"
 EXPOSURE_KEY = "brandlake:exposure:{stream_id}"
 REVENUE_KEY = "brandlake:revenue:{stream_id}"
+AUDIENCE_KEY = "brandlake:audience:{stream_id}"
 
 # KEYS[1]: the hash; ARGV[1]: frame_epoch_ms; ARGV[2]: ttl seconds; ARGV[3..]: field, value, ...
 _SET_IF_NEWER = """
@@ -72,7 +76,8 @@ def set_if_newer(url: str, key: str, epoch_ms: int, fields: dict[str, str], ttl_
 
 
 def set_live_exposure(url: str, stream_id: str, live: dict, ttl_s: int) -> None:
-    """Replace a stream's rolling exposure and last-minute revenue (see the module docstring)."""
+    """Replace a stream's rolling exposure, last-minute revenue and audience (see the module
+    docstring)."""
     exposure = {brand: f"{seconds:.3f}" for brand, seconds in live["screen_seconds"].items()}
     if live["exposure_until"] is not None:
         exposure["_until"] = live["exposure_until"].isoformat()
@@ -80,10 +85,19 @@ def set_live_exposure(url: str, stream_id: str, live: dict, ttl_s: int) -> None:
     revenue = {"revenue": f"{live['revenue_last_minute']:.6f}"}
     if live["revenue_minute"] is not None:
         revenue["minute"] = live["revenue_minute"].isoformat()
+    audience = live.get("audience") or {}
+    if audience:
+        audience = {
+            "minute": audience["minute"].isoformat(),
+            "viewers": f"{audience['avg_concurrent_viewers']:.3f}",
+            "peak": str(audience["peak_concurrent_viewers"]),
+            "unique_viewers": str(audience["unique_viewers"]),
+        }
     pipe = redis_client(url).pipeline(transaction=True)
     for key, fields in (
         (EXPOSURE_KEY.format(stream_id=stream_id), exposure),
         (REVENUE_KEY.format(stream_id=stream_id), revenue),
+        (AUDIENCE_KEY.format(stream_id=stream_id), audience),
     ):
         pipe.delete(key)
         if fields:

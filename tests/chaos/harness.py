@@ -531,7 +531,12 @@ def _normalise(value):
     return value
 
 
-LIVE_KEYS = ("brandlake:live:*", "brandlake:exposure:*", "brandlake:revenue:*")
+LIVE_KEYS = (
+    "brandlake:live:*",
+    "brandlake:exposure:*",
+    "brandlake:revenue:*",
+    "brandlake:audience:*",
+)
 
 
 def live_state(client) -> dict[str, dict[str, str]]:

@@ -8,6 +8,7 @@ that window, it lands mid-stream anyway, and the log says which.
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import signal
@@ -17,8 +18,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import redis
 
-from jobs.common.live_state import EXPOSURE_KEY, REVENUE_KEY, redis_url
+from jobs.common.live_state import AUDIENCE_KEY, EXPOSURE_KEY, REVENUE_KEY, redis_url
 from jobs.exposure_revenue import run
+from jobs.simulate import simulator
 from schemas.tables import GOLD_TABLES
 from tests.support import committed_batch, produce, read_table, start_job
 
@@ -63,17 +65,26 @@ def impressions() -> list[bytes]:
     return out
 
 
+def beacons(settings) -> list[bytes]:
+    """Three minutes of the simulated players' beacons (and clicks) on the same streams."""
+    events = simulator(settings, start=T0, rate_per_s=10, seed=8)
+    records = itertools.takewhile(lambda _: events.clock < T0 + timedelta(minutes=3), events)
+    return [r.value for r in records if r.topic == "viewer_events" and r.key.decode() in STREAMS]
+
+
 def gold(settings) -> dict[str, list[tuple]]:
     tables = {}
     for table in GOLD_TABLES:
         rows = read_table(settings, table.name).drop_columns(["updated_at"]).to_pylist()
-        tables[table.name] = sorted(tuple(sorted(r.items())) for r in rows)
+        tables[table.name] = sorted((tuple(sorted(r.items())) for r in rows), key=repr)
     return tables
 
 
 def live(settings) -> dict[str, dict]:
     client = redis.Redis.from_url(redis_url(settings), decode_responses=True)
-    keys = [k.format(stream_id=s) for s in STREAMS for k in (EXPOSURE_KEY, REVENUE_KEY)]
+    keys = [
+        k.format(stream_id=s) for s in STREAMS for k in (EXPOSURE_KEY, REVENUE_KEY, AUDIENCE_KEY)
+    ]
     state = {key: client.hgetall(key) for key in keys}
     client.delete(*keys)
     for fields in state.values():
@@ -87,6 +98,7 @@ def test_kill_and_restart_gives_the_gold_tables_of_an_uninterrupted_run(
     settings = isolated_settings(kafka__max_offsets_per_trigger=150)
     produce(settings, "detections", frame_messages())
     produce(settings, "impressions", impressions())
+    produce(settings, "viewer_events", beacons(settings))
     log_path = tmp_path / "exposure_revenue.log"
 
     job = start_job("exposure_revenue", settings, log_path, env=LATENESS)

@@ -1,8 +1,9 @@
 """exposure_revenue on hand-built events through the real broker, Spark, Delta and Redis.
 
 Frames of stream `s` show fizzco at 10.0 s and 50.0 .. 59.5 s (nothing at 10.5 s); impressions
-fall exactly on a frame, between frames, on a minute boundary; later runs bring one record late
-within the allowed lateness and one beyond it, and a changed rate card.
+fall exactly on a frame, between frames, on a minute boundary; two players watch (one from 1 s to
+95 s, one from 46 s to 70 s); later runs bring one record late within the allowed lateness and
+one beyond it, and a changed rate card.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import redis
 
-from jobs.common.live_state import EXPOSURE_KEY, REVENUE_KEY, redis_url
+from jobs.common.live_state import AUDIENCE_KEY, EXPOSURE_KEY, REVENUE_KEY, redis_url
 from jobs.exposure_revenue import run
 from tests.support import isolated, produce, read_table
 
@@ -61,6 +62,25 @@ def click(event_id: str, seconds: float) -> bytes:
     ).encode()  # fmt: skip
 
 
+def player_session(session: str, start: float, end: float) -> list[bytes]:
+    """A session's beacons: start, first frame a second later, a heartbeat every 10 s, end."""
+    beats = [("session_start", start), ("play", start + 1)]
+    beats += [("heartbeat", s) for s in range(int(start) + 11, int(end), 10)]
+    beats += [("session_end", end)]
+    return [
+        json.dumps(
+            {
+                "event_id": f"{session}-{kind}-{at}", "stream_id": "s", "viewer_id": f"v-{session}",
+                "session_id": session, "event_time": (T0 + timedelta(seconds=at)).isoformat(),
+                "event_type": kind, "position_s": max(0.0, at - start - 1), "bitrate_kbps": 3000,
+                "startup_ms": 1000 if kind == "play" else None,
+                "device": "tv", "geo": "US", "cdn": "cdn-a",
+            }
+        ).encode()
+        for kind, at in beats
+    ]  # fmt: skip
+
+
 @pytest.fixture
 def settings(isolated_settings):
     return isolated_settings(exposure__allowed_lateness_s=120)
@@ -85,8 +105,34 @@ def first_run(stack, spark, tmp_path_factory):
         [impression("on-frame", 10.0), impression("brand-gone", 10.7), impression("edge", 60.0)],
     )
     produce(settings, "viewer_events", [click("c-1", 11.0)])
+    produce(
+        settings, "viewer_events", [*player_session("p1", 0, 95), *player_session("p2", 45, 70)]
+    )
     run(settings, available_now=True)
     return settings
+
+
+def test_concurrent_viewers_sessions_and_view_duration_per_minute(first_run):
+    audience = {r["minute"]: r for r in read_table(first_run, "gold.audience_minute").to_pylist()}
+    first, second = audience[T0], audience[T0 + timedelta(minutes=1)]
+    # p1 watches 1 .. 60 s (59 s) and p2 46 .. 60 s (14 s); then 60 .. 95 s and 60 .. 70 s
+    assert first["viewer_seconds"] == pytest.approx(73)
+    assert first["avg_concurrent_viewers"] == pytest.approx(73 / 60)
+    assert (first["peak_concurrent_viewers"], first["unique_viewers"]) == (2, 2)
+    assert (first["sessions_attempted"], first["sessions_started"]) == (2, 2)
+    assert second["viewer_seconds"] == pytest.approx(45)
+    assert second["sessions_ended"] == 2
+    assert second["avg_view_duration_s"] == pytest.approx((94 + 24) / 2)
+    (qoe,) = [r for r in read_table(first_run, "gold.qoe_minute").to_pylist() if r["minute"] == T0]
+    assert (qoe["device"], qoe["attempts"], qoe["startup_p50_ms"]) == ("tv", 2, 1000)
+    assert qoe["mean_bitrate_kbps"] == 3000 and qoe["rebuffer_ratio"] == 0
+
+
+def test_exposure_is_weighted_by_the_viewers_watching(first_run):
+    (row,) = read_table(first_run, "gold.brand_exposure_minute").to_pylist()
+    # fizzco's 10.5 s on screen: p1 watched all of it, p2 the 10 s from 50 s (from 46 s on)
+    assert row["viewer_seconds"] == pytest.approx(10.5 + 10)
+    assert row["exposure_impressions"] == 2  # both saw it for at least min_view_seconds (2 s)
 
 
 def test_screen_seconds_count_sampled_frames_and_appearances_their_runs(first_run):
@@ -154,13 +200,17 @@ def test_a_malformed_frame_message_is_quarantined_with_its_reason(first_run):
     assert [q["reason"] for q in quarantine] == ["frame message is not JSON"]
 
 
-def test_live_exposure_and_revenue_go_to_redis_from_gold(first_run):
+def test_live_exposure_revenue_and_audience_go_to_redis_from_gold(first_run):
     live = redis.Redis.from_url(redis_url(first_run), decode_responses=True)
     assert float(live.hgetall(EXPOSURE_KEY.format(stream_id="s"))["fizzco"]) == 10.5
     assert (
         live.hgetall(REVENUE_KEY.format(stream_id="s"))["minute"]
         == (T0 + timedelta(minutes=1)).isoformat()
     )
+    # the newest minute with beacons is still filling: the one before it is shown
+    audience = live.hgetall(AUDIENCE_KEY.format(stream_id="s"))
+    assert audience["minute"] == T0.isoformat()
+    assert (float(audience["viewers"]), audience["peak"]) == (pytest.approx(73 / 60), "2")
 
 
 def test_late_records_within_the_allowed_lateness_count_and_later_ones_are_kept_out(settings):

@@ -140,3 +140,11 @@ def test_audience_weighted_exposure_by_hand():
     assert seen[(T0, "x")] == (pytest.approx(20.0), 2)
     # y, 45-46 s: A, B and D each 1 s, under the 2 s an exposure impression needs
     assert seen[(T0, "y")] == (pytest.approx(3.0), 0)
+
+
+def test_no_beacons_yet_is_an_empty_audience():
+    events, spans = measure([])
+    assert audience_minutes("arena", events, spans, MINUTES, TIMEOUT) == []
+    assert qoe_minutes("arena", events, spans, MINUTES[:1], TIMEOUT) == []
+    frame = Frame("arena", T0, 0.5, (BrandSeen("x", 0.9, (0.1, 0.1, 0.2, 0.2), 0.01),))
+    assert audience_exposure([frame], spans, 2.0) == {(T0, "x"): (0.0, 0)}
