@@ -36,6 +36,7 @@ import pyarrow.dataset as ds
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql.streaming import StreamingQuery
 
+from jobs.audience.ivt import invalid_viewers
 from jobs.audience.metrics import (
     PLAYER_COLUMNS,
     audience_exposure,
@@ -287,6 +288,10 @@ def touched_minutes(settings: Settings, times: BatchTimes) -> dict[str, tuple[da
     reach = {
         "detections": (back, ahead),
         "player_events": (2 * timeout, timeout),
+        # invalid traffic: an impression's no-player and fast-click checks reach past it, a
+        # click's back to its impression
+        "impressions": (timedelta(0), timeout),
+        "clicks": (timeout, timedelta(0)),
     }
     ranges: dict[str, tuple[datetime, datetime]] = {}
     for key, rows in times.items():
@@ -308,40 +313,66 @@ def recompute(
 ) -> GoldRows:
     """The gold rows of the given streams and minutes, from silver. Minutes already in gold
     keep the rate they were priced at, unless `reprice` (a backfill after a rate card change)."""
+    gold = GoldRows([], [], [], [], [], ranges)
+    clicks_seen, invalid = [], {}
+    for stream, (first, last) in sorted(ranges.items()):
+        exposure, contexts, clicks, audience, qoe, flags = _stream_gold(
+            tables, stream, first, last, reprice
+        )
+        gold.exposure.extend(exposure)
+        gold.contexts.extend(contexts)
+        gold.audience.extend(audience)
+        gold.qoe.extend(qoe)
+        clicks_seen += clicks
+        invalid.update(flags)
+    gold.revenue.extend(revenue_minutes(gold.contexts, clicks_seen, invalid))
+    return gold
+
+
+def _stream_gold(
+    tables: OpenTables, stream: str, first: datetime, last: datetime, reprice: bool
+) -> tuple[list, list, list, list, list, dict]:
+    """One stream's gold rows for minutes [first, last], the clicks in them and the invalid
+    traffic flags (from silver rows within the reach of those minutes)."""
     settings = tables.settings
     conf = settings.exposure
     timeout = settings.audience.session_timeout_s
-    exposure, contexts, clicks_seen, audience, qoe = [], [], [], [], []
-    for stream, (first, last) in sorted(ranges.items()):
-        end = last + timedelta(minutes=1)
-        history = first - timedelta(minutes=conf.lookback_minutes)
-        ahead = end + timedelta(seconds=conf.max_frame_interval_s + conf.gap_tolerance_s)
-        frames, frame_ids = _frames(tables, _between("frame_time", stream, history, ahead))
-        rate = rate_per_second(settings.catalog.rate_card, stream)
-        priced = {} if reprice else priced_minutes(tables, stream, first, last)
-        margin = timedelta(seconds=timeout)
-        events = _beacons(tables, _between("event_time", stream, first - margin, end + margin))
-        spans = watch_intervals(events, timeout)
-        minutes = _minutes(first, last)
-        audience += audience_minutes(stream, events, spans, minutes, timeout)
-        qoe += qoe_minutes(stream, events, spans, minutes, timeout)
-        seen_by = audience_exposure(
-            [f for f in frames if first <= minute_of(f.frame_time) <= last],
-            spans,
-            conf.min_view_seconds,
-        )
-        exposure += [
-            _with_audience(row, seen_by)
-            for row in brand_exposure_minutes(
-                frames, conf.gap_tolerance_s, conf.quality, rate, priced
-            )
-            if first <= row["minute"] <= last
-        ]
-        impressions = _rows(tables, IMPRESSION_LOG, _between("event_time", stream, first, end))
-        contexts += impression_context(impressions, frames, frame_ids, conf.frame_max_age_s)
-        clicks_seen += _rows(tables, CLICKS, _between("event_time", stream, first, end))
-    revenue = revenue_minutes(contexts, clicks_seen)
-    return GoldRows(exposure, contexts, revenue, audience, qoe, ranges)
+    end = last + timedelta(minutes=1)
+    margin = timedelta(seconds=timeout)
+    history = first - timedelta(minutes=conf.lookback_minutes)
+    ahead = end + timedelta(seconds=conf.max_frame_interval_s + conf.gap_tolerance_s)
+    frames, frame_ids = _frames(tables, _between("frame_time", stream, history, ahead))
+    events = _beacons(tables, _between("event_time", stream, first - margin, end + margin))
+    near = _rows(tables, IMPRESSION_LOG, _between("event_time", stream, first - margin, end))
+    clicks = _rows(tables, CLICKS, _between("event_time", stream, first - margin, end + margin))
+    flags = {
+        (viewer, minute): why
+        for (viewer, minute), why in invalid_viewers(
+            near, clicks, events, settings.audience.invalid_traffic, timeout
+        ).items()
+        if first <= minute <= last
+    }
+    spans = watch_intervals(events, timeout)
+    minutes = _minutes(first, last)
+    in_range = [f for f in frames if first <= minute_of(f.frame_time) <= last]
+    seen_by = audience_exposure(in_range, spans, conf.min_view_seconds, flags)
+    rate = rate_per_second(settings.catalog.rate_card, stream)
+    priced = {} if reprice else priced_minutes(tables, stream, first, last)
+    exposure = [
+        _with_audience(row, seen_by)
+        for row in brand_exposure_minutes(frames, conf.gap_tolerance_s, conf.quality, rate, priced)
+        if first <= row["minute"] <= last
+    ]
+    impressions = [r for r in near if r["event_time"] >= first]
+    contexts = impression_context(impressions, frames, frame_ids, conf.frame_max_age_s, flags)
+    return (
+        exposure,
+        contexts,
+        [c for c in clicks if first <= c["event_time"] < end],
+        audience_minutes(stream, events, spans, minutes, timeout, flags),
+        qoe_minutes(stream, events, spans, minutes, timeout, flags),
+        flags,
+    )
 
 
 def _with_audience(row: dict, seen_by: dict[tuple[datetime, str], tuple[float, int]]) -> dict:

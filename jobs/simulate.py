@@ -65,6 +65,7 @@ BAD_KINDS = (
     "filled_under_floor",  # auctions only; other records get negative_price instead
 )
 TOPICS = ("impressions", "viewer_events", "auctions")
+FAST_CLICKS = 0.9  # the share of its ads a click bot clicks
 
 
 @dataclass(frozen=True)
@@ -109,10 +110,10 @@ class EventSimulator:
         self.yield_conf = settings.yield_optimization
         self.bad_ratio = bad_ratio
         self.clock = start or datetime.now(UTC)
-        ticks_per_s = 1 / self.spacing.total_seconds()
+        self.ticks_per_s = 1 / self.spacing.total_seconds()
         self.players = Players(
             conf.players, catalog, seed, self.clock,
-            beacons_per_s=(1 - self.impression_share) * ticks_per_s,
+            beacons_per_s=(1 - self.impression_share) * self.ticks_per_s,
         )  # fmt: skip
         self.screens = screens or SimulatedScreens(catalog, seed)
         self.floors = floors
@@ -131,9 +132,11 @@ class EventSimulator:
                 self._send_at(at + self.players.delivery_delay(), beacon)
             while self.due and self.due[0].at <= self.clock:
                 yield self._maybe_corrupt(heapq.heappop(self.due).record)
+            sessions = [self.players.stacker(self.ticks_per_s)]
             if self.random.random() < self.impression_share:
-                session = self.players.watching()
-                for record in self._auction(session) if session else ():
+                sessions.append(self.players.watching())
+            for session in filter(None, sessions):
+                for record in self._auction(session):
                     yield self._maybe_corrupt(record)
 
     def _send_at(self, at: datetime, record: SimulatedRecord) -> None:
@@ -151,12 +154,9 @@ class EventSimulator:
     def _pick(self, weights: dict[str, float]) -> str:
         return self.random.choices(list(weights), weights=list(weights.values()))[0]
 
-    def _event_time(self, at: datetime | None = None) -> str:
-        # Players report late and out of order: up to 2 s of jitter.
-        jitter = timedelta(milliseconds=self.random.uniform(-2000, 0))
-        return (
-            ((at or self.clock) + jitter).isoformat(timespec="microseconds").replace("+00:00", "Z")
-        )
+    def _served_at(self) -> datetime:
+        # Ad servers log late and out of order: up to 2 s before the clock.
+        return self.clock + timedelta(milliseconds=self.random.uniform(-2000, 0))
 
     def _auction(self, viewer: Session) -> list[SimulatedRecord]:
         """One ad opportunity: the auction record, and the impression and maybe a click (due
@@ -176,7 +176,8 @@ class EventSimulator:
             arm, opportunity
         )
         outcome = second_price(self.market.bids(opportunity, floor_of, self.ctr.predict), floor_of)
-        event_time = self._event_time()
+        served = self._served_at()
+        event_time = _iso(served)
         key = viewer.stream_id.encode()
         records = [SimulatedRecord("auctions", key, _json(self._auction_event(
             opportunity, arm, outcome, event_time)))]  # fmt: skip
@@ -198,10 +199,17 @@ class EventSimulator:
             "currency": self.catalog.rate_card.currency,
             "device": viewer.device,
             "geo": viewer.geo,
+            "ip_hash": viewer.ip_hash,
+            "network": viewer.network,
         }
         records.append(SimulatedRecord("impressions", key, _json(impression)))
-        if self.random.random() < true_ctr(self.clicks, opportunity, campaign):
+        if viewer.bot == "fast_clicker" and self.random.random() < FAST_CLICKS:
+            at = served + timedelta(seconds=self.random.uniform(0.1, 0.6))
+        elif self.random.random() < true_ctr(self.clicks, opportunity, campaign):
             at = self.clock + timedelta(seconds=self.random.uniform(3, 10))
+        else:
+            at = None
+        if at is not None:
             click = self._viewer_event(viewer, at, event_type="click",
                                        campaign_id=campaign.campaign_id,
                                        impression_id=opportunity.auction_id)  # fmt: skip
@@ -245,7 +253,7 @@ class EventSimulator:
         """A viewer event of `session` stamped with the player's clock `at`."""
         event = {
             "event_id": fields.pop("event_id", None) or self._uuid(),
-            "event_time": at.isoformat(timespec="microseconds").replace("+00:00", "Z"),
+            "event_time": _iso(at),
             "stream_id": session.stream_id,
             "viewer_id": session.viewer_id,
             "session_id": session.session_id,
@@ -254,6 +262,8 @@ class EventSimulator:
             "device": session.device,
             "geo": session.geo,
             "cdn": session.cdn,
+            "ip_hash": session.ip_hash,
+            "network": session.network,
             **fields,
         }
         return SimulatedRecord("viewer_events", session.stream_id.encode(), _json(event))
@@ -291,6 +301,10 @@ class EventSimulator:
             event[field_name] = -1.0
             value = _json(event)
         return SimulatedRecord(record.topic, record.key, value, kind)
+
+
+def _iso(moment: datetime) -> str:
+    return moment.isoformat(timespec="microseconds").replace("+00:00", "Z")
 
 
 def _json(value: object) -> bytes:

@@ -166,6 +166,14 @@ SEGMENTS = EventSchema(
     ),
 )
 
+_NEW = {"required": False, "added_later": True}  # optional fields added to a topic's table later
+# Where a request came from, as the ad server and the beacon collector see it
+_CLIENT = (
+    EventField("ip_hash", "string", pattern=_ID, **_NEW, doc="keyed hash of the client's IP"),
+    EventField("network", "string", allowed=("residential", "mobile", "datacenter"), **_NEW,
+               doc="the IP's network class, from the IP lookup"),
+)  # fmt: skip
+
 IMPRESSIONS = EventSchema(
     topic="impressions",
     event_time="event_time",
@@ -186,10 +194,10 @@ IMPRESSIONS = EventSchema(
         EventField("currency", "string", pattern=r"[A-Z]{3}"),
         EventField("device", "string", allowed=("mobile", "desktop", "tv", "tablet")),
         EventField("geo", "string", pattern=r"[A-Z]{2}", doc="ISO 3166-1 alpha-2 country"),
+        *_CLIENT,
     ),
 )
 
-_NEW = {"required": False, "added_later": True}  # optional fields added to a topic's table later
 PLAYER_EVENT_TYPES = (
     "session_start",  # the player loaded: a viewing attempt
     "play",  # the first frame showed (startup_ms), or playback resumed
@@ -234,6 +242,7 @@ VIEWER_EVENTS = EventSchema(
         EventField("device", "string", allowed=("mobile", "desktop", "tv", "tablet"), **_NEW),
         EventField("geo", "string", pattern=r"[A-Z]{2}", **_NEW, doc="ISO 3166-1 alpha-2"),
         EventField("cdn", "string", pattern=_ID, **_NEW, doc="the CDN the player streams from"),
+        *_CLIENT,
     ),
 )  # fmt: skip
 

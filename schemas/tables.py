@@ -160,6 +160,8 @@ SEGMENT_CONTEXT = TableSpec(
 SILVER_TABLES = [DETECTIONS, SEGMENT_CONTEXT]
 
 _MINUTE = pa.field("minute", TIMESTAMP)  # the minute's start, UTC
+_CLIENT = [pa.field("viewer_id", pa.string()), pa.field("ip_hash", pa.string()),
+           pa.field("network", pa.string())]  # fmt: skip
 _RECEIVED = [
     pa.field("ingest_time", TIMESTAMP),
     pa.field("batch_id", pa.int64()),  # the exposure_revenue micro-batch that wrote the row
@@ -216,10 +218,12 @@ IMPRESSION_LOG = TableSpec(
             pa.field("clearing_cpm", pa.float64()),
             *_RECEIVED,
             pa.field("event_date", pa.date32()),
+            *_CLIENT,
         ]
     ),
     partition_by=("event_date",),
     doc="Valid ad impressions as exposure_revenue received them, for joins and revenue.",
+    added_columns=tuple(f.name for f in _CLIENT),
 )
 
 CLICKS = TableSpec(
@@ -233,10 +237,14 @@ CLICKS = TableSpec(
             pa.field("campaign_id", pa.string()),
             *_RECEIVED,
             pa.field("event_date", pa.date32()),
+            pa.field("viewer_id", pa.string()),
+            pa.field("impression_id", pa.string()),
+            pa.field("network", pa.string()),
         ]
     ),
     partition_by=("event_date",),
     doc="Viewer clicks on ads (viewer_events with event_type click), for CTR.",
+    added_columns=("viewer_id", "impression_id", "network"),
 )
 
 PLAYER_EVENTS = TableSpec(
@@ -258,6 +266,8 @@ PLAYER_EVENTS = TableSpec(
             pa.field("device", pa.string()),
             pa.field("geo", pa.string()),
             pa.field("cdn", pa.string()),
+            pa.field("ip_hash", pa.string()),
+            pa.field("network", pa.string()),
             *_RECEIVED,
             pa.field("event_date", pa.date32()),
         ]
@@ -317,10 +327,14 @@ IMPRESSION_CONTEXT = TableSpec(
             pa.field("scene_label", pa.string()),
             pa.field("safety_score", pa.float64()),
             pa.field("updated_at", TIMESTAMP),
+            pa.field("viewer_id", pa.string()),
+            pa.field("invalid_reason", pa.string()),  # invalid traffic: left out of revenue
         ]
     ),
     doc="Each ad impression with what was on screen when it was served: the latest analysed "
-    "frame of its stream at or before the impression, at most exposure.frame_max_age_s older.",
+    "frame of its stream at or before the impression, at most exposure.frame_max_age_s older; "
+    "invalid traffic keeps its row with the reason (jobs/audience/ivt.py).",
+    added_columns=("viewer_id", "invalid_reason"),
 )
 
 REVENUE_MINUTE = TableSpec(
@@ -338,10 +352,14 @@ REVENUE_MINUTE = TableSpec(
             pa.field("ctr", pa.float64()),
             pa.field("revenue_brand_on_screen", pa.float64()),  # served while its brand showed
             pa.field("updated_at", TIMESTAMP),
+            pa.field("invalid_impressions", pa.int64()),  # invalid traffic, not counted above
+            pa.field("invalid_revenue", pa.float64()),  # what billing them would have overstated
         ]
     ),
+    added_columns=("invalid_impressions", "invalid_revenue"),
     doc="Per stream, campaign and minute: impressions, revenue, eCPM, clicks, CTR, and the "
-    "revenue of impressions served while the campaign's own brand was on screen.",
+    "revenue of impressions served while the campaign's own brand was on screen; invalid "
+    "traffic is left out of all of them and counted apart.",
 )
 
 AUDIENCE_MINUTE = TableSpec(
@@ -359,6 +377,7 @@ AUDIENCE_MINUTE = TableSpec(
             pa.field("sessions_started", pa.int64()),  # first frames shown
             pa.field("sessions_ended", pa.int64()),  # end or error beacon, or timed out
             pa.field("avg_view_duration_s", pa.float64()),  # of those ended after a first frame
+            pa.field("invalid_viewers", pa.int64()),  # invalid traffic, left out of the above
             pa.field("updated_at", TIMESTAMP),
         ]
     ),

@@ -38,10 +38,12 @@ from jobs.exposure.metrics import Frame, minute_of, ratio
 NOT_WATCHING_AFTER = ("session_start", "pause", "session_end", "error")
 ENDINGS = ("session_end", "error")
 MINUTE = pd.Timedelta(minutes=1)
+Flags = dict[tuple[str, pd.Timestamp], str]  # (viewer, minute) -> why it is invalid traffic
 QOE_DIMENSIONS = ["device", "geo", "cdn"]
 PLAYER_COLUMNS = [
     "event_id", "event_time", "stream_id", "viewer_id", "session_id", "event_type",
     "position_s", "bitrate_kbps", "startup_ms", "rebuffer_ms", "device", "geo", "cdn",
+    "ip_hash", "network",
 ]  # fmt: skip
 
 
@@ -95,36 +97,47 @@ def ended_sessions(events: pd.DataFrame, timeout_s: float) -> pd.DataFrame:
     return last[last["event_type"].isin(ENDINGS) | timed_out]
 
 
+def flagged_in(flags: Flags | None, minute: pd.Timestamp) -> set[str]:
+    """The viewers flagged as invalid traffic in `minute` (`jobs/audience/ivt.py`)."""
+    return {viewer for viewer, at in flags or {} if at == minute}
+
+
+def _valid(rows: pd.DataFrame, flagged: set[str]) -> pd.DataFrame:
+    return rows[~rows["viewer_id"].isin(flagged)] if flagged else rows
+
+
 def audience_minutes(
     stream_id: str,
     events: pd.DataFrame,
     spans: pd.DataFrame,
     minutes: Iterable[datetime],
     timeout_s: float,
+    flags: Flags | None = None,
 ) -> list[dict]:
     """Rows of `gold.audience_minute` for those of one stream's `minutes` with viewers or
     beacons, from its beacons (`beacons`) within the timeout around them and their
-    `watch_intervals`."""
+    `watch_intervals`. Viewers `flags` flags in a minute are left out of it and counted."""
     ended = ended_sessions(events, timeout_s)
-    ended_minute = ended["event_time"].dt.floor("min")
-    event_minute = events["event_time"].dt.floor("min")
     rows = []
     for minute in minutes:
         start = pd.Timestamp(minute)
-        seconds = _overlap_s(spans, start, start + MINUTE)
-        watched = seconds > 0
-        in_minute = events[event_minute == start]
-        if not watched.any() and in_minute.empty:
+        in_minute = events[events["event_time"].dt.floor("min") == start]
+        if not (_overlap_s(spans, start, start + MINUTE) > 0).any() and in_minute.empty:
             continue  # no viewers and no beacons: before the stream's audience, or not yet
-        ended_here = ended[ended_minute == start]
+        flagged = flagged_in(flags, start)
+        valid_spans = _valid(spans, flagged)
+        seconds = _overlap_s(valid_spans, start, start + MINUTE)
+        watched = seconds > 0
+        in_minute = _valid(in_minute, flagged)
+        ended_here = _valid(ended[ended["event_time"].dt.floor("min") == start], flagged)
         finished = ended_here[ended_here["position_s"] > 0]
         rows.append(
             {
                 "stream_id": stream_id,
                 "minute": minute,
                 "avg_concurrent_viewers": float(seconds.sum()) / 60,
-                "peak_concurrent_viewers": peak_concurrency(spans, start, start + MINUTE),
-                "unique_viewers": int(spans.loc[watched, "viewer_id"].nunique()),
+                "peak_concurrent_viewers": peak_concurrency(valid_spans, start, start + MINUTE),
+                "unique_viewers": int(valid_spans.loc[watched, "viewer_id"].nunique()),
                 "viewer_seconds": float(seconds.sum()),
                 "sessions_attempted": int((in_minute["event_type"] == "session_start").sum()),
                 "sessions_started": int(in_minute["startup_ms"].notna().sum()),
@@ -132,6 +145,7 @@ def audience_minutes(
                 "avg_view_duration_s": float(finished["position_s"].mean())
                 if len(finished)
                 else None,
+                "invalid_viewers": len(flagged),
             }
         )
     return rows
@@ -143,13 +157,19 @@ def qoe_minutes(
     spans: pd.DataFrame,
     minutes: Iterable[datetime],
     timeout_s: float,
+    flags: Flags | None = None,
 ) -> list[dict]:
-    """Rows of `gold.qoe_minute` for one stream's `minutes`: one per device, geo and CDN seen."""
-    ended = ended_sessions(events, timeout_s)
+    """Rows of `gold.qoe_minute` for one stream's `minutes`: one per device, geo and CDN seen
+    (viewers `flags` flags in a minute left out of it)."""
+    all_ended = ended_sessions(events, timeout_s)
+    all_events, all_spans = events, spans
     rows = []
     for minute in minutes:
         start = pd.Timestamp(minute)
         end = start + MINUTE
+        flagged = flagged_in(flags, start)
+        events, spans = _valid(all_events, flagged), _valid(all_spans, flagged)
+        ended = _valid(all_ended, flagged)
         watched = spans.assign(seconds=_overlap_s(spans, start, end))
         watched = watched[watched["seconds"] > 0]
         watched = watched.assign(bitrate_seconds=watched["bitrate_kbps"] * watched["seconds"])
@@ -206,10 +226,10 @@ def _keys(frame: pd.DataFrame) -> list[tuple]:
 
 
 def audience_exposure(
-    frames: list[Frame], spans: pd.DataFrame, min_view_seconds: float
+    frames: list[Frame], spans: pd.DataFrame, min_view_seconds: float, flags: Flags | None = None
 ) -> dict[tuple[datetime, str], tuple[float, int]]:
     """(minute, brand) -> (viewer-seconds, exposure impressions) for the frames showing a brand
-    (each counted in its own minute, as screen seconds are)."""
+    (each counted in its own minute, as screen seconds are), by viewers not flagged then."""
     shown: dict[tuple[datetime, str], list[tuple[datetime, datetime]]] = {}
     for frame in frames:
         end = frame.frame_time + timedelta(seconds=frame.interval_s)
@@ -218,11 +238,12 @@ def audience_exposure(
                 (frame.frame_time, end)
             )
     out = {}
-    starts = spans["start"].dt.tz_convert(None).to_numpy()
-    ends = spans["end"].dt.tz_convert(None).to_numpy()
-    viewers = spans["viewer_id"].to_numpy()
     for key, on_screen in shown.items():
-        seen = np.zeros(len(spans))
+        valid = _valid(spans, flagged_in(flags, pd.Timestamp(key[0])))
+        starts = valid["start"].dt.tz_convert(None).to_numpy()
+        ends = valid["end"].dt.tz_convert(None).to_numpy()
+        viewers = valid["viewer_id"].to_numpy()
+        seen = np.zeros(len(valid))
         for low, high in _union(on_screen):
             lo, hi = (np.datetime64(pd.Timestamp(t).tz_convert(None)) for t in (low, high))
             overlap = np.minimum(ends, hi) - np.maximum(starts, lo)

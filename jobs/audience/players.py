@@ -7,7 +7,12 @@ A session arrives (a Poisson process whose rate keeps the viewer beacons near th
 While it plays it sends a `heartbeat` every `heartbeat_s`, stalls now and then
 (`rebuffer_start`, `rebuffer_end` with its length; more often on the CDNs of
 `cdn_rebuffer_factor`) and switches bitrate. It ends after an exponential watch time with a
-`session_end`, a fatal `error`, or nothing at all (`vanish_share`: a closed tab). Every beacon
+`session_end`, a fatal `error`, or nothing at all (`vanish_share`: a closed tab).
+
+`bot_share` of the sessions are invalid traffic of a known kind (`bots`): `datacenter` plays like
+a person from a data-centre network; `ad_stacker` plays and asks for far more ads than anyone
+watches; `no_player` asks for ads and never plays a frame; `fast_clicker` clicks its ads sooner
+than a person could. The truth counts people only. Every beacon
 carries the player's clock as `event_time` and reaches the collector up to `delivery_delay_s`
 later, so Kafka sees them late and out of order.
 
@@ -49,6 +54,9 @@ class Session:
     ending: str  # session_end | error | vanish
     rebuffer_rate_per_s: float
     switch_rate_per_s: float
+    ip_hash: str
+    network: str
+    bot: str | None = None  # the kind of invalid traffic it is; None: a person
     # the player's state as it sends beacons
     next_heartbeat: datetime | None = None
     next_rebuffer: datetime | None = None
@@ -103,6 +111,7 @@ class Players:
         self.sessions: list[Session] = []  # every session ever, for the truth
         self._watching: list[Session] = []
         self._watching_index: dict[str, int] = {}
+        self.stackers: list[Session] = []  # ad-stacking bots: far more ads than anyone watches
         self._due: list[_Due] = []
         self._order = 0
         mean = conf.mean_session_s
@@ -132,8 +141,16 @@ class Players:
             self._schedule(due.session)
 
     def watching(self) -> Session | None:
-        """A random session showing video now, or None."""
+        """A random session asking for ads now (people showing video, bots), or None."""
         return self.random.choice(self._watching) if self._watching else None
+
+    def stacker(self, per_s: float) -> Session | None:
+        """An ad-stacking bot asking for another ad in the next 1 / `per_s` seconds (each asks
+        `stacker_impressions_per_minute`), or None."""
+        rate = len(self.stackers) * self.conf.stacker_impressions_per_minute / 60
+        if self.stackers and self.random.random() < rate / per_s:
+            return self.random.choice(self.stackers)
+        return None
 
     def delivery_delay(self) -> timedelta:
         return timedelta(seconds=self.random.uniform(0, self.conf.delivery_delay_s))
@@ -153,17 +170,23 @@ class Players:
         conf, draw = self.conf, self.random
         stream = draw.choices(self.catalog.streams, weights=self._stream_weights)[0]
         cdn = self._pick(conf.cdns)
+        bot = None
+        if conf.bots and draw.random() < conf.bot_share:
+            bot = draw.choices(list(conf.bots), weights=list(conf.bots.values()))[0]
+        device = self._pick(self.catalog.devices)
         startup = timedelta(
             milliseconds=round(conf.startup_ms_median * math.exp(draw.gauss(0, conf.startup_sigma)))
         )
-        if already_playing:  # watching for a while already (exponential: as long again to go)
+        if bot == "no_player" or (not already_playing and draw.random() < conf.abandon_share):
+            play_at, started_at = None, at
+        elif already_playing:  # watching for a while already (exponential: as long again to go)
             play_at = at - self._exponential(conf.mean_session_s)
             started_at = play_at - startup
-        elif draw.random() < conf.abandon_share:
-            play_at, started_at = None, at
         else:
             play_at, started_at = at + startup, at
-        if play_at is None:
+        if bot == "no_player":  # asks for ads for a while, never plays, never says goodbye
+            end_at, ending = at + self._exponential(conf.mean_session_s / 4), "vanish"
+        elif play_at is None:
             end_at, ending = at + timedelta(seconds=draw.uniform(1, 8)), "session_end"
         else:
             watch = max(self._exponential(conf.mean_session_s), timedelta(seconds=3))
@@ -177,7 +200,7 @@ class Players:
             session_id=f"s-{self._uuid()[:16]}",
             viewer_id=f"v-{self._uuid()[:12]}",
             stream_id=stream.stream_id,
-            device=self._pick(self.catalog.devices),
+            device=device,
             geo=self._pick(self.catalog.geos),
             cdn=cdn,
             bitrate=draw.choice(BITRATES_KBPS),
@@ -190,9 +213,16 @@ class Players:
             / 60,
             switch_rate_per_s=conf.bitrate_switches_per_minute / 60,
             sent_start=already_playing,
+            ip_hash=f"ip-{self._uuid()[:12]}",
+            network="datacenter"
+            if bot == "datacenter"
+            else ("mobile" if device == "mobile" else "residential"),
+            bot=bot,
         )
         self.sessions.append(session)
-        if already_playing:  # beats in its own phase
+        if bot == "no_player":
+            self._serve(session)
+        if already_playing and play_at is not None:  # beats in its own phase
             self._playing(session, at)
             session.next_heartbeat = at + timedelta(seconds=draw.uniform(0, conf.heartbeat_s))
         self._schedule(session)
@@ -202,8 +232,14 @@ class Players:
         session.next_heartbeat = now + timedelta(seconds=self.conf.heartbeat_s)
         session.next_rebuffer = now + self._gap(session.rebuffer_rate_per_s)
         session.next_switch = now + self._gap(session.switch_rate_per_s)
+        self._serve(session)
+
+    def _serve(self, session: Session) -> None:
+        """The ad server sees `session` asking for ads from now on."""
         self._watching_index[session.session_id] = len(self._watching)
         self._watching.append(session)
+        if session.bot == "ad_stacker":
+            self.stackers.append(session)
 
     def _gap(self, rate_per_s: float) -> timedelta:
         if rate_per_s <= 0:
@@ -211,6 +247,8 @@ class Players:
         return self._exponential(1 / rate_per_s)
 
     def _stop_watching(self, session: Session) -> None:
+        if session.bot == "ad_stacker":
+            self.stackers.remove(session)
         index = self._watching_index.pop(session.session_id, None)
         if index is None:
             return
@@ -293,6 +331,8 @@ def _ms(span: timedelta) -> int:
 
 
 def concurrent_viewers(sessions: list[Session], stream_id: str, minute: datetime) -> float:
-    """The truth: the stream's mean concurrent viewers over the minute (watched seconds / 60)."""
+    """The truth: the stream's mean concurrent viewers (people, not bots) over the minute
+    (watched seconds / 60)."""
     end = minute + timedelta(minutes=1)
-    return sum(s.watched(minute, end) for s in sessions if s.stream_id == stream_id) / 60
+    people = (s for s in sessions if s.stream_id == stream_id and s.bot is None)
+    return sum(s.watched(minute, end) for s in people) / 60

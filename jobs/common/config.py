@@ -264,9 +264,19 @@ class QualityConf(_Strict):
     duration_full_s: float = Field(gt=0)
 
 
+class InvalidTrafficConf(_Strict):
+    """The rules that keep invalid traffic out of revenue and audience (jobs/audience/ivt.py)."""
+
+    max_impressions_per_viewer_minute: int = Field(ge=1)
+    max_impressions_per_ip_minute: int = Field(ge=1)
+    min_click_delay_s: float = Field(ge=0)  # faster than this after the impression: not a human
+    invalid_networks: list[str] = []  # network classes no audience comes from (data centres)
+
+
 class AudienceConf(_Strict):
     # A session with no beacon for this long ended at its last one (a closed tab sends none)
     session_timeout_s: float = Field(gt=0, le=3600)
+    invalid_traffic: InvalidTrafficConf
 
 
 class ExposureConf(_Strict):
@@ -386,6 +396,9 @@ class PlayersConf(_Strict):
     delivery_delay_s: float = Field(ge=0, le=60)  # beacons reach Kafka up to this late
     cdns: dict[str, float] = Field(min_length=1)  # CDN -> share of sessions
     cdn_rebuffer_factor: dict[str, float] = {}  # CDN -> rebuffering rate multiplier
+    bot_share: float = Field(ge=0, le=1)  # sessions that are invalid traffic, known to the truth
+    bots: dict[Literal["datacenter", "ad_stacker", "no_player", "fast_clicker"], float] = {}
+    stacker_impressions_per_minute: float = Field(default=30, gt=0)
 
 
 class SimulateConf(_Strict):

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import bisect
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
 
 from jobs.exposure.metrics import Frame, ctr, ecpm, minute_of
@@ -27,9 +27,14 @@ def safety_band(score: float | None) -> str:
 
 
 def impression_context(
-    impressions: Iterable[dict], frames: list[Frame], frame_ids: list[str], max_age_s: float
+    impressions: Iterable[dict],
+    frames: list[Frame],
+    frame_ids: list[str],
+    max_age_s: float,
+    invalid: Mapping[tuple[str, datetime], str] | None = None,
 ) -> list[dict]:
-    """`gold.impression_context` rows. `frames` (with their `frame_ids`) sorted by time."""
+    """`gold.impression_context` rows. `frames` (with their `frame_ids`) sorted by time;
+    `invalid`: why a (viewer, minute) is invalid traffic (`jobs/audience/ivt.py`)."""
     times = [f.frame_time for f in frames]
     max_age = timedelta(seconds=max_age_s)
     rows = []
@@ -53,31 +58,43 @@ def impression_context(
                 "own_brand_on_screen": impression["brand_id"] in brands,
                 "scene_label": frame.scene_label if frame else None,
                 "safety_score": frame.safety_score if frame else None,
+                "viewer_id": impression.get("viewer_id"),
+                "invalid_reason": (invalid or {}).get((impression.get("viewer_id"), minute_of(at))),
             }
         )
     return rows
 
 
-def revenue_minutes(contexts: Iterable[dict], clicks: Iterable[dict]) -> list[dict]:
-    """`gold.revenue_minute` rows from impressions in context and clicks."""
+def revenue_minutes(
+    contexts: Iterable[dict],
+    clicks: Iterable[dict],
+    invalid: Mapping[tuple[str, datetime], str] | None = None,
+) -> list[dict]:
+    """`gold.revenue_minute` rows from impressions in context and clicks; impressions with an
+    `invalid_reason` and clicks of a viewer `invalid` in their minute count apart."""
     sums: dict[tuple[str, str, datetime], dict] = {}
 
     def bucket(stream_id: str, campaign_id: str, minute: datetime) -> dict:
         return sums.setdefault(
             (stream_id, campaign_id, minute),
-            {"impressions": 0, "revenue": 0.0, "clicks": 0, "on_screen": 0.0},
-        )
+            {"impressions": 0, "revenue": 0.0, "clicks": 0, "on_screen": 0.0,
+             "invalid": 0, "invalid_revenue": 0.0},
+        )  # fmt: skip
 
     for row in contexts:
         s = bucket(row["stream_id"], row["campaign_id"], row["minute"])
+        if row.get("invalid_reason"):
+            s["invalid"] += 1
+            s["invalid_revenue"] += row["clearing_cpm"] / 1000
+            continue
         s["impressions"] += 1
         s["revenue"] += row["clearing_cpm"] / 1000
         if row["own_brand_on_screen"]:
             s["on_screen"] += row["clearing_cpm"] / 1000
     for click in clicks:
-        bucket(click["stream_id"], click["campaign_id"], minute_of(click["event_time"]))[
-            "clicks"
-        ] += 1
+        minute = minute_of(click["event_time"])
+        if (click.get("viewer_id"), minute) not in (invalid or {}):
+            bucket(click["stream_id"], click["campaign_id"], minute)["clicks"] += 1
     return [
         {
             "stream_id": stream_id,
@@ -89,6 +106,8 @@ def revenue_minutes(contexts: Iterable[dict], clicks: Iterable[dict]) -> list[di
             "clicks": s["clicks"],
             "ctr": ctr(s["clicks"], s["impressions"]),
             "revenue_brand_on_screen": s["on_screen"],
+            "invalid_impressions": s["invalid"],
+            "invalid_revenue": s["invalid_revenue"],
         }
         for (stream_id, campaign_id, minute), s in sorted(sums.items())
     ]

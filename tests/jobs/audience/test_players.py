@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 import pandas as pd
 import pytest
 
+from jobs.audience.ivt import invalid_viewers
 from jobs.audience.metrics import PLAYER_COLUMNS, audience_minutes, beacons, watch_intervals
 from jobs.audience.players import concurrent_viewers
 from jobs.common.config import load_settings
@@ -45,11 +46,15 @@ def test_every_beacon_is_a_valid_viewer_event_of_its_session(simulated):
     assert times != sorted(times)
 
 
-def test_measured_concurrency_is_within_one_percent_of_the_truth(simulated):
+def test_measured_concurrency_without_invalid_traffic_is_within_one_percent_of_the_truth(
+    simulated,
+):
     settings, simulation, records = simulated
     timeout = settings.audience.session_timeout_s
     rows = [json.loads(r.value) for r in records if r.topic == "viewer_events"]
     events = pd.DataFrame([r for r in rows if r["event_type"] != "click"], columns=PLAYER_COLUMNS)
+    clicks = pd.DataFrame([r for r in rows if r["event_type"] == "click"])
+    impressions = pd.DataFrame([json.loads(r.value) for r in records if r.topic == "impressions"])
     last_full_minute = simulation.clock.replace(second=0, microsecond=0) - timedelta(minutes=1)
     minutes = [START.replace(second=0) + timedelta(minutes=i) for i in range(1, 4)]
     assert minutes[-1] <= last_full_minute
@@ -57,7 +62,14 @@ def test_measured_concurrency_is_within_one_percent_of_the_truth(simulated):
     for stream in settings.catalog.streams:
         of_stream = beacons(events[events["stream_id"] == stream.stream_id])
         spans = watch_intervals(of_stream, timeout)
-        for row in audience_minutes(stream.stream_id, of_stream, spans, minutes, timeout):
+        flags = invalid_viewers(
+            impressions[impressions["stream_id"] == stream.stream_id],
+            clicks[clicks["stream_id"] == stream.stream_id],
+            of_stream,
+            settings.audience.invalid_traffic,
+            timeout,
+        )
+        for row in audience_minutes(stream.stream_id, of_stream, spans, minutes, timeout, flags):
             truth = concurrent_viewers(simulation.players.sessions, stream.stream_id, row["minute"])
             assert row["avg_concurrent_viewers"] == pytest.approx(truth, rel=0.01), row
             compared += 1

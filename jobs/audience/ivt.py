@@ -1,0 +1,95 @@
+"""Invalid traffic: the viewers, minute by minute, whose impressions and viewing no one should pay
+for or count. Pure functions over one stream's rows, as the rest of `jobs/audience/`.
+
+A viewer is flagged in a minute, with every reason that applies
+(`audience.invalid_traffic` in conf/):
+
+- `network`: an impression, click or beacon from a network class no audience lives in
+  (`invalid_networks`: data centres);
+- `viewer rate`: more than `max_impressions_per_viewer_minute` impressions in the minute;
+- `ip rate`: its IP hash had more than `max_impressions_per_ip_minute` impressions in the minute
+  (every viewer behind it is flagged);
+- `no player`: an impression while its player sent no beacon saying it plays (first frame,
+  heartbeat, stall, bitrate switch) within `audience.session_timeout_s`, though other players
+  of the stream did (a stream whose players send no beacons is not judged on them);
+- `fast click`: a click sooner than `min_click_delay_s` after its impression.
+
+Flagged viewers' impressions keep their rows with the reason (`gold.impression_context`) and are
+left out of revenue and clicks; their viewing is left out of audience, QoE and exposure
+weighting, for that minute. Each minute depends only on rows within the timeout of it, so a
+recomputed minute gets the same flags whatever batch brought its rows.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from jobs.audience.metrics import NOT_WATCHING_AFTER, Flags
+from jobs.common.config import InvalidTrafficConf
+
+IMPRESSION_COLUMNS = ["event_id", "event_time", "viewer_id", "ip_hash", "network"]
+CLICK_COLUMNS = ["event_id", "event_time", "viewer_id", "impression_id", "network"]
+
+
+def _frame(rows: list[dict] | pd.DataFrame, columns: list[str]) -> pd.DataFrame:
+    frame = pd.DataFrame(rows, columns=columns) if isinstance(rows, list) else rows[columns]
+    frame = frame.assign(event_time=pd.to_datetime(frame["event_time"], utc=True))
+    return frame.assign(minute=frame["event_time"].dt.floor("min"))
+
+
+def invalid_viewers(
+    impressions: list[dict] | pd.DataFrame,
+    clicks: list[dict] | pd.DataFrame,
+    beacons: pd.DataFrame,
+    conf: InvalidTrafficConf,
+    timeout_s: float,
+) -> Flags:
+    """Every flagged (viewer, minute) of one stream's rows, with its reasons (see above)."""
+    impressions = _frame(impressions, IMPRESSION_COLUMNS)
+    clicks = _frame(clicks, CLICK_COLUMNS)
+    beacons = beacons.assign(minute=beacons["event_time"].dt.floor("min"))
+    reasons: dict[tuple[str, pd.Timestamp], set[str]] = {}
+
+    def flag(rows: pd.DataFrame, reason: str) -> None:
+        for viewer, minute in (
+            rows[["viewer_id", "minute"]].drop_duplicates().itertuples(index=False, name=None)
+        ):
+            reasons.setdefault((viewer, minute), set()).add(reason)
+
+    for rows in (impressions, clicks, beacons):
+        flag(rows[rows["network"].isin(conf.invalid_networks)], "network")
+    per_viewer = impressions.groupby(["viewer_id", "minute"])["event_id"].transform("size")
+    flag(impressions[per_viewer > conf.max_impressions_per_viewer_minute], "viewer rate")
+    per_ip = impressions.groupby(["ip_hash", "minute"])["event_id"].transform("size")
+    busy_ip = impressions["ip_hash"].notna() & (per_ip > conf.max_impressions_per_ip_minute)
+    flag(impressions[busy_ip], "ip rate")
+    flag(_without_player(impressions, beacons, timeout_s), "no player")
+    served = impressions[["event_id", "event_time"]].rename(
+        columns={"event_id": "impression_id", "event_time": "served_at"}
+    )
+    clicked = clicks.merge(served, on="impression_id")
+    delay = (clicked["event_time"] - clicked["served_at"]).dt.total_seconds()
+    fast = clicked[delay < conf.min_click_delay_s]
+    flag(fast, "fast click")
+    flag(impressions[impressions["event_id"].isin(fast["impression_id"])], "fast click")
+    return {key: "; ".join(sorted(why)) for key, why in reasons.items()}
+
+
+def _without_player(
+    impressions: pd.DataFrame, beacons: pd.DataFrame, timeout_s: float
+) -> pd.DataFrame:
+    """Impressions of viewers whose player said nothing about playing within the timeout, in
+    moments when other players of the stream did."""
+    playing = beacons[~beacons["event_type"].isin(NOT_WATCHING_AFTER)]
+    if playing.empty or impressions.empty:
+        return impressions.iloc[0:0]
+    tolerance = pd.Timedelta(seconds=timeout_s)
+    ordered = impressions.sort_values("event_time")
+    beats = playing[["event_time", "viewer_id"]].rename(columns={"event_time": "beat_time"})
+    beats = beats.sort_values("beat_time")
+    nearest = {"left_on": "event_time", "right_on": "beat_time", "tolerance": tolerance,
+               "direction": "nearest"}  # fmt: skip
+    own = pd.merge_asof(ordered, beats, by="viewer_id", **nearest)
+    anyone = pd.merge_asof(ordered, beats[["beat_time"]], **nearest)
+    judged = anyone["beat_time"].notna().to_numpy()
+    return ordered[own["beat_time"].isna().to_numpy() & judged]
