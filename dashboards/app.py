@@ -1,5 +1,5 @@
-"""The brandlake dashboard: live streams with detection overlays, brand exposure, revenue, yield
-(floors and their experiment) and pipeline health.
+"""The brandlake dashboard: live streams with detection overlays, brand exposure, revenue, audience
+and QoE, yield (floors and their experiment) and pipeline health.
 
     brandlake dashboard        (or: streamlit run dashboards/app.py)
 
@@ -20,6 +20,8 @@ pages = st.navigation(
                 url_path="exposure"),
         st.Page("views/revenue.py", title="Revenue", icon=":material/payments:",
                 url_path="revenue"),
+        st.Page("views/audience.py", title="Audience & QoE", icon=":material/groups:",
+                url_path="audience"),
         st.Page("views/yield_floors.py", title="Yield", icon=":material/trending_up:",
                 url_path="yield"),
         st.Page("views/health.py", title="Health", icon=":material/monitor_heart:",

@@ -18,6 +18,8 @@ import pyarrow.compute as pc
 import pyarrow.dataset as ds
 from pyarrow import fs
 
+from jobs.audience.metrics import PLAYER_COLUMNS, beacons
+from jobs.audience.rollup import ads_by_qoe_band, viewer_rebuffering
 from jobs.common import object_store
 from jobs.common.config import Settings, is_uri, join_uri
 from jobs.common.lake import open_table
@@ -25,12 +27,16 @@ from jobs.common.live_state import AUDIENCE_KEY, EXPOSURE_KEY, LIVE_KEY, REVENUE
 from jobs.exposure.revenue import safety_band
 from jobs.exposure.rollup import exposure_rollup, revenue_rollup
 from schemas.tables import (
+    AUDIENCE_MINUTE,
     BRAND_EXPOSURE_MINUTE,
+    CLICKS,
     CTR_MODEL_EVALUATION,
     DATA_QUALITY_RESULTS,
     DETECTIONS,
     FLOOR_RULES,
     IMPRESSION_CONTEXT,
+    PLAYER_EVENTS,
+    QOE_MINUTE,
     QUARANTINE,
     REVENUE_MINUTE,
     SEGMENT_CONTEXT,
@@ -244,12 +250,14 @@ def impression_breakdown(
     start: datetime | None = None,
     end: datetime | None = None,
 ) -> pd.DataFrame:
-    """Impressions and revenue by the scene and brand-safety band on screen when served."""
-    columns = ["stream_id", "clearing_cpm", "scene_label", "safety_score"]
+    """Impressions and revenue (invalid traffic left out) by the scene and brand-safety band
+    on screen when served."""
+    columns = ["stream_id", "clearing_cpm", "scene_label", "safety_score", "invalid_reason"]
     frame = read(
         settings, IMPRESSION_CONTEXT.name, columns, where=_between("event_time", start, end)
     )
     frame = _only(frame, "stream_id", streams)
+    frame = frame[frame["invalid_reason"].isna()].copy()
     frame["scene_label"] = frame.scene_label.fillna("no frame near")
     frame["safety"] = frame.safety_score.map(safety_band)
     frame["revenue"] = frame.clearing_cpm / 1000
@@ -259,6 +267,43 @@ def impression_breakdown(
         .sort_values("revenue", ascending=False)
         .reset_index(drop=True)
     )
+
+
+# -- audience and QoE ------------------------------------------------------------------------
+
+
+def audience_minutes(
+    settings: Settings, start: datetime | None = None, end: datetime | None = None
+) -> pd.DataFrame:
+    frame = read(settings, AUDIENCE_MINUTE.name, where=_between("minute", start, end))
+    return frame.sort_values(["minute", "stream_id"]).reset_index(drop=True)
+
+
+def qoe_minutes(
+    settings: Settings, start: datetime | None = None, end: datetime | None = None
+) -> pd.DataFrame:
+    frame = read(settings, QOE_MINUTE.name, where=_between("minute", start, end))
+    return frame.sort_values(["minute", "stream_id"]).reset_index(drop=True)
+
+
+def ads_by_qoe(
+    settings: Settings,
+    streams: list[str] | None = None,
+    start: datetime | None = None,
+    end: datetime | None = None,
+) -> pd.DataFrame:
+    """Valid impressions, revenue, eCPM and CTR of viewers who rebuffered more than
+    `audience.rebuffer_band` of their watching time and of the others."""
+    when = _between("event_time", start, end)
+    context_columns = ["event_id", "stream_id", "viewer_id", "clearing_cpm", "invalid_reason"]
+    events = _only(read(settings, PLAYER_EVENTS.name, PLAYER_COLUMNS, when), "stream_id", streams)
+    contexts = _only(read(settings, IMPRESSION_CONTEXT.name, context_columns, when), "stream_id",
+                     streams)  # fmt: skip
+    clicks = _only(read(settings, CLICKS.name, ["stream_id", "viewer_id"], when), "stream_id",
+                   streams)  # fmt: skip
+    audience = settings.audience
+    viewers = viewer_rebuffering(beacons(events), audience.session_timeout_s)
+    return ads_by_qoe_band(viewers, contexts, clicks, audience.rebuffer_band)
 
 
 # -- health ----------------------------------------------------------------------------------

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from jobs.audience.metrics import NOT_WATCHING_AFTER, Flags
+from jobs.audience.metrics import NOT_WATCHING_AFTER, Flags, utc_us
 from jobs.common.config import InvalidTrafficConf
 
 IMPRESSION_COLUMNS = ["event_id", "event_time", "viewer_id", "ip_hash", "network"]
@@ -33,7 +33,7 @@ CLICK_COLUMNS = ["event_id", "event_time", "viewer_id", "impression_id", "networ
 
 def _frame(rows: list[dict] | pd.DataFrame, columns: list[str]) -> pd.DataFrame:
     frame = pd.DataFrame(rows, columns=columns) if isinstance(rows, list) else rows[columns]
-    frame = frame.assign(event_time=pd.to_datetime(frame["event_time"], utc=True))
+    frame = frame.assign(event_time=utc_us(frame["event_time"]))
     return frame.assign(minute=frame["event_time"].dt.floor("min"))
 
 

@@ -51,11 +51,17 @@ def beacons(events: pd.DataFrame) -> pd.DataFrame:
     """Player events (`PLAYER_COLUMNS`) ready to measure: one row per event id (Kafka may deliver
     one twice), a session key for each, in time order, `event_time` as UTC timestamps."""
     events = events[PLAYER_COLUMNS].drop_duplicates("event_id").copy()
-    events["event_time"] = pd.to_datetime(events["event_time"], utc=True)
+    events["event_time"] = utc_us(events["event_time"])
     for number in ("position_s", "bitrate_kbps", "startup_ms", "rebuffer_ms"):
         events[number] = pd.to_numeric(events[number]).astype(float)
     events["session"] = events["session_id"].fillna(events["viewer_id"])
     return events.sort_values(["event_time", "event_id"], kind="stable").reset_index(drop=True)
+
+
+def utc_us(times: pd.Series) -> pd.Series:
+    """Times as UTC at microseconds, Delta's precision, whether they came from Arrow or Python
+    (time joins need one unit on both sides)."""
+    return pd.to_datetime(times, utc=True).dt.as_unit("us")
 
 
 def watch_intervals(events: pd.DataFrame, timeout_s: float) -> pd.DataFrame:

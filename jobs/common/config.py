@@ -276,6 +276,7 @@ class InvalidTrafficConf(_Strict):
 class AudienceConf(_Strict):
     # A session with no beacon for this long ended at its last one (a closed tab sends none)
     session_timeout_s: float = Field(gt=0, le=3600)
+    rebuffer_band: float = Field(gt=0, lt=1)  # viewers stalled more than this share: poor QoE
     invalid_traffic: InvalidTrafficConf
 
 

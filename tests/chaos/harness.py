@@ -469,10 +469,15 @@ class Pipeline:
         return record
 
     def wait_until(self, done: Callable[[], bool], what: str, timeout_s: float) -> None:
+        """Wait for `done`, failing after `timeout_s` or as soon as a process keeps crashing
+        (a job that fails every batch never catches up: say so, not 10 minutes later)."""
         deadline = time.monotonic() + timeout_s
         while not done():
             late = time.monotonic() > deadline
             assert not late, f"{what}: not within {timeout_s:.0f} s\n{self.logs()}"
+            looping = [name for name, p in self.supervisor.processes.items()
+                       if len(p.unplanned_exits) >= CRASH_LOOP]  # fmt: skip
+            assert not looping, f"{what}: {', '.join(looping)} keep crashing\n{self.logs(40)}"
             time.sleep(0.5)
 
     def finish(self, timeout_s: float) -> list[SimulatedRecord]:
@@ -508,6 +513,8 @@ class Pipeline:
 
 
 # --- the lake and the live state, comparable ----------------------------------------------
+
+CRASH_LOOP = 5  # unplanned exits of one process that fail the run at once
 
 # Columns that say when or in which batch a row was written, not what it holds.
 WRITTEN_WHEN = {"ingest_time", "ingest_date", "analysed_at", "updated_at", "batch_id"}

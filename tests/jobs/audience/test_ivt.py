@@ -44,6 +44,12 @@ def heartbeats(viewer: str, seconds) -> pd.DataFrame:
     return beacons(pd.DataFrame(rows, columns=PLAYER_COLUMNS))
 
 
+def test_times_from_arrow_and_from_python_join():
+    players = heartbeats("person", range(0, 120, 10))
+    players["event_time"] = players["event_time"].dt.as_unit("us")  # as Delta gives them
+    assert flags([impression(1, "person", 15)], (), players) == {}
+
+
 def flags(impressions, clicks=(), players=None):
     players = players if players is not None else heartbeats("person", range(0, 120, 10))
     return invalid_viewers(list(impressions), list(clicks), players, CONF, TIMEOUT)
