@@ -16,10 +16,14 @@ from jobs.common.config import Settings
 from jobs.common.live_state import LIVE_KEY, redis_url, set_if_newer, set_live_exposure
 from jobs.entrypoint import command_settings
 from schemas.tables import (
+    AUDIENCE_MINUTE,
     BRAND_EXPOSURE_MINUTE,
     BRONZE_TABLES,
+    CLICKS,
     DETECTIONS,
     IMPRESSION_CONTEXT,
+    PLAYER_EVENTS,
+    QOE_MINUTE,
     QUARANTINE,
     REVENUE_MINUTE,
     SEGMENT_CONTEXT,
@@ -73,12 +77,16 @@ def build_small_lake(settings: Settings) -> None:
     context = {"campaign_id": "cmp-fizz-summer", "brand_id": "fizzco", "updated_at": T0}
     write_rows(settings, IMPRESSION_CONTEXT, [
         {**context, "event_id": "i1", "event_time": T0, "stream_id": "arena-live",
-         "clearing_cpm": 7.0, "scene_label": "sports", "safety_score": 0.95},
+         "clearing_cpm": 7.0, "scene_label": "sports", "safety_score": 0.95, "viewer_id": "a"},
         {**context, "event_id": "i2", "event_time": T0, "stream_id": "arena-live",
-         "clearing_cpm": 5.0, "scene_label": "sports", "safety_score": 0.6},
+         "clearing_cpm": 5.0, "scene_label": "sports", "safety_score": 0.6, "viewer_id": "b"},
         {**context, "event_id": "i3", "event_time": T0, "stream_id": "arena-live",
          "clearing_cpm": 4.0, "scene_label": None, "safety_score": None},
+        {**context, "event_id": "i4", "event_time": T0, "stream_id": "arena-live",
+         "clearing_cpm": 100.0, "scene_label": "sports", "safety_score": 0.95, "viewer_id": "b",
+         "invalid_reason": "network"},
     ])  # fmt: skip
+    build_audience(settings)
     quarantined = {"kafka_topic": "impressions", "kafka_partition": 0, "ingest_time": T0,
                    "ingest_date": T0.date()}  # fmt: skip
     write_rows(settings, QUARANTINE, [
@@ -117,6 +125,55 @@ def build_small_lake(settings: Settings) -> None:
     ])  # fmt: skip
 
 
+def audience(stream: str, minute: int, viewers: float, peak: int, invalid: int) -> dict:
+    return {
+        "stream_id": stream, "minute": T0 + minute * MINUTE, "avg_concurrent_viewers": viewers,
+        "peak_concurrent_viewers": peak, "unique_viewers": peak + 10,
+        "viewer_seconds": viewers * 60, "sessions_attempted": 5, "sessions_started": 4,
+        "sessions_ended": 3, "avg_view_duration_s": 300.0, "invalid_viewers": invalid,
+        "updated_at": T0,
+    }  # fmt: skip
+
+
+def qoe(device: str, cdn: str, startup: float, rebuffer: float, bitrate: float) -> dict:
+    return {
+        "stream_id": "arena-live", "minute": T0, "device": device, "geo": "US", "cdn": cdn,
+        "sessions": 50, "attempts": 10, "startup_p50_ms": startup, "startup_p95_ms": startup * 2,
+        "watched_seconds": 3000.0, "rebuffer_seconds": rebuffer,
+        "rebuffer_ratio": rebuffer / (rebuffer + 3000), "mean_bitrate_kbps": bitrate,
+        "errors": 1, "error_rate": 0.02, "abandoned": 1, "abandonment_rate": 0.1,
+        "updated_at": T0,
+    }  # fmt: skip
+
+
+def build_audience(settings: Settings) -> None:
+    """Two minutes of audience; QoE on tv and mobile; viewer a stalls 2 s in 32 s (over the 2 %
+    band), viewer b never does; a clicked an ad."""
+    write_rows(settings, AUDIENCE_MINUTE, [
+        audience("arena-live", 0, 100.0, 110, 2), audience("arena-live", 1, 80.0, 90, 0),
+        audience("studio-2", 0, 20.0, 25, 1),
+    ])  # fmt: skip
+    write_rows(settings, QOE_MINUTE, [qoe("tv", "cdn-a", 800, 30, 3000),
+                                      qoe("mobile", "cdn-b", 1200, 90, 1500)])  # fmt: skip
+    beacons = []
+    for viewer in ("a", "b"):
+        kinds = ["play", "heartbeat", "heartbeat", "rebuffer_end", "heartbeat"]
+        for second, kind in zip((0, 10, 20, 25, 30), kinds, strict=True):
+            if kind == "rebuffer_end" and viewer == "b":
+                continue
+            beacons.append({
+                "event_id": f"{viewer}-{second}", "event_time": T0 + timedelta(seconds=second),
+                "stream_id": "arena-live", "viewer_id": viewer, "session_id": f"s-{viewer}",
+                "event_type": kind, "position_s": float(second), "bitrate_kbps": 3000,
+                "rebuffer_ms": 2000 if kind == "rebuffer_end" else None, "device": "tv",
+                "event_date": T0.date(), "late": False,
+            })  # fmt: skip
+    write_rows(settings, PLAYER_EVENTS, beacons)
+    write_rows(settings, CLICKS, [{"event_id": "c1", "event_time": T0, "stream_id": "arena-live",
+                                   "campaign_id": "cmp-fizz-summer", "viewer_id": "a",
+                                   "event_date": T0.date(), "late": False}])  # fmt: skip
+
+
 def set_live_state(settings: Settings, stream: str) -> None:
     """What the streaming jobs write to Redis, through their own writers."""
     url = redis_url(settings)
@@ -131,6 +188,7 @@ def set_live_state(settings: Settings, stream: str) -> None:
         "screen_seconds": {"fizzco": 42.0, "aquapure": 18.0},
         "exposure_until": T0 + MINUTE, "batch_id": 7,
         "revenue_last_minute": 3.5, "revenue_minute": T0 + MINUTE,
+        "audience": audience(stream, 0, 100.0, 110, 2),
     }, ttl_s=600)  # fmt: skip
 
 

@@ -14,8 +14,8 @@ from streamlit.testing.v1 import AppTest
 from infra.local.services import free_port
 
 APP = str(Path(__file__).parents[2] / "dashboards" / "app.py")
-PAGES = ["views/live.py", "views/exposure.py", "views/revenue.py", "views/yield_floors.py",
-         "views/health.py"]  # fmt: skip
+PAGES = ["views/live.py", "views/exposure.py", "views/revenue.py", "views/audience.py",
+         "views/yield_floors.py", "views/health.py"]  # fmt: skip
 
 
 def page(path: str) -> AppTest:
@@ -36,6 +36,7 @@ def test_live_page_shows_the_streams_and_their_redis_state(small_lake):
     shown = metrics(at)
     assert shown["Brands on screen now"] == "fizzco, aquapure"
     assert shown["Revenue, last minute (12:01 UTC)"] == "3.50 USD"
+    assert shown["Viewers (12:00 UTC)"] == "100"
     captions = " ".join(c.value for c in at.caption)
     assert "scene sports" in captions and "people 3" in captions and "safety 0.97" in captions
     assert "brandlake:exposure:arena-live" in captions
@@ -95,6 +96,34 @@ def test_revenue_page_per_campaign_and_by_scene_and_safety(small_lake):
         ("sports", "review (0.5-0.8)", 1),
         ("no frame near", "not scored", 1),
     }
+
+
+def test_audience_page_viewers_qoe_and_ads_by_rebuffering(small_lake):
+    at = page("views/audience.py")
+    assert metrics(at) == {
+        "Concurrent viewers (mean)": "100",  # minute 0: 100 + 20 over both streams; minute 1: 80
+        "Peak": "135",
+        "Viewer hours": "3.3",  # (100 + 80 + 20) x 60 s
+        "Invalid traffic left out": "3 viewer-minutes",
+    }
+    per_stream = at.dataframe[0].value.set_index("stream_id")
+    assert per_stream.avg_concurrent_viewers.to_dict() == {"arena-live": 90.0, "studio-2": 20.0}
+    by_device = at.dataframe[1].value.set_index("device")
+    assert by_device.rebuffer_ratio.to_dict() == pytest.approx(
+        {"tv": 30 / 3030, "mobile": 90 / 3090}
+    )
+    assert by_device.startup_ms.to_dict() == {"tv": 800.0, "mobile": 1200.0}
+    ads = at.dataframe[2].value.set_index("band")
+    # a stalled 2 s of 32 (6 %): the poor band; b's invalid impression is left out
+    assert ads.impressions.to_dict() == {"rebuffering <= 2%": 1, "rebuffering > 2%": 1}
+    assert ads.revenue.to_dict() == pytest.approx(
+        {"rebuffering <= 2%": 0.005, "rebuffering > 2%": 0.007}
+    )
+    assert ads.ctr.to_dict() == {"rebuffering <= 2%": 0.0, "rebuffering > 2%": 1.0}
+
+    at.sidebar.multiselect(key="stream_id").select("studio-2").run()
+    assert not at.exception
+    assert metrics(at)["Concurrent viewers (mean)"] == "20"
 
 
 def test_health_page_lag_quarantine_models_quality_and_sizes(small_lake):
@@ -204,6 +233,8 @@ def test_an_empty_lake_and_a_stopped_redis_give_messages_not_tracebacks(
     elif path == "views/yield_floors.py":
         assert "`gold.floor_rules` does not exist yet" in messages
         assert "run `brandlake yield`" in messages and "brandlake train ctr-model" in messages
+    elif path == "views/audience.py":
+        assert "`gold.audience_minute` does not exist yet" in messages
     else:
         table = "brand_exposure_minute" if "exposure" in path else "revenue_minute"
         assert f"`gold.{table}` does not exist yet" in messages
