@@ -45,7 +45,7 @@ from jobs.audience.metrics import (
     qoe_minutes,
     watch_intervals,
 )
-from jobs.common.config import Settings
+from jobs.common.config import RateCard, Settings
 from jobs.common.delta_sink import DeltaSink, WriteResult
 from jobs.common.lake import OpenTables
 from jobs.common.live_state import redis_url, set_live_exposure
@@ -359,7 +359,7 @@ def _stream_gold(
     rate = rate_per_second(settings.catalog.rate_card, stream)
     priced = {} if reprice else priced_minutes(tables, stream, first, last)
     exposure = [
-        _with_audience(row, seen_by)
+        _with_audience(row, seen_by, settings.catalog.rate_card)
         for row in brand_exposure_minutes(frames, conf.gap_tolerance_s, conf.quality, rate, priced)
         if first <= row["minute"] <= last
     ]
@@ -375,9 +375,16 @@ def _stream_gold(
     )
 
 
-def _with_audience(row: dict, seen_by: dict[tuple[datetime, str], tuple[float, int]]) -> dict:
+def _with_audience(
+    row: dict, seen_by: dict[tuple[datetime, str], tuple[float, int]], card: RateCard
+) -> dict:
+    """An exposure row with its audience, priced per thousand exposure impressions when the
+    rate card says so."""
     viewer_seconds, impressions = seen_by.get((row["minute"], row["brand_id"]), (0.0, 0))
-    return {**row, "viewer_seconds": viewer_seconds, "exposure_impressions": impressions}
+    row = {**row, "viewer_seconds": viewer_seconds, "exposure_impressions": impressions}
+    if card.pricing == "exposure_impressions":
+        row["media_value"] = impressions / 1000 * card.exposure_cpm * row["quality_index"]
+    return row
 
 
 def _minutes(first: datetime, last: datetime) -> list[datetime]:

@@ -28,6 +28,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from jobs.audience import metrics as audience_metrics
 from jobs.common import object_store
 from jobs.common.config import Settings, add_set_option, parse_overrides
 from jobs.common.lake import open_table
@@ -138,6 +139,8 @@ def build_report(settings: Settings, scope: ReportScope, thumbnails: bool = True
     per_minute = per_minute[per_minute.brand_id == scope.brand_id].sort_values("minute")
     served = _in_scope(_read(settings, IMPRESSION_CONTEXT.name, hint), scope, "event_time")
     served = served[served.brand_id == scope.brand_id]
+    if "invalid_reason" in served:  # invalid traffic is not revenue (jobs/audience/ivt.py)
+        served = served[served.invalid_reason.isna()]
     revenue = served.clearing_cpm / 1000
     report = SponsorshipReport(
         scope=scope,
@@ -338,6 +341,8 @@ def render_html(report: SponsorshipReport) -> str:
         ("share of voice", f"{t['share_of_voice']:.1%}"),
         ("quality index", f"{t['quality_index']:.2f}"),
         ("media value", f"{t['media_value']:.2f} {c}"),
+        ("viewer hours on screen", f"{t['viewer_seconds'] / 3600:,.1f}"),
+        ("exposure impressions", f"{int(t['exposure_impressions']):,}"),
     ]
     streams = "".join(
         f"<tr><td>{esc(r.stream_id)}</td><td class=n>{r.screen_seconds:.1f}</td>"
@@ -371,13 +376,15 @@ brandlake from the gold tables</p>
 ])}</section>
 <section><h2>Best moments</h2><div class=moments>{moments or "<p>none</p>"}</div></section>
 <section><h2>Ad revenue while on screen</h2>{_table([
-    ("impressions of its campaigns", f"{int(r['impressions'])}"),
+    ("impressions of its campaigns (invalid traffic left out)", f"{int(r['impressions'])}"),
     ("revenue", f"{r['revenue']:.2f} {c}"),
     ("served while the brand was on screen", f"{r['revenue_on_screen']:.2f} {c}"),
 ])}</section>
 <section><h2>Methodology</h2>
 <p>Measured by {esc(", ".join(report.model_versions) or "-")}; frames analysed
-{esc(report.sampling)}.</p><pre>{esc(metrics.__doc__ or "")}</pre></section>
+{esc(report.sampling)}.</p><pre>{esc(metrics.__doc__ or "")}</pre>
+<p>Audience (viewer hours, exposure impressions) and the invalid traffic left out of it and of
+revenue:</p><pre>{esc(audience_metrics.__doc__ or "")}</pre></section>
 </body></html>
 """  # fmt: skip
 

@@ -166,69 +166,81 @@ def qoe_minutes(
     flags: Flags | None = None,
 ) -> list[dict]:
     """Rows of `gold.qoe_minute` for one stream's `minutes`: one per device, geo and CDN seen
-    (viewers `flags` flags in a minute left out of it)."""
-    all_ended = ended_sessions(events, timeout_s)
-    all_events, all_spans = events, spans
+    (a beacon without one: `unknown`), viewers `flags` flags in a minute left out of it."""
+    ended = ended_sessions(events, timeout_s)
     rows = []
     for minute in minutes:
         start = pd.Timestamp(minute)
         end = start + MINUTE
         flagged = flagged_in(flags, start)
-        events, spans = _valid(all_events, flagged), _valid(all_spans, flagged)
-        ended = _valid(all_ended, flagged)
-        watched = spans.assign(seconds=_overlap_s(spans, start, end))
-        watched = watched[watched["seconds"] > 0]
-        watched = watched.assign(bitrate_seconds=watched["bitrate_kbps"] * watched["seconds"])
-        here = events[(events["event_time"] >= start) & (events["event_time"] < end)]
-        ended_here = ended[(ended["event_time"] >= start) & (ended["event_time"] < end)]
-        groups = set(_keys(watched)) | set(_keys(here))
-        by_watch = dict(list(watched.groupby(QOE_DIMENSIONS, dropna=False))) if len(watched) else {}
-        by_event = dict(list(here.groupby(QOE_DIMENSIONS, dropna=False))) if len(here) else {}
-        by_end = (
-            dict(list(ended_here.groupby(QOE_DIMENSIONS, dropna=False))) if len(ended_here) else {}
-        )
-        for key in sorted(groups, key=lambda k: tuple(str(v) for v in k)):
-            watch = by_watch.get(key, watched.iloc[0:0])
-            beacons_here = by_event.get(key, here.iloc[0:0])
-            ends = by_end.get(key, ended_here.iloc[0:0])
-            startups = beacons_here["startup_ms"].dropna()
-            stalled = float(beacons_here["rebuffer_ms"].sum()) / 1000
-            watch_seconds = float(watch["seconds"].sum())
-            attempts = int((beacons_here["event_type"] == "session_start").sum())
-            sessions = set(watch["session"]) | set(
-                beacons_here.loc[beacons_here["event_type"] == "session_start", "session"]
-            )
-            errors = int((beacons_here["event_type"] == "error").sum())
-            rows.append(
-                {
-                    "stream_id": stream_id,
-                    "minute": minute,
-                    **dict(zip(QOE_DIMENSIONS, key, strict=True)),
-                    "sessions": len(sessions | set(beacons_here["session"])),
-                    "attempts": attempts,
-                    "startup_p50_ms": float(startups.quantile(0.5)) if len(startups) else None,
-                    "startup_p95_ms": float(startups.quantile(0.95)) if len(startups) else None,
-                    "watched_seconds": watch_seconds,
-                    "rebuffer_seconds": stalled,
-                    "rebuffer_ratio": ratio(stalled, stalled + watch_seconds),
-                    "mean_bitrate_kbps": ratio(float(watch["bitrate_seconds"].sum()), watch_seconds)
-                    if watch_seconds
-                    else None,
-                    "errors": errors,
-                    "error_rate": ratio(errors, len(sessions | set(beacons_here["session"]))),
-                    "abandoned": int((ends["position_s"] == 0).sum()),
-                    "abandonment_rate": ratio(int((ends["position_s"] == 0).sum()), attempts)
-                    if attempts
-                    else None,
-                }
-            )
+        watched = _valid(spans, flagged)
+        watched = watched.assign(seconds=_overlap_s(watched, start, end))
+        watched = _dimensions(watched[watched["seconds"] > 0])
+        here = _dimensions(_valid(events[_within(events, start, end)], flagged))
+        if watched.empty and here.empty:
+            continue
+        ends = _dimensions(_valid(ended[_within(ended, start, end)], flagged))
+        rows += _qoe_rows(stream_id, minute, watched, here, ends)
     return rows
 
 
-def _keys(frame: pd.DataFrame) -> list[tuple]:
-    if not len(frame):
-        return []
-    return list(frame[QOE_DIMENSIONS].drop_duplicates().itertuples(index=False, name=None))
+def _within(rows: pd.DataFrame, start: pd.Timestamp, end: pd.Timestamp) -> pd.Series:
+    return (rows["event_time"] >= start) & (rows["event_time"] < end)
+
+
+def _dimensions(rows: pd.DataFrame) -> pd.DataFrame:
+    return rows.assign(**{d: rows[d].fillna("unknown") for d in QOE_DIMENSIONS})
+
+
+def _qoe_rows(
+    stream_id: str, minute: datetime, watched: pd.DataFrame, here: pd.DataFrame, ends: pd.DataFrame
+) -> list[dict]:
+    """One minute's QoE per dimensions from its watched spans, beacons and ended sessions."""
+    by = QOE_DIMENSIONS
+    kind = here["event_type"]
+    sums = pd.concat(
+        [
+            watched.assign(bitrate_seconds=watched["bitrate_kbps"] * watched["seconds"])
+            .groupby(by)[["seconds", "bitrate_seconds"]].sum(),
+            here.assign(attempts=kind == "session_start", errors=kind == "error")
+            .groupby(by)[["attempts", "errors", "rebuffer_ms"]].sum(),
+            here.groupby(by)["startup_ms"].quantile(0.5).rename("startup_p50_ms"),
+            here.groupby(by)["startup_ms"].quantile(0.95).rename("startup_p95_ms"),
+            ends[ends["position_s"] == 0].groupby(by).size().rename("abandoned"),
+            pd.concat([watched[[*by, "session"]], here[[*by, "session"]]])
+            .drop_duplicates().groupby(by).size().rename("sessions"),
+        ],
+        axis=1,
+    )  # fmt: skip
+    counts = ["seconds", "bitrate_seconds", "attempts", "errors", "rebuffer_ms", "abandoned"]
+    sums[counts] = sums[counts].fillna(0)
+    rows = []
+    for key, s in sums.sort_index().iterrows():
+        stalled, watch = s["rebuffer_ms"] / 1000, s["seconds"]
+        rows.append(
+            {
+                "stream_id": stream_id,
+                "minute": minute,
+                **dict(zip(by, key, strict=True)),
+                "sessions": int(s["sessions"]),
+                "attempts": int(s["attempts"]),
+                "startup_p50_ms": _number(s["startup_p50_ms"]),
+                "startup_p95_ms": _number(s["startup_p95_ms"]),
+                "watched_seconds": float(watch),
+                "rebuffer_seconds": float(stalled),
+                "rebuffer_ratio": ratio(stalled, stalled + watch),
+                "mean_bitrate_kbps": ratio(s["bitrate_seconds"], watch) if watch else None,
+                "errors": int(s["errors"]),
+                "error_rate": ratio(s["errors"], s["sessions"]),
+                "abandoned": int(s["abandoned"]),
+                "abandonment_rate": ratio(s["abandoned"], s["attempts"]) if s["attempts"] else None,
+            }
+        )
+    return rows
+
+
+def _number(value: float) -> float | None:
+    return None if pd.isna(value) else float(value)
 
 
 def audience_exposure(

@@ -507,6 +507,10 @@ class RateCard(_Strict):
     currency: str = Field(pattern=r"^[A-Z]{3}$")
     default_per_second: float = Field(ge=0)
     per_stream: dict[str, float] = {}
+    # What media value prices: screen seconds (x the per-second rate) or the viewers who saw the
+    # brand (exposure impressions / 1000 x exposure_cpm); both weighted by the quality index
+    pricing: Literal["screen_seconds", "exposure_impressions"] = "screen_seconds"
+    exposure_cpm: float = Field(default=0.0, ge=0)
 
 
 class Catalog(_Strict):

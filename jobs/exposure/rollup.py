@@ -5,6 +5,8 @@ or averaged themselves:
 - share of voice = the brand's screen seconds / all brands' screen seconds in the same scope
   (the same minute for a per-minute view, everything selected for a per-brand view);
 - quality index = Σ(quality x screen seconds) / Σ screen seconds;
+- viewer-seconds and exposure impressions add up (a viewer who saw the brand in three minutes
+  is three exposure impressions, as three ads would be);
 - eCPM and CTR from summed revenue, impressions and clicks (`jobs/exposure/metrics.py`).
 
 Summing `share_of_voice` over two streams' rows of one minute gave shares above 100 %.
@@ -19,7 +21,8 @@ import pandas as pd
 from jobs.exposure.metrics import ctr, ecpm, ratio
 
 EXPOSURE_COLUMNS = ["screen_seconds", "share_of_voice", "quality_index", "media_value",
-                    "appearances"]  # fmt: skip
+                    "appearances", "viewer_seconds", "exposure_impressions"]  # fmt: skip
+AUDIENCE_COLUMNS = ["viewer_seconds", "exposure_impressions"]  # null before audience was measured
 REVENUE_COLUMNS = ["impressions", "revenue", "ecpm", "clicks", "ctr", "revenue_brand_on_screen",
                    "on_screen_share"]  # fmt: skip
 
@@ -30,14 +33,17 @@ def exposure_rollup(minutes: pd.DataFrame, by: Sequence[str] = ("brand_id",)) ->
     by = list(by)
     if minutes.empty:
         return pd.DataFrame(columns=[*by, *EXPOSURE_COLUMNS])
+    audience = {c: minutes[c].fillna(0) if c in minutes else 0.0 for c in AUDIENCE_COLUMNS}
     summed = (
-        minutes.assign(quality_seconds=minutes.quality_index * minutes.screen_seconds)
+        minutes.assign(quality_seconds=minutes.quality_index * minutes.screen_seconds, **audience)
         .groupby(by, as_index=False)
         .agg(
             screen_seconds=("screen_seconds", "sum"),
             quality_seconds=("quality_seconds", "sum"),
             media_value=("media_value", "sum"),
             appearances=("appearances", "sum"),
+            viewer_seconds=("viewer_seconds", "sum"),
+            exposure_impressions=("exposure_impressions", "sum"),
         )
     )
     scope = [key for key in by if key != "brand_id"]

@@ -17,6 +17,7 @@ import pandas as pd
 
 from schemas.events import EVENT_SCHEMAS, EventField
 from schemas.tables import (
+    AUDIENCE_MINUTE,
     BRAND_EXPOSURE_MINUTE,
     BRONZE_TABLES,
     CLICKS,
@@ -24,6 +25,8 @@ from schemas.tables import (
     FRAME_BRANDS,
     IMPRESSION_CONTEXT,
     IMPRESSION_LOG,
+    PLAYER_EVENTS,
+    QOE_MINUTE,
     QUARANTINE,
     REVENUE_MINUTE,
     SEGMENT_CONTEXT,
@@ -38,9 +41,12 @@ CHECKED_TABLES: tuple[TableSpec, ...] = (
     FRAME_BRANDS,
     IMPRESSION_LOG,
     CLICKS,
+    PLAYER_EVENTS,
     BRAND_EXPOSURE_MINUTE,
     IMPRESSION_CONTEXT,
     REVENUE_MINUTE,
+    AUDIENCE_MINUTE,
+    QOE_MINUTE,
 )
 # The column whose recent values a run reads (partition columns prune files)
 RECENT_BY = {t.name: (t.partition_by[0] if t.partition_by else "minute") for t in CHECKED_TABLES}
@@ -53,6 +59,9 @@ ROW_KEYS: dict[str, list[str]] = {
     FRAME_BRANDS.name: ["frame_id"],
     IMPRESSION_LOG.name: ["event_id"],
     CLICKS.name: ["event_id"],
+    PLAYER_EVENTS.name: ["event_id"],
+    AUDIENCE_MINUTE.name: ["stream_id", "minute"],
+    QOE_MINUTE.name: ["stream_id", "minute", "device", "geo", "cdn"],
     BRAND_EXPOSURE_MINUTE.name: ["stream_id", "brand_id", "minute"],
     IMPRESSION_CONTEXT.name: ["event_id"],
     REVENUE_MINUTE.name: ["stream_id", "campaign_id", "minute"],
@@ -136,6 +145,21 @@ def table_rules(table: TableSpec, brand_ids: list[str], max_interval_s: float):
         FRAME_BRANDS.name: [*_not_null("frame_id", "stream_id", "frame_time")],
         IMPRESSION_LOG.name: [gxe.ExpectColumnValuesToBeUnique(column="event_id")],
         CLICKS.name: [gxe.ExpectColumnValuesToBeUnique(column="event_id")],
+        PLAYER_EVENTS.name: [
+            gxe.ExpectColumnValuesToBeUnique(column="event_id"),
+            *_not_null("stream_id", "viewer_id", "event_time", "event_type"),
+        ],
+        AUDIENCE_MINUTE.name: [
+            gxe.ExpectCompoundColumnsToBeUnique(column_list=ROW_KEYS[AUDIENCE_MINUTE.name]),
+            _between("avg_concurrent_viewers", 0.0),
+            _between("viewer_seconds", 0.0),
+            _between("invalid_viewers", 0),
+        ],
+        QOE_MINUTE.name: [
+            gxe.ExpectCompoundColumnsToBeUnique(column_list=ROW_KEYS[QOE_MINUTE.name]),
+            *(_between(c, 0.0, 1.0) for c in ("rebuffer_ratio", "error_rate", "abandonment_rate")),
+            _between("startup_p50_ms", 0.0),
+        ],
         BRAND_EXPOSURE_MINUTE.name: [
             gxe.ExpectCompoundColumnsToBeUnique(column_list=ROW_KEYS[BRAND_EXPOSURE_MINUTE.name]),
             gxe.ExpectColumnValuesToBeInSet(column="brand_id", value_set=brand_ids),
@@ -144,6 +168,8 @@ def table_rules(table: TableSpec, brand_ids: list[str], max_interval_s: float):
             *(_between(c, 0.0, 1.0) for c in ("mean_size_share", "max_size_share", "clarity")),
             _between("quality_index", 0.0, 1.0),
             _between("media_value", 0.0),
+            _between("viewer_seconds", 0.0),
+            _between("exposure_impressions", 0),
         ],
         IMPRESSION_CONTEXT.name: [gxe.ExpectColumnValuesToBeUnique(column="event_id")],
         REVENUE_MINUTE.name: [

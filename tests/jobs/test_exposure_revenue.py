@@ -186,6 +186,21 @@ def test_frames_count_the_interval_frame_analysis_measured_whatever_the_rates(se
     assert context["brands_on_screen"] == ["lumen"] and context["scene_label"] == "sports"
 
 
+def test_media_value_priced_per_thousand_exposure_impressions(isolated_settings):
+    settings = isolated_settings(
+        catalog__rate_card__pricing="exposure_impressions", catalog__rate_card__exposure_cpm=8.0
+    )
+    shown = [s / 2 for s in range(100, 120)]  # fizzco from 50 s to 60 s, both players watch
+    produce(settings, "detections", [frame(s, "fizzco") for s in shown])
+    produce(
+        settings, "viewer_events", [*player_session("p1", 0, 95), *player_session("p2", 45, 70)]
+    )
+    run(settings, available_now=True)
+    (row,) = read_table(settings, "gold.brand_exposure_minute").to_pylist()
+    assert row["exposure_impressions"] == 2
+    assert row["media_value"] == pytest.approx(2 / 1000 * 8.0 * row["quality_index"])
+
+
 def test_a_frame_message_without_its_interval_is_quarantined(settings):
     message = json.loads(frame(10.0, "lumen", stream="no-interval"))
     del message["interval_s"]
