@@ -186,6 +186,29 @@ def test_frames_count_the_interval_frame_analysis_measured_whatever_the_rates(se
     assert context["brands_on_screen"] == ["lumen"] and context["scene_label"] == "sports"
 
 
+def test_a_late_end_beacon_completes_its_minute(settings):
+    """p1's end beacon reaches the job a run after the rest (within the allowed lateness): the
+    minute is recomputed with it, as if it had come in order."""
+    p1 = player_session("p1", 0, 95)
+    produce(settings, "viewer_events", [*p1[:-1], *player_session("p2", 45, 70)])
+    run(settings, available_now=True)
+    minute = T0 + timedelta(minutes=1)
+
+    def second_minute() -> dict:
+        rows = read_table(settings, "gold.audience_minute").to_pylist()
+        return next(r for r in rows if r["minute"] == minute)
+
+    before = second_minute()
+    # p1 is seen to 91 s (its last heartbeat) and has not ended yet; p2 ended at 70 s
+    assert before["viewer_seconds"] == pytest.approx(31 + 10)
+    assert before["sessions_ended"] == 1
+    produce(settings, "viewer_events", p1[-1:])
+    run(settings, available_now=True)
+    after = second_minute()
+    assert after["viewer_seconds"] == pytest.approx(35 + 10)
+    assert after["sessions_ended"] == 2 and after["avg_view_duration_s"] == pytest.approx(59)
+
+
 def test_media_value_priced_per_thousand_exposure_impressions(isolated_settings):
     settings = isolated_settings(
         catalog__rate_card__pricing="exposure_impressions", catalog__rate_card__exposure_cpm=8.0
