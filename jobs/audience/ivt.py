@@ -81,6 +81,7 @@ def _without_player(
     """Impressions of viewers whose player said nothing about playing within the timeout, in
     moments when other players of the stream did."""
     playing = beacons[~beacons["event_type"].isin(NOT_WATCHING_AFTER)]
+    impressions = impressions[impressions["viewer_id"].notna()]  # (rows from before viewer ids)
     if playing.empty or impressions.empty:
         return impressions.iloc[0:0]
     tolerance = pd.Timedelta(seconds=timeout_s)

@@ -62,7 +62,7 @@ def click(event_id: str, seconds: float) -> bytes:
     ).encode()  # fmt: skip
 
 
-def player_session(session: str, start: float, end: float) -> list[bytes]:
+def player_session(session: str, start: float, end: float, stream: str = "s") -> list[bytes]:
     """A session's beacons: start, first frame a second later, a heartbeat every 10 s, end."""
     beats = [("session_start", start), ("play", start + 1)]
     beats += [("heartbeat", s) for s in range(int(start) + 11, int(end), 10)]
@@ -70,8 +70,8 @@ def player_session(session: str, start: float, end: float) -> list[bytes]:
     return [
         json.dumps(
             {
-                "event_id": f"{session}-{kind}-{at}", "stream_id": "s", "viewer_id": f"v-{session}",
-                "session_id": session, "event_time": (T0 + timedelta(seconds=at)).isoformat(),
+                "event_id": f"{session}-{kind}-{at}", "stream_id": stream,
+                "viewer_id": f"v-{session}", "session_id": session, "event_time": (T0 + timedelta(seconds=at)).isoformat(),
                 "event_type": kind, "position_s": max(0.0, at - start - 1), "bitrate_kbps": 3000,
                 "startup_ms": 1000 if kind == "play" else None,
                 "device": "tv", "geo": "US", "cdn": "cdn-a",
@@ -189,8 +189,9 @@ def test_frames_count_the_interval_frame_analysis_measured_whatever_the_rates(se
 def test_a_late_end_beacon_completes_its_minute(settings):
     """p1's end beacon reaches the job a run after the rest (within the allowed lateness): the
     minute is recomputed with it, as if it had come in order."""
-    p1 = player_session("p1", 0, 95)
-    produce(settings, "viewer_events", [*p1[:-1], *player_session("p2", 45, 70)])
+    # (Streams of their own here and below: Redis's live state is shared with the module.)
+    p1 = player_session("p1", 0, 95, stream="late-end")
+    produce(settings, "viewer_events", [*p1[:-1], *player_session("p2", 45, 70, "late-end")])
     run(settings, available_now=True)
     minute = T0 + timedelta(minutes=1)
 
@@ -214,10 +215,9 @@ def test_media_value_priced_per_thousand_exposure_impressions(isolated_settings)
         catalog__rate_card__pricing="exposure_impressions", catalog__rate_card__exposure_cpm=8.0
     )
     shown = [s / 2 for s in range(100, 120)]  # fizzco from 50 s to 60 s, both players watch
-    produce(settings, "detections", [frame(s, "fizzco") for s in shown])
-    produce(
-        settings, "viewer_events", [*player_session("p1", 0, 95), *player_session("p2", 45, 70)]
-    )
+    produce(settings, "detections", [frame(s, "fizzco", stream="priced") for s in shown])
+    viewers = [*player_session("p1", 0, 95, "priced"), *player_session("p2", 45, 70, "priced")]
+    produce(settings, "viewer_events", viewers)
     run(settings, available_now=True)
     (row,) = read_table(settings, "gold.brand_exposure_minute").to_pylist()
     assert row["exposure_impressions"] == 2
