@@ -71,7 +71,8 @@ def player_session(session: str, start: float, end: float, stream: str = "s") ->
         json.dumps(
             {
                 "event_id": f"{session}-{kind}-{at}", "stream_id": stream,
-                "viewer_id": f"v-{session}", "session_id": session, "event_time": (T0 + timedelta(seconds=at)).isoformat(),
+                "viewer_id": f"v-{session}", "session_id": session,
+                "event_time": (T0 + timedelta(seconds=at)).isoformat(),
                 "event_type": kind, "position_s": max(0.0, at - start - 1), "bitrate_kbps": 3000,
                 "startup_ms": 1000 if kind == "play" else None,
                 "device": "tv", "geo": "US", "cdn": "cdn-a",
