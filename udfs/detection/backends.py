@@ -18,6 +18,7 @@ import logging
 import os
 import shutil
 import tempfile
+from functools import partial
 from importlib.metadata import version
 from importlib.util import find_spec
 from pathlib import Path
@@ -131,11 +132,35 @@ def load(weights: str, task: str, device: str, backend: str, image_size: int, ca
 
     if backend != "torch":
         try:
-            return YOLO(str(exported(Path(weights), backend, image_size, device, cache)),
-                        task=task), backend  # fmt: skip
+            folder = exported(Path(weights), backend, image_size, device, cache)
+            model = YOLO(str(folder), task=task)
+            if backend == "openvino":
+                _openvino_in_f32(model, folder, image_size, device)
+            return model, backend
         except ExportError as error:
             log.warning("%s: no %s export (%s): running it on torch", Path(weights).name,
                         backend, error)  # fmt: skip
     model = YOLO(weights, task=task)
     model.to(device)
     return model, "torch"
+
+
+def _openvino_in_f32(model, folder: Path, image_size: int, device: str) -> None:
+    """Compile an OpenVINO model for f32 inference, as torch runs it. On CPUs with bfloat16
+    (AVX-512 BF16, AMX) OpenVINO computes in bfloat16 by default, and boxes near the confidence
+    threshold then come and go (measured: 1 person where torch found 3 on an AMD EPYC with
+    avx512_bf16). Ultralytics compiles on its first predict, so one blank frame builds it first,
+    with the `device` every later predict passes (a different one would rebuild it)."""
+    import numpy as np
+    import openvino as ov
+    import torch
+
+    threads = torch.get_num_threads()  # Ultralytics' first predict changes it process-wide
+    blank = np.zeros((image_size, image_size, 3), np.uint8)
+    model.predict(blank, imgsz=image_size, device=device, verbose=False)
+    torch.set_num_threads(threads)
+    runtime = model.predictor.model.backend
+    core = ov.Core()
+    config = {"PERFORMANCE_HINT": "LATENCY", "INFERENCE_PRECISION_HINT": ov.Type.f32}
+    runtime.compile_model = partial(core.compile_model, device_name="CPU", config=config)
+    runtime.ov_compiled_model = runtime.compile_model(core.read_model(next(folder.glob("*.xml"))))

@@ -73,6 +73,9 @@ def test_exported_detectors_find_what_torch_finds(backend, footage, logos):
     torch_people = PersonDetector("cpu", 0.25, 640, "torch")
     people = PersonDetector("cpu", 0.25, 640, backend)
     assert people.backend == backend and people.model_version.endswith(f" {backend}")
+    if backend == "openvino":  # f32 as torch, not the bfloat16 OpenVINO picks where the CPU has it
+        compiled = people.model.predictor.model.backend.ov_compiled_model
+        assert str(compiled.get_property("INFERENCE_PRECISION_HINT")) == "<Type: 'float32'>"
     expected = torch_people.detect(footage)
     assert sum(map(len, expected)) >= 15  # people to compare
     assert_same_answers(expected, people.detect(footage))
