@@ -77,10 +77,13 @@ def watch_intervals(events: pd.DataFrame, timeout_s: float) -> pd.DataFrame:
     ).reset_index(drop=True)
 
 
-def _overlap_s(spans: pd.DataFrame, start: pd.Timestamp, end: pd.Timestamp) -> pd.Series:
+def _overlap_us(spans: pd.DataFrame, start: pd.Timestamp, end: pd.Timestamp) -> pd.Series:
+    """Microseconds of each span in [start, end), as integers: their sums are exact whatever
+    else a recompute's window holds (float sums of another length round differently, and a
+    replayed minute must equal the first computation to the last digit)."""
     low = spans["start"].clip(lower=start)
     high = spans["end"].clip(upper=end)
-    return (high - low).dt.total_seconds().clip(lower=0.0)
+    return ((high - low) // pd.Timedelta(microseconds=1)).clip(lower=0).astype("int64")
 
 
 def peak_concurrency(spans: pd.DataFrame, start: pd.Timestamp, end: pd.Timestamp) -> int:
@@ -128,12 +131,13 @@ def audience_minutes(
     for minute in minutes:
         start = pd.Timestamp(minute)
         in_minute = events[events["event_time"].dt.floor("min") == start]
-        if not (_overlap_s(spans, start, start + MINUTE) > 0).any() and in_minute.empty:
+        if not (_overlap_us(spans, start, start + MINUTE) > 0).any() and in_minute.empty:
             continue  # no viewers and no beacons: before the stream's audience, or not yet
         flagged = flagged_in(flags, start)
         valid_spans = _valid(spans, flagged)
-        seconds = _overlap_s(valid_spans, start, start + MINUTE)
-        watched = seconds > 0
+        watched_us = _overlap_us(valid_spans, start, start + MINUTE)
+        watched = watched_us > 0
+        seconds = int(watched_us.sum()) / 1e6
         in_minute = _valid(in_minute, flagged)
         ended_here = _valid(ended[ended["event_time"].dt.floor("min") == start], flagged)
         finished = ended_here[ended_here["position_s"] > 0]
@@ -141,10 +145,10 @@ def audience_minutes(
             {
                 "stream_id": stream_id,
                 "minute": minute,
-                "avg_concurrent_viewers": float(seconds.sum()) / 60,
+                "avg_concurrent_viewers": seconds / 60,
                 "peak_concurrent_viewers": peak_concurrency(valid_spans, start, start + MINUTE),
                 "unique_viewers": int(valid_spans.loc[watched, "viewer_id"].nunique()),
-                "viewer_seconds": float(seconds.sum()),
+                "viewer_seconds": seconds,
                 "sessions_attempted": int((in_minute["event_type"] == "session_start").sum()),
                 "sessions_started": int(in_minute["startup_ms"].notna().sum()),
                 "sessions_ended": len(ended_here),
@@ -174,8 +178,8 @@ def qoe_minutes(
         end = start + MINUTE
         flagged = flagged_in(flags, start)
         watched = _valid(spans, flagged)
-        watched = watched.assign(seconds=_overlap_s(watched, start, end))
-        watched = _dimensions(watched[watched["seconds"] > 0])
+        watched = watched.assign(us=_overlap_us(watched, start, end))
+        watched = _dimensions(watched[watched["us"] > 0])
         here = _dimensions(_valid(events[_within(events, start, end)], flagged))
         if watched.empty and here.empty:
             continue
@@ -200,8 +204,9 @@ def _qoe_rows(
     kind = here["event_type"]
     sums = pd.concat(
         [
-            watched.assign(bitrate_seconds=watched["bitrate_kbps"] * watched["seconds"])
-            .groupby(by)[["seconds", "bitrate_seconds"]].sum(),
+            watched.assign(bitrate_us=watched["bitrate_kbps"].fillna(0).astype("int64")
+                           * watched["us"])
+            .groupby(by)[["us", "bitrate_us"]].sum(),
             here.assign(attempts=kind == "session_start", errors=kind == "error")
             .groupby(by)[["attempts", "errors", "rebuffer_ms"]].sum(),
             here.groupby(by)["startup_ms"].quantile(0.5).rename("startup_p50_ms"),
@@ -212,11 +217,11 @@ def _qoe_rows(
         ],
         axis=1,
     )  # fmt: skip
-    counts = ["seconds", "bitrate_seconds", "attempts", "errors", "rebuffer_ms", "abandoned"]
+    counts = ["us", "bitrate_us", "attempts", "errors", "rebuffer_ms", "abandoned"]
     sums[counts] = sums[counts].fillna(0)
     rows = []
     for key, s in sums.sort_index().iterrows():
-        stalled, watch = s["rebuffer_ms"] / 1000, s["seconds"]
+        stalled, watch = s["rebuffer_ms"] / 1000, s["us"] / 1e6
         rows.append(
             {
                 "stream_id": stream_id,
@@ -229,7 +234,7 @@ def _qoe_rows(
                 "watched_seconds": float(watch),
                 "rebuffer_seconds": float(stalled),
                 "rebuffer_ratio": ratio(stalled, stalled + watch),
-                "mean_bitrate_kbps": ratio(s["bitrate_seconds"], watch) if watch else None,
+                "mean_bitrate_kbps": ratio(s["bitrate_us"], s["us"]) if watch else None,
                 "errors": int(s["errors"]),
                 "error_rate": ratio(s["errors"], s["sessions"]),
                 "abandoned": int(s["abandoned"]),
@@ -261,13 +266,14 @@ def audience_exposure(
         starts = valid["start"].dt.tz_convert(None).to_numpy()
         ends = valid["end"].dt.tz_convert(None).to_numpy()
         viewers = valid["viewer_id"].to_numpy()
-        seen = np.zeros(len(valid))
+        seen_us = np.zeros(len(valid), np.int64)  # integers: exact sums (see _overlap_us)
         for low, high in _union(on_screen):
             lo, hi = (np.datetime64(pd.Timestamp(t).tz_convert(None)) for t in (low, high))
             overlap = np.minimum(ends, hi) - np.maximum(starts, lo)
-            seen += np.clip(overlap / np.timedelta64(1, "us"), 0, None) / 1e6
-        per_viewer = pd.Series(seen, dtype=float).groupby(viewers).sum()
-        out[key] = (float(seen.sum()), int((per_viewer >= min_view_seconds - 1e-9).sum()))
+            seen_us += np.clip(overlap // np.timedelta64(1, "us"), 0, None).astype(np.int64)
+        per_viewer = pd.Series(seen_us).groupby(viewers).sum()
+        enough = int((per_viewer >= round(min_view_seconds * 1e6)).sum())
+        out[key] = (int(seen_us.sum()) / 1e6, enough)
     return out
 
 
