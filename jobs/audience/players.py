@@ -34,6 +34,7 @@ from datetime import datetime, timedelta
 from jobs.common.config import Catalog, PlayersConf
 
 BITRATES_KBPS = (800, 1500, 3000, 4500, 6000)
+TRUTH_KEPT = timedelta(hours=1)  # how long the truth of an ended session is kept
 ERROR_CODES = ("MEDIA_ERR_DECODE", "MANIFEST_LOAD_ERROR", "FRAG_LOAD_TIMEOUT")
 
 
@@ -108,7 +109,7 @@ class Players:
         self.conf = conf
         self.catalog = catalog
         self.random = random.Random(f"players-{seed}")
-        self.sessions: list[Session] = []  # every session ever, for the truth
+        self.sessions: list[Session] = []  # the truth: sessions of the last TRUTH_KEPT
         self._watching: list[Session] = []
         self._watching_index: dict[str, int] = {}
         self.stackers: list[Session] = []  # ad-stacking bots: far more ads than anyone watches
@@ -133,6 +134,8 @@ class Players:
         while self._next_arrival <= now:
             self._arrive(self._next_arrival)
             self._next_arrival += self._exponential(1 / self.arrivals_per_s)
+            if len(self.sessions) % 10_000 == 0:
+                self._forget(now - TRUTH_KEPT)
         while self._due and self._due[0].at <= now:
             due = heapq.heappop(self._due)
             beacon = self._beacon(due.session, due.at)
@@ -151,6 +154,11 @@ class Players:
         if self.stackers and self.random.random() < rate / per_s:
             return self.random.choice(self.stackers)
         return None
+
+    def _forget(self, before: datetime) -> None:
+        """Drop the truth of sessions that ended before `before` (a simulator sending for days
+        would otherwise hold every session it ever played)."""
+        self.sessions = [s for s in self.sessions if not s.done or s.end_at >= before]
 
     def delivery_delay(self) -> timedelta:
         return timedelta(seconds=self.random.uniform(0, self.conf.delivery_delay_s))
