@@ -47,7 +47,7 @@ def test_the_numbers_are_gold_s(exposed):
     assert report.totals["share_of_voice"] == pytest.approx(share)
     assert report.per_minute.screen_seconds.sum() == pytest.approx(mine.screen_seconds.sum())
     served = read_table(settings, "gold.impression_context").to_pandas()
-    served = served[served.brand_id == brand]
+    served = served[(served.brand_id == brand) & served.invalid_reason.isna()]  # billed ones
     assert report.revenue["impressions"] == len(served)
     assert report.revenue["revenue"] == pytest.approx(served.clearing_cpm.sum() / 1000)
     assert 0 < len(report.moments) <= 5 and all(m.thumbnail_png for m in report.moments)
@@ -55,6 +55,8 @@ def test_the_numbers_are_gold_s(exposed):
     page = render_html(report)
     assert f"{report.totals['screen_seconds']:.1f} s" in page
     assert f"{report.totals['media_value']:.2f} {report.currency}" in page
+    assert report.totals["exposure_impressions"] == mine.exposure_impressions.sum()
+    assert f"{int(report.totals['exposure_impressions']):,}" in page
     # self-contained: nothing fetched, nothing run
     assert "<script" not in page and not re.search(r"""(src|href)=["']?(https?:|//)""", page)
 
