@@ -40,7 +40,11 @@ JOBS = {
     "frame-analysis": "jobs.frame_analysis",
     "exposure-revenue": "jobs.exposure_revenue",
 }
-TRAINERS = {"brand-detector": "jobs.train.brand_detector", "ctr-model": "jobs.train.ctr_model"}
+TRAINERS = {
+    "brand-detector": "jobs.train.brand_detector",
+    "ctr-model": "jobs.train.ctr_model",
+    "ivt-model": "jobs.train.ivt_model",
+}
 # Commands whose module parses its own options: `main(argv)` gets what follows the command
 OWN_PARSERS = {
     "simulate": "jobs.simulate",

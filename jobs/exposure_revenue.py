@@ -15,6 +15,8 @@ micro-batch:
    `jobs/audience/`): the `gold.brand_exposure_minute` (with its audience),
    `gold.impression_context`, `gold.revenue_minute`, `gold.audience_minute` and `gold.qoe_minute`
    rows of those streams and minutes are replaced in one commit per table, at most once per batch.
+   Invalid traffic is left out by the rules and the champion `ivt-model` the job found at start
+   (`jobs/audience/ivt.py`, `jobs/audience/anomaly.py`; `brandlake train ivt-model` makes one).
    Recomputing from silver makes a replayed batch produce identical gold rows, and lets
    late-arriving frames (video analysis runs behind the ad server) complete the context of
    impressions already seen.
@@ -36,6 +38,7 @@ import pyarrow.dataset as ds
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql.streaming import StreamingQuery
 
+from jobs.audience.anomaly import AnomalyModel, load_champion
 from jobs.audience.ivt import invalid_viewers
 from jobs.audience.metrics import (
     PLAYER_COLUMNS,
@@ -309,15 +312,19 @@ def _between(column: str, stream: str, start: datetime, end: datetime):
 
 
 def recompute(
-    tables: OpenTables, ranges: dict[str, tuple[datetime, datetime]], reprice: bool = False
+    tables: OpenTables,
+    ranges: dict[str, tuple[datetime, datetime]],
+    reprice: bool = False,
+    ivt_model: AnomalyModel | None = None,
 ) -> GoldRows:
     """The gold rows of the given streams and minutes, from silver. Minutes already in gold
-    keep the rate they were priced at, unless `reprice` (a backfill after a rate card change)."""
+    keep the rate they were priced at, unless `reprice` (a backfill after a rate card change);
+    invalid traffic by the rules and, when given, the learnt `ivt_model`."""
     gold = GoldRows([], [], [], [], [], ranges)
     clicks_seen, invalid = [], {}
     for stream, (first, last) in sorted(ranges.items()):
         exposure, contexts, clicks, audience, qoe, flags = _stream_gold(
-            tables, stream, first, last, reprice
+            tables, stream, first, last, reprice, ivt_model
         )
         gold.exposure.extend(exposure)
         gold.contexts.extend(contexts)
@@ -330,7 +337,12 @@ def recompute(
 
 
 def _stream_gold(
-    tables: OpenTables, stream: str, first: datetime, last: datetime, reprice: bool
+    tables: OpenTables,
+    stream: str,
+    first: datetime,
+    last: datetime,
+    reprice: bool,
+    ivt_model: AnomalyModel | None,
 ) -> tuple[list, list, list, list, list, dict]:
     """One stream's gold rows for minutes [first, last], the clicks in them and the invalid
     traffic flags (from silver rows within the reach of those minutes)."""
@@ -348,7 +360,7 @@ def _stream_gold(
     flags = {
         (viewer, minute): why
         for (viewer, minute), why in invalid_viewers(
-            near, clicks, events, settings.audience.invalid_traffic, timeout
+            near, clicks, events, settings.audience.invalid_traffic, timeout, ivt_model
         ).items()
         if first <= minute <= last
     }
@@ -546,6 +558,7 @@ def load(
     app_id: str,
     batch_id: int,
     clock: BatchClock | None = None,
+    ivt_model: AnomalyModel | None = None,
 ) -> list[WriteResult]:
     """Every write of a batch, in order: silver, then the gold minutes it touched, then Redis
     from gold. Each Delta write happens once per batch; Redis is set, never added to."""
@@ -554,7 +567,7 @@ def load(
     with clock.phase("recompute"):
         times = batch_times(sink.tables, batch_id)
         advance_watermarks(watermarks, times)
-        gold = recompute(sink.tables, touched_minutes(sink.settings, times))
+        gold = recompute(sink.tables, touched_minutes(sink.settings, times), ivt_model=ivt_model)
     with clock.phase("gold"):
         results += load_gold(sink, gold, app_id, batch_id)
     with clock.phase("redis"):
@@ -596,10 +609,11 @@ def start(settings: Settings, spark: SparkSession, available_now: bool = False) 
     records = extract(spark, settings)
     sink = DeltaSink(settings)
     watermarks = Watermarks.from_silver(sink.tables, settings.exposure.allowed_lateness_s)
+    ivt_model = load_champion(settings)  # kept for the run: a new champion from the next start
 
     def handle(batch: DataFrame, batch_id: int, query_id: str, clock: BatchClock) -> list:
         split = transform(settings, watermarks, batch_id, datetime.now(UTC))
-        results = load(batch, split, sink, watermarks, query_id, batch_id, clock)
+        results = load(batch, split, sink, watermarks, query_id, batch_id, clock, ivt_model)
         sink.compact([*INPUT_TABLES.values(), *GOLD_TABLES], batch_id, clock)
         return results
 

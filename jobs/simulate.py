@@ -66,6 +66,7 @@ BAD_KINDS = (
 )
 TOPICS = ("impressions", "viewer_events", "auctions")
 FAST_CLICKS = 0.9  # the share of its ads a click bot clicks
+FARM_CLICKS = 0.3  # the share of its ads a click farm clicks, 1.5-4 s after they show
 
 
 @dataclass(frozen=True)
@@ -132,7 +133,7 @@ class EventSimulator:
                 self._send_at(at + self.players.delivery_delay(), beacon)
             while self.due and self.due[0].at <= self.clock:
                 yield self._maybe_corrupt(heapq.heappop(self.due).record)
-            sessions = [self.players.stacker(self.ticks_per_s)]
+            sessions = [self.players.ad_hungry_bot(self.ticks_per_s)]
             if self.random.random() < self.impression_share:
                 sessions.append(self.players.watching())
             for session in filter(None, sessions):
@@ -205,6 +206,8 @@ class EventSimulator:
         records.append(SimulatedRecord("impressions", key, _json(impression)))
         if viewer.bot == "fast_clicker" and self.random.random() < FAST_CLICKS:
             at = served + timedelta(seconds=self.random.uniform(0.1, 0.6))
+        elif viewer.bot == "click_farm" and self.random.random() < FARM_CLICKS:
+            at = served + timedelta(seconds=self.random.uniform(1.5, 4))
         elif self.random.random() < true_ctr(self.clicks, opportunity, campaign):
             at = self.clock + timedelta(seconds=self.random.uniform(3, 10))
         else:

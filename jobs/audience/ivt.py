@@ -12,7 +12,9 @@ A viewer is flagged in a minute, with every reason that applies
 - `no player`: an impression while its player sent no beacon saying it plays (first frame,
   heartbeat, stall, bitrate switch) within `audience.session_timeout_s`, though other players
   of the stream did (a stream whose players send no beacons is not judged on them);
-- `fast click`: a click sooner than `min_click_delay_s` after its impression.
+- `fast click`: a click sooner than `min_click_delay_s` after its impression;
+- `anomalous (<model version>)`: with a learnt model (`jobs/audience/anomaly.py`), a minute with
+  impressions the rules passed whose behaviour scores at least the model's threshold.
 
 Flagged viewers' impressions keep their rows with the reason (`gold.impression_context`) and are
 left out of revenue and clicks; their viewing is left out of audience, QoE and exposure
@@ -24,6 +26,7 @@ from __future__ import annotations
 
 import pandas as pd
 
+from jobs.audience.anomaly import AnomalyModel, viewer_minute_features
 from jobs.audience.metrics import NOT_WATCHING_AFTER, Flags, utc_us
 from jobs.common.config import InvalidTrafficConf
 
@@ -43,18 +46,61 @@ def invalid_viewers(
     beacons: pd.DataFrame,
     conf: InvalidTrafficConf,
     timeout_s: float,
+    model: AnomalyModel | None = None,
 ) -> Flags:
     """Every flagged (viewer, minute) of one stream's rows, with its reasons (see above)."""
-    impressions = _frame(impressions, IMPRESSION_COLUMNS)
-    clicks = _frame(clicks, CLICK_COLUMNS)
-    beacons = beacons.assign(minute=beacons["event_time"].dt.floor("min"))
+    impressions, clicks, beacons = _prepared(impressions, clicks, beacons)
+    flags = _rule_flags(impressions, clicks, beacons, conf, timeout_s)
+    if model is not None:
+        features = viewer_minute_features(impressions, clicks, beacons, timeout_s)
+        passed = features[[key not in flags for key in _keys(features)]]
+        for key in _keys(model.flagged(passed)):
+            flags[key] = f"anomalous ({model.label})"
+    return flags
+
+
+def rule_checked_features(
+    impressions: list[dict] | pd.DataFrame,
+    clicks: list[dict] | pd.DataFrame,
+    beacons: pd.DataFrame,
+    conf: InvalidTrafficConf,
+    timeout_s: float,
+) -> pd.DataFrame:
+    """The learnt score's features of each viewer-minute with impressions, and the rules'
+    reasons for it (`rules`; None where they passed it): what `brandlake train ivt-model`
+    learns from."""
+    impressions, clicks, beacons = _prepared(impressions, clicks, beacons)
+    flags = _rule_flags(impressions, clicks, beacons, conf, timeout_s)
+    features = viewer_minute_features(impressions, clicks, beacons, timeout_s)
+    return features.assign(rules=[flags.get(key) for key in _keys(features)])
+
+
+def _keys(rows: pd.DataFrame) -> list[tuple[str, pd.Timestamp]]:
+    return list(rows[["viewer_id", "minute"]].itertuples(index=False, name=None))
+
+
+def _prepared(
+    impressions: list[dict] | pd.DataFrame, clicks: list[dict] | pd.DataFrame, beacons: pd.DataFrame
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    return (
+        _frame(impressions, IMPRESSION_COLUMNS),
+        _frame(clicks, CLICK_COLUMNS),
+        beacons.assign(minute=beacons["event_time"].dt.floor("min")),
+    )
+
+
+def _rule_flags(
+    impressions: pd.DataFrame,
+    clicks: pd.DataFrame,
+    beacons: pd.DataFrame,
+    conf: InvalidTrafficConf,
+    timeout_s: float,
+) -> Flags:
     reasons: dict[tuple[str, pd.Timestamp], set[str]] = {}
 
     def flag(rows: pd.DataFrame, reason: str) -> None:
-        for viewer, minute in (
-            rows[["viewer_id", "minute"]].drop_duplicates().itertuples(index=False, name=None)
-        ):
-            reasons.setdefault((viewer, minute), set()).add(reason)
+        for key in _keys(rows.drop_duplicates(["viewer_id", "minute"])):
+            reasons.setdefault(key, set()).add(reason)
 
     for rows in (impressions, clicks, beacons):
         flag(rows[rows["network"].isin(conf.invalid_networks)], "network")

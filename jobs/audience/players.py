@@ -12,7 +12,11 @@ While it plays it sends a `heartbeat` every `heartbeat_s`, stalls now and then
 `bot_share` of the sessions are invalid traffic of a known kind (`bots`): `datacenter` plays like
 a person from a data-centre network; `ad_stacker` plays and asks for far more ads than anyone
 watches; `no_player` asks for ads and never plays a frame; `fast_clicker` clicks its ads sooner
-than a person could. The truth counts people only. Every beacon
+than a person could; `click_farm` plays like a person from a home network, asks for a few more
+ads than people see (under the rate rule) and clicks many of them a little slower than a reflex
+(past the fast-click rule): no single rule catches it, only its mix of behaviour (the learnt
+score, `jobs/audience/anomaly.py`). `bot_ads_per_minute` are the ads a kind asks for on top of
+its share of the ad server's traffic. The truth counts people only. Every beacon
 carries the player's clock as `event_time` and reaches the collector up to `delivery_delay_s`
 later, so Kafka sees them late and out of order.
 
@@ -112,7 +116,7 @@ class Players:
         self.sessions: list[Session] = []  # the truth: sessions of the last TRUTH_KEPT
         self._watching: list[Session] = []
         self._watching_index: dict[str, int] = {}
-        self.stackers: list[Session] = []  # ad-stacking bots: far more ads than anyone watches
+        self.ad_hungry: list[Session] = []  # bots asking for more ads (`bot_ads_per_minute`)
         self._due: list[_Due] = []
         self._order = 0
         mean = conf.mean_session_s
@@ -147,12 +151,14 @@ class Players:
         """A random session asking for ads now (people showing video, bots), or None."""
         return self.random.choice(self._watching) if self._watching else None
 
-    def stacker(self, per_s: float) -> Session | None:
-        """An ad-stacking bot asking for another ad in the next 1 / `per_s` seconds (each asks
-        `stacker_impressions_per_minute`), or None."""
-        rate = len(self.stackers) * self.conf.stacker_impressions_per_minute / 60
-        if self.stackers and self.random.random() < rate / per_s:
-            return self.random.choice(self.stackers)
+    def ad_hungry_bot(self, per_s: float) -> Session | None:
+        """A bot asking for another ad in the next 1 / `per_s` seconds (each kind asks
+        `bot_ads_per_minute` of its own), or None."""
+        if not self.ad_hungry:
+            return None
+        rates = [self.conf.bot_ads_per_minute[s.bot] / 60 for s in self.ad_hungry]
+        if self.random.random() < sum(rates) / per_s:
+            return self.random.choices(self.ad_hungry, weights=rates)[0]
         return None
 
     def _forget(self, before: datetime) -> None:
@@ -246,8 +252,8 @@ class Players:
         """The ad server sees `session` asking for ads from now on."""
         self._watching_index[session.session_id] = len(self._watching)
         self._watching.append(session)
-        if session.bot == "ad_stacker":
-            self.stackers.append(session)
+        if session.bot in self.conf.bot_ads_per_minute:
+            self.ad_hungry.append(session)
 
     def _gap(self, rate_per_s: float) -> timedelta:
         if rate_per_s <= 0:
@@ -255,11 +261,11 @@ class Players:
         return self._exponential(1 / rate_per_s)
 
     def _stop_watching(self, session: Session) -> None:
-        if session.bot == "ad_stacker":
-            self.stackers.remove(session)
         index = self._watching_index.pop(session.session_id, None)
-        if index is None:
+        if index is None:  # never served (left before its first frame)
             return
+        if session.bot in self.conf.bot_ads_per_minute:
+            self.ad_hungry.remove(session)
         last = self._watching.pop()
         if last is not session:
             self._watching[index] = last

@@ -271,6 +271,7 @@ class InvalidTrafficConf(_Strict):
     max_impressions_per_ip_minute: int = Field(ge=1)
     min_click_delay_s: float = Field(ge=0)  # faster than this after the impression: not a human
     invalid_networks: list[str] = []  # network classes no audience comes from (data centres)
+    learnt_score: bool = True  # also flag what the champion ivt-model finds anomalous
 
 
 class AudienceConf(_Strict):
@@ -337,6 +338,15 @@ class CtrModelConf(_Strict):
     learning_rate: float = Field(gt=0)
 
 
+class IvtModelConf(_Strict):
+    name: str = Field(min_length=1)  # registered model name: models:/<name>@<alias>
+    lookback_hours: float = Field(gt=0)  # viewer-minutes trained and tested on
+    test_share: float = Field(gt=0, lt=1)  # the newest minutes: the time-ordered test split
+    flag_share: float = Field(gt=0, lt=0.5)  # of the viewer-minutes the rules pass
+    trees: int = Field(ge=10, le=2000)
+    min_viewer_minutes: int = Field(ge=10)  # fewer to train on: not enough data
+
+
 class ModelsConf(_Strict):
     tracking_uri: str = ""  # MLflow; empty: SQLite under run_dir
     artifact_root: str = ""  # empty: <run_dir>/mlflow-artifacts
@@ -349,6 +359,7 @@ class ModelsConf(_Strict):
     person_detector: DetectorConf
     scene: SceneConf
     ctr_model: CtrModelConf
+    ivt_model: IvtModelConf
     safety_enabled: bool = True
 
 
@@ -380,6 +391,9 @@ class ClickConf(_Strict):
     slot_type: dict[str, float] = {}
 
 
+BotKind = Literal["datacenter", "ad_stacker", "no_player", "fast_clicker", "click_farm"]
+
+
 class PlayersConf(_Strict):
     """The viewers' players the simulator plays (jobs/audience/players.py): sessions, beacons and
     what the viewers experience."""
@@ -398,8 +412,8 @@ class PlayersConf(_Strict):
     cdns: dict[str, float] = Field(min_length=1)  # CDN -> share of sessions
     cdn_rebuffer_factor: dict[str, float] = {}  # CDN -> rebuffering rate multiplier
     bot_share: float = Field(ge=0, le=1)  # sessions that are invalid traffic, known to the truth
-    bots: dict[Literal["datacenter", "ad_stacker", "no_player", "fast_clicker"], float] = {}
-    stacker_impressions_per_minute: float = Field(default=30, gt=0)
+    bots: dict[BotKind, float] = {}
+    bot_ads_per_minute: dict[BotKind, float] = {}  # ads a kind asks for beyond its share
 
 
 class SimulateConf(_Strict):

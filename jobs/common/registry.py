@@ -268,7 +268,10 @@ def _download(version, name: str) -> Path:
     import mlflow
 
     folder = Path(mlflow.artifacts.download_artifacts(artifact_uri=version.source))
-    files = sorted(folder.glob("*.pt")) if folder.is_dir() else [folder]
+    # a detector's .pt among the files its run logged; other models log one file of their own
+    files = [folder]
+    if folder.is_dir():
+        files = sorted(folder.glob("*.pt")) or sorted(folder.glob("*"))
     if not files:
         raise FileNotFoundError(f"{name} v{version.version} has no weights in {folder}")
     return files[0]

@@ -23,11 +23,12 @@ print(json.dumps({"seconds": time.monotonic() - started, "modules": sorted(sys.m
 """
 
 
-def test_the_dags_folder_has_the_five_dags(dag_bag):
+def test_the_dags_folder_has_the_six_dags(dag_bag):
     assert set(dag_bag.dags) == {
         "brand_detector_training",
         "ctr_model_training",
         "data_quality",
+        "ivt_model_training",
         "lakehouse_maintenance",
         "yield_optimization",
     }

@@ -1,5 +1,7 @@
-"""The invalid-traffic filter: each rule on hand-built rows, then precision and recall against
-the bots the simulator injects (it knows which sessions are bots)."""
+"""The invalid-traffic filter: each rule and the learnt score's features on hand-built rows, then
+precision and recall against the bots the simulator injects (it knows which sessions are bots):
+the rules alone on the kinds they are written for, the rules and a score learnt on another slice
+of traffic on every kind."""
 
 from __future__ import annotations
 
@@ -11,7 +13,8 @@ from datetime import UTC, datetime, timedelta
 import pandas as pd
 import pytest
 
-from jobs.audience.ivt import invalid_viewers
+from jobs.audience.anomaly import NO_CLICK_S, AnomalyModel, fit
+from jobs.audience.ivt import invalid_viewers, rule_checked_features
 from jobs.audience.metrics import PLAYER_COLUMNS, beacons
 from jobs.common.config import load_settings
 from jobs.simulate import simulator
@@ -20,6 +23,7 @@ T0 = datetime(2026, 3, 1, 20, 0, tzinfo=UTC)
 M0 = pd.Timestamp(T0)
 CONF = load_settings().audience.invalid_traffic
 TIMEOUT = 30.0
+RULE_KINDS = {"datacenter", "ad_stacker", "no_player", "fast_clicker"}  # click_farm passes them
 
 
 def impression(n: int, viewer: str, second: float, ip: str | None = None, network="residential"):
@@ -94,35 +98,75 @@ def test_a_stream_whose_players_send_no_beacons_is_not_judged_on_them():
     assert flags([impression(1, "v", 5)], (), no_beacons) == {}
 
 
-@pytest.fixture(scope="module")
-def scored():
-    """Impressions of a simulated hour slice, each with whether a bot got it and the flag."""
+def test_features_of_a_viewer_minute_by_hand(tmp_path):
+    beats = pd.concat([heartbeats("v", range(0, 120, 10)), heartbeats("w", range(0, 120, 10))])
+    impressions = [impression(1, "v", 5, ip="ip-home"), impression(2, "v", 20, ip="ip-home"),
+                   impression(3, "w", 30, ip="ip-home"), impression(4, "v", 70)]  # fmt: skip
+    clicks = [click("i1", "v", 7.5), click("i2", "v", 26), click("i2", "v", 26)]  # (a repeat)
+    frame = rule_checked_features(impressions, clicks, beats, CONF, TIMEOUT)
+    by_key = frame.set_index(["viewer_id", "minute"])
+    v0 = by_key.loc[("v", M0)]
+    assert (v0["impressions"], v0["clicks"], v0["fastest_click_s"]) == (2, 2, 2.5)
+    # the IP's impressions in the minute; beacons from 30 s before the minute to 30 s after it
+    assert (v0["ip_impressions"], v0["playing_beacons"], v0["rules"]) == (3, 9, None)
+    v1 = by_key.loc[("v", M0 + pd.Timedelta(minutes=1))]
+    assert (v1["impressions"], v1["clicks"], v1["fastest_click_s"]) == (1, 0, NO_CLICK_S)
+    assert v1["playing_beacons"] == 9  # 30 s before to the last beacon at 110 s
+    assert len(frame) == 3
+
+    model = fit(frame.iloc[[0, 0, 1, 2] * 20], flag_share=0.1, trees=20, seed=1)
+    again = AnomalyModel.load(model.save(tmp_path / "m.pkl"), "ivt-model v9")
+    assert again.scores(frame) == pytest.approx(model.scores(frame))
+    assert again.threshold == model.threshold and again.label == "ivt-model v9"
+
+
+def simulated_slice(seed: int) -> tuple[pd.DataFrame, list[tuple]]:
+    """A simulated slice of traffic (about 17 minutes of 200 events/s): its viewer-minutes
+    (features and the rules' verdict, `bot` from the simulator's truth), and per stream the
+    rows `invalid_viewers` judges with each impression's (viewer, minute, bot, revenue)."""
     settings = load_settings()
-    simulation = simulator(settings, start=T0, rate_per_s=200, seed=29)
-    records = list(itertools.islice(simulation, 80_000))
+    simulation = simulator(settings, start=T0, rate_per_s=200, seed=seed)
+    records = list(itertools.islice(simulation, 200_000))
     bots = {s.viewer_id: s.bot for s in simulation.players.sessions}
     rows = [json.loads(r.value) for r in records if r.topic == "viewer_events"]
     players = pd.DataFrame([r for r in rows if r["event_type"] != "click"], columns=PLAYER_COLUMNS)
     clicks = pd.DataFrame([r for r in rows if r["event_type"] == "click"])
     impressions = pd.DataFrame([json.loads(r.value) for r in records if r.topic == "impressions"])
-    scored = []
+    features, streams = [], []
     for stream, served in impressions.groupby("stream_id"):
-        found = invalid_viewers(
-            served, clicks[clicks["stream_id"] == stream],
-            beacons(players[players["stream_id"] == stream]), settings.audience.invalid_traffic,
-            settings.audience.session_timeout_s,
-        )  # fmt: skip
+        judged = (served, clicks[clicks["stream_id"] == stream],
+                  beacons(players[players["stream_id"] == stream]))  # fmt: skip
+        features.append(rule_checked_features(*judged, CONF, TIMEOUT))
         minutes = pd.to_datetime(served["event_time"], utc=True).dt.floor("min")
-        for viewer, minute, cpm in zip(served["viewer_id"], minutes, served["clearing_cpm"],
-                                       strict=True):  # fmt: skip
-            scored.append((bots[viewer], (viewer, minute) in found, cpm / 1000))
-    return scored
+        each = zip(served["viewer_id"], minutes, served["clearing_cpm"], strict=True)
+        billed = [(viewer, minute, bots[viewer], cpm / 1000) for viewer, minute, cpm in each]
+        streams.append((judged, billed))
+    found = pd.concat(features, ignore_index=True)
+    return found.assign(bot=found["viewer_id"].map(bots)), streams
 
 
-def test_the_filter_finds_the_injected_bots(scored):
-    flagged_bots = sum(1 for bot, flagged, _ in scored if bot and flagged)
-    precision = flagged_bots / sum(1 for _, flagged, _ in scored if flagged)
-    recall = flagged_bots / sum(1 for bot, _, _ in scored if bot)
+@pytest.fixture(scope="module")
+def learnt():
+    """The learnt score fitted on one slice's viewer-minutes the rules passed."""
+    features, _ = simulated_slice(seed=29)
+    return fit(features[features["rules"].isna()], flag_share=0.005, trees=200, seed=7)
+
+
+def scored(streams: list[tuple], model=None) -> list[tuple]:
+    """(bot kind or None, flagged, revenue) of each impression of another slice."""
+    out = []
+    for judged, billed in streams:
+        found = invalid_viewers(*judged, CONF, TIMEOUT, model)
+        out += [(bot, (viewer, minute) in found, money) for viewer, minute, bot, money in billed]
+    return out
+
+
+def report(scored: list[tuple], kinds: set[str]) -> tuple[float, float]:
+    """Precision and recall over impressions of bots of `kinds`, printed with the revenue."""
+    target = [(bot in kinds, flagged, revenue) for bot, flagged, revenue in scored]
+    hits = sum(1 for bot, flagged, _ in target if bot and flagged)
+    precision = hits / sum(1 for _, flagged, _ in scored if flagged)
+    recall = hits / sum(1 for bot, _, _ in target if bot)
     by_kind = collections.defaultdict(lambda: [0, 0])
     for bot, flagged, _ in scored:
         if bot:
@@ -132,11 +176,35 @@ def test_the_filter_finds_the_injected_bots(scored):
     people = sum(r for bot, _, r in scored if not bot)
     billed = sum(r for _, flagged, r in scored if not flagged)
     print(
-        f"\nIVT on {len(scored)} impressions: precision {precision:.3f}, recall {recall:.3f}; "
+        f"\n{len(scored)} impressions: precision {precision:.3f}, recall {recall:.3f} "
+        f"({', '.join(sorted(kinds))}); "
         + ", ".join(f"{k} {n}/{total}" for k, (n, total) in sorted(by_kind.items()))
         + f"; revenue overstated {revenue / people - 1:+.1%} unfiltered, "
         f"{billed / people - 1:+.1%} filtered"
     )
+    return precision, recall
+
+
+@pytest.fixture(scope="module")
+def held_out():
+    return simulated_slice(seed=31)[1]
+
+
+def test_the_rules_find_the_bots_they_are_written_for(held_out):
+    precision, recall = report(scored(held_out), RULE_KINDS)
     assert precision >= 0.95
     assert recall >= 0.9
-    assert abs(billed / people - 1) < abs(revenue / people - 1) / 5
+
+
+def test_the_rules_and_the_learnt_score_find_every_kind_of_injected_bot(held_out, learnt):
+    found = scored(held_out, learnt)
+    precision, recall = report(found, RULE_KINDS | {"click_farm"})
+    assert precision >= 0.95
+    assert recall >= 0.9
+    farms = [flagged for bot, flagged, _ in found if bot == "click_farm"]
+    rules_alone = [flagged for bot, flagged, _ in scored(held_out) if bot == "click_farm"]
+    assert sum(farms) / len(farms) >= 0.5 > sum(rules_alone) / len(rules_alone) + 0.3
+    people = sum(r for bot, _, r in found if not bot)
+    billed = sum(r for _, flagged, r in found if not flagged)
+    overstated = sum(r for _, _, r in found) / people - 1
+    assert abs(billed / people - 1) < overstated / 5
