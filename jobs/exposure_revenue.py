@@ -291,10 +291,10 @@ def touched_minutes(settings: Settings, times: BatchTimes) -> dict[str, tuple[da
     reach = {
         "detections": (back, ahead),
         "player_events": (2 * timeout, timeout),
-        # invalid traffic: an impression's no-player and fast-click checks reach past it, a
-        # click's back to its impression
-        "impressions": (timedelta(0), timeout),
-        "clicks": (timeout, timedelta(0)),
+        # invalid traffic: a minute is judged on its rows and those within the timeout of it
+        # (the learnt score's window; the no-player check's beacons; a click's impression)
+        "impressions": (timeout, timeout),
+        "clicks": (timeout, timeout),
     }
     ranges: dict[str, tuple[datetime, datetime]] = {}
     for key, rows in times.items():
@@ -354,9 +354,10 @@ def _stream_gold(
     history = first - timedelta(minutes=conf.lookback_minutes)
     ahead = end + timedelta(seconds=conf.max_frame_interval_s + conf.gap_tolerance_s)
     frames, frame_ids = _frames(tables, _between("frame_time", stream, history, ahead))
-    events = _beacons(tables, _between("event_time", stream, first - margin, end + margin))
-    near = _rows(tables, IMPRESSION_LOG, _between("event_time", stream, first - margin, end))
-    clicks = _rows(tables, CLICKS, _between("event_time", stream, first - margin, end + margin))
+    reach = _between("event_time", stream, first - margin, end + margin)
+    events = _beacons(tables, reach)
+    near = _rows(tables, IMPRESSION_LOG, reach)
+    clicks = _rows(tables, CLICKS, reach)
     flags = {
         (viewer, minute): why
         for (viewer, minute), why in invalid_viewers(
@@ -375,7 +376,7 @@ def _stream_gold(
         for row in brand_exposure_minutes(frames, conf.gap_tolerance_s, conf.quality, rate, priced)
         if first <= row["minute"] <= last
     ]
-    impressions = [r for r in near if r["event_time"] >= first]
+    impressions = [r for r in near if first <= r["event_time"] < end]
     contexts = impression_context(impressions, frames, frame_ids, conf.frame_max_age_s, flags)
     return (
         exposure,

@@ -7,16 +7,16 @@ learns what the traffic the rules pass looks like, per viewer-minute (`FEATURES`
 each viewer-minute by how easily it is isolated from the rest; those scoring at least the
 model's `threshold` are flagged `anomalous (<model version>)`.
 
-Features of a viewer in a minute, from rows within `audience.session_timeout_s` of it (so a
-recomputed minute scores the same whatever batch brought its rows):
+Features of a viewer in a minute, each over the minute's window: from
+`audience.session_timeout_s` before the minute to as long after it (so a bot's minute is judged
+with its neighbours', and a recomputed minute scores the same whatever batch brought its rows):
 
-- `impressions`: its impressions in the minute (people see about 2);
+- `impressions`: its impressions (people see about 2 a minute);
 - `clicks`: how many of them it clicked (people click about 3 % of their ads);
 - `fastest_click_s`: the quickest of those clicks, seconds after the ad showed (`NO_CLICK_S` when
   none);
-- `playing_beacons`: beacons its player sent saying it plays, from the timeout before the minute
-  to the timeout after;
-- `ip_impressions`: the impressions of its IP hash in the minute.
+- `playing_beacons`: beacons its player sent saying it plays;
+- `ip_impressions`: the impressions of its IP hash (as of its first impression in the minute).
 
 `brandlake train ivt-model` (`jobs/train/ivt_model.py`) fits the forest on the lake's recent
 traffic and registers it in MLflow; `exposure_revenue` scores with the champion it finds at start.
@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import logging
 import pickle
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -44,58 +45,87 @@ NO_CLICK_S = 60.0  # the fastest click of a minute without clicks
 def viewer_minute_features(
     impressions: pd.DataFrame, clicks: pd.DataFrame, beacons: pd.DataFrame, timeout_s: float
 ) -> pd.DataFrame:
-    """One row per (viewer_id, minute) with impressions, and its `FEATURES` (see above).
+    """One row per (viewer_id, minute) with impressions, and its `FEATURES` (see above), each
+    over the minute's window: from `timeout_s` before it to `timeout_s` after it.
 
     `impressions` and `clicks` as `jobs/audience/ivt.py` reads them (with `minute`), `beacons`
     as `jobs.audience.metrics.beacons` makes them."""
     served = impressions[impressions["viewer_id"].notna()]
-    if served.empty:
+    keys = served[["viewer_id", "minute"]].drop_duplicates().reset_index(drop=True)
+    if keys.empty:
         return pd.DataFrame(columns=["viewer_id", "minute", *FEATURES])
     clicked = clicks.drop_duplicates("impression_id").merge(
-        served[["event_id", "event_time"]].rename(
+        served[["event_id", "event_time", "viewer_id"]].rename(
             columns={"event_id": "impression_id", "event_time": "served_at"}
         ),
-        on="impression_id",
+        on=["impression_id", "viewer_id"],
     )
-    delay = (clicked["event_time"] - clicked["served_at"]).dt.total_seconds()
-    served = served.merge(
-        pd.DataFrame({"event_id": clicked["impression_id"], "delay_s": delay.to_numpy()}),
-        on="event_id",
-        how="left",
-    )
-    served["ip_impressions"] = served.groupby(["ip_hash", "minute"], dropna=False)[
-        "event_id"
-    ].transform("size")
-    per_minute = served.groupby(["viewer_id", "minute"]).agg(
-        impressions=("event_id", "size"),
-        clicks=("delay_s", "count"),
-        fastest_click_s=("delay_s", "min"),
-        ip_impressions=("ip_impressions", "max"),
-    )
-    features = per_minute.reset_index()
-    features["fastest_click_s"] = features["fastest_click_s"].fillna(NO_CLICK_S).clip(0, NO_CLICK_S)
-    features["playing_beacons"] = _playing_beacons(features, beacons, timeout_s)
-    return features[["viewer_id", "minute", *FEATURES]]
-
-
-def _playing_beacons(features: pd.DataFrame, beacons: pd.DataFrame, timeout_s: float) -> np.ndarray:
-    """For each (viewer, minute): the viewer's playing beacons from `timeout_s` before the minute
-    to `timeout_s` after it."""
     playing = beacons[~beacons["event_type"].isin(NOT_WATCHING_AFTER)]
-    times = {
-        viewer: np.sort(group.to_numpy(dtype="datetime64[us]"))
-        for viewer, group in playing.groupby("viewer_id")["event_time"]
-    }
-    margin = np.timedelta64(round(timeout_s * 1e6), "us")
-    minute = np.timedelta64(60, "s")
-    counts = np.zeros(len(features), dtype=np.int64)
-    starts = utc_us(features["minute"]).dt.tz_localize(None).to_numpy(dtype="datetime64[us]")
-    for i, (viewer, start) in enumerate(zip(features["viewer_id"], starts, strict=True)):
-        found = times.get(viewer)
-        if found is not None:
-            low, high = np.searchsorted(found, [start - margin, start + minute + margin])
-            counts[i] = high - low
-    return counts
+    window = _Window(keys["minute"], timeout_s)
+    viewers = keys["viewer_id"]
+    ip_of = served.drop_duplicates(["viewer_id", "minute"]).set_index(["viewer_id", "minute"])
+    ips = ip_of.loc[list(zip(viewers, keys["minute"], strict=True)), "ip_hash"]
+    clicks_in, fastest = _clicks(window, viewers, clicked)
+    return keys.assign(
+        impressions=window.count(viewers, served["viewer_id"], served["event_time"]),
+        clicks=clicks_in,
+        fastest_click_s=np.clip(fastest, 0, NO_CLICK_S),
+        playing_beacons=window.count(viewers, playing["viewer_id"], playing["event_time"]),
+        ip_impressions=window.count(ips, served["ip_hash"], served["event_time"]),
+    )[["viewer_id", "minute", *FEATURES]]
+
+
+def _clicks(window: _Window, viewers: pd.Series, clicked: pd.DataFrame):
+    """Per window: the viewer's clicks in it on ads served in it, and the fastest's delay.
+    (Both ends in the window: a minute reads rows from within it only, however wide the
+    recomputed range.)"""
+    served_at = _us(clicked["served_at"])
+    delay = (clicked["event_time"] - clicked["served_at"]).dt.total_seconds().to_numpy()
+    counts = np.zeros(len(viewers), dtype=np.int64)
+    fastest = np.full(len(viewers), NO_CLICK_S)
+    for i, rows in window.rows(viewers, clicked["viewer_id"], clicked["event_time"]):
+        rows = rows[served_at[rows] >= window.low[i]]
+        counts[i] = len(rows)
+        if len(rows):
+            fastest[i] = delay[rows].min()
+    return counts, fastest
+
+
+class _Window:
+    """Each minute's window: `timeout_s` before the minute to `timeout_s` after it."""
+
+    def __init__(self, minutes: pd.Series, timeout_s: float) -> None:
+        margin = np.timedelta64(round(timeout_s * 1e6), "us")
+        starts = _us(minutes)
+        self.low, self.high = starts - margin, starts + np.timedelta64(60, "s") + margin
+
+    def rows(self, keys, of: pd.Series, times: pd.Series) -> Iterator[tuple[int, np.ndarray]]:
+        """For the i-th window and its key (`keys[i]`): the positions of the rows whose key
+        (`of`) is that key and whose time is in the window."""
+        stamps = _us(times)
+        order = np.argsort(stamps, kind="stable")
+        grouped = {
+            key: np.asarray(rows)
+            for key, rows in pd.Series(order).groupby(of.to_numpy()[order]).agg(list).items()
+        }
+        empty = np.zeros(0, dtype=np.int64)
+        for i, key in enumerate(keys):
+            rows = grouped.get(key)
+            if rows is None:
+                yield i, empty
+            else:
+                low, high = np.searchsorted(stamps[rows], [self.low[i], self.high[i]])
+                yield i, rows[low:high]
+
+    def count(self, keys, of: pd.Series, times: pd.Series) -> np.ndarray:
+        counts = np.zeros(len(self.low), dtype=np.int64)
+        for i, rows in self.rows(keys, of, times):
+            counts[i] = len(rows)
+        return counts
+
+
+def _us(times: pd.Series) -> np.ndarray:
+    return utc_us(times).dt.tz_localize(None).to_numpy(dtype="datetime64[us]")
 
 
 def _inputs(features: pd.DataFrame) -> np.ndarray:

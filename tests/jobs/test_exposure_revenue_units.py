@@ -29,11 +29,13 @@ def test_a_frame_touches_the_minutes_it_can_bridge_into_or_give_context_to():
     assert inside == {"a": (T0, T0)}
 
 
-def test_an_impression_touches_only_its_own_minute():
-    ranges = touched_minutes(
-        SETTINGS, {"impressions": times(["a", "a"], [59.9, 185.0]), "detections": times([], [])}
-    )
-    assert ranges == {"a": (T0, T0 + timedelta(minutes=3))}
+def test_an_impression_or_click_touches_the_minutes_judged_with_it():
+    # invalid traffic judges a minute with the rows up to the session timeout (30 s) either side
+    for key in ("impressions", "clicks"):
+        early = touched_minutes(SETTINGS, {key: times(["a"], [75.0])})
+        assert early == {"a": (T0, T0 + timedelta(minutes=1))}
+        late = touched_minutes(SETTINGS, {key: times(["a"], [100.0])})
+        assert late == {"a": (T0 + timedelta(minutes=1), T0 + timedelta(minutes=2))}
 
 
 def test_replace_predicate_selects_exactly_the_recomputed_minutes(tmp_path):

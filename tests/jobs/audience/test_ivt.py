@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import collections
 import itertools
-import json
 from datetime import UTC, datetime, timedelta
 
 import pandas as pd
@@ -18,10 +17,12 @@ from jobs.audience.ivt import invalid_viewers, rule_checked_features
 from jobs.audience.metrics import PLAYER_COLUMNS, beacons
 from jobs.common.config import load_settings
 from jobs.simulate import simulator
+from tests.jobs.audience.traffic import by_stream, learnt_score, viewer_minutes
 
 T0 = datetime(2026, 3, 1, 20, 0, tzinfo=UTC)
 M0 = pd.Timestamp(T0)
-CONF = load_settings().audience.invalid_traffic
+SETTINGS = load_settings()
+CONF = SETTINGS.audience.invalid_traffic
 TIMEOUT = 30.0
 RULE_KINDS = {"datacenter", "ad_stacker", "no_player", "fast_clicker"}  # click_farm passes them
 
@@ -105,13 +106,13 @@ def test_features_of_a_viewer_minute_by_hand(tmp_path):
     clicks = [click("i1", "v", 7.5), click("i2", "v", 26), click("i2", "v", 26)]  # (a repeat)
     frame = rule_checked_features(impressions, clicks, beats, CONF, TIMEOUT)
     by_key = frame.set_index(["viewer_id", "minute"])
+    # each over the minute's window: 30 s before it to 30 s after it
     v0 = by_key.loc[("v", M0)]
-    assert (v0["impressions"], v0["clicks"], v0["fastest_click_s"]) == (2, 2, 2.5)
-    # the IP's impressions in the minute; beacons from 30 s before the minute to 30 s after it
+    assert (v0["impressions"], v0["clicks"], v0["fastest_click_s"]) == (3, 2, 2.5)
     assert (v0["ip_impressions"], v0["playing_beacons"], v0["rules"]) == (3, 9, None)
     v1 = by_key.loc[("v", M0 + pd.Timedelta(minutes=1))]
     assert (v1["impressions"], v1["clicks"], v1["fastest_click_s"]) == (1, 0, NO_CLICK_S)
-    assert v1["playing_beacons"] == 9  # 30 s before to the last beacon at 110 s
+    assert (v1["ip_impressions"], v1["playing_beacons"]) == (1, 9)
     assert len(frame) == 3
 
     model = fit(frame.iloc[[0, 0, 1, 2] * 20], flag_share=0.1, trees=20, seed=1)
@@ -124,32 +125,24 @@ def simulated_slice(seed: int) -> tuple[pd.DataFrame, list[tuple]]:
     """A simulated slice of traffic (about 17 minutes of 200 events/s): its viewer-minutes
     (features and the rules' verdict, `bot` from the simulator's truth), and per stream the
     rows `invalid_viewers` judges with each impression's (viewer, minute, bot, revenue)."""
-    settings = load_settings()
-    simulation = simulator(settings, start=T0, rate_per_s=200, seed=seed)
-    records = list(itertools.islice(simulation, 200_000))
+    simulation = simulator(SETTINGS, start=T0, rate_per_s=200, seed=seed)
+    streams = by_stream(list(itertools.islice(simulation, 200_000)))
     bots = {s.viewer_id: s.bot for s in simulation.players.sessions}
-    rows = [json.loads(r.value) for r in records if r.topic == "viewer_events"]
-    players = pd.DataFrame([r for r in rows if r["event_type"] != "click"], columns=PLAYER_COLUMNS)
-    clicks = pd.DataFrame([r for r in rows if r["event_type"] == "click"])
-    impressions = pd.DataFrame([json.loads(r.value) for r in records if r.topic == "impressions"])
-    features, streams = [], []
-    for stream, served in impressions.groupby("stream_id"):
-        judged = (served, clicks[clicks["stream_id"] == stream],
-                  beacons(players[players["stream_id"] == stream]))  # fmt: skip
-        features.append(rule_checked_features(*judged, CONF, TIMEOUT))
+    billed = []
+    for judged in streams.values():
+        served = judged[0]
         minutes = pd.to_datetime(served["event_time"], utc=True).dt.floor("min")
         each = zip(served["viewer_id"], minutes, served["clearing_cpm"], strict=True)
-        billed = [(viewer, minute, bots[viewer], cpm / 1000) for viewer, minute, cpm in each]
-        streams.append((judged, billed))
-    found = pd.concat(features, ignore_index=True)
-    return found.assign(bot=found["viewer_id"].map(bots)), streams
+        billed.append((judged, [(v, m, bots[v], cpm / 1000) for v, m, cpm in each]))
+    found = viewer_minutes(streams, SETTINGS)
+    return found.assign(bot=found["viewer_id"].map(bots)), billed
 
 
 @pytest.fixture(scope="module")
 def learnt():
     """The learnt score fitted on one slice's viewer-minutes the rules passed."""
-    features, _ = simulated_slice(seed=29)
-    return fit(features[features["rules"].isna()], flag_share=0.005, trees=200, seed=7)
+    simulation = simulator(SETTINGS, start=T0, rate_per_s=200, seed=29)
+    return learnt_score(by_stream(list(itertools.islice(simulation, 200_000))), SETTINGS)
 
 
 def scored(streams: list[tuple], model=None) -> list[tuple]:
