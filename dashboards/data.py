@@ -292,18 +292,20 @@ def ads_by_qoe(
     start: datetime | None = None,
     end: datetime | None = None,
 ) -> pd.DataFrame:
-    """Valid impressions, revenue, eCPM and CTR of viewers who rebuffered more than
-    `audience.rebuffer_band` of their watching time and of the others."""
+    """Valid impressions, ad completion, revenue, eCPM and CTR of viewers who rebuffered more
+    than `audience.rebuffer_band` of their watching time and of the others."""
     when = _between("event_time", start, end)
     context_columns = ["event_id", "stream_id", "viewer_id", "clearing_cpm", "invalid_reason"]
-    events = _only(read(settings, PLAYER_EVENTS.name, PLAYER_COLUMNS, when), "stream_id", streams)
+    events = _only(read(settings, PLAYER_EVENTS.name, [*PLAYER_COLUMNS, "impression_id"], when),
+                   "stream_id", streams)  # fmt: skip
     contexts = _only(read(settings, IMPRESSION_CONTEXT.name, context_columns, when), "stream_id",
                      streams)  # fmt: skip
     clicks = _only(read(settings, CLICKS.name, ["stream_id", "viewer_id"], when), "stream_id",
                    streams)  # fmt: skip
     audience = settings.audience
     viewers = viewer_rebuffering(beacons(events), audience.session_timeout_s)
-    return ads_by_qoe_band(viewers, contexts, clicks, audience.rebuffer_band)
+    completed = events.loc[events["event_type"] == "ad_complete", "impression_id"]
+    return ads_by_qoe_band(viewers, contexts, clicks, completed, audience.rebuffer_band)
 
 
 # -- health ----------------------------------------------------------------------------------

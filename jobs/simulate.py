@@ -212,6 +212,11 @@ class EventSimulator:
             at = self.clock + timedelta(seconds=self.random.uniform(3, 10))
         else:
             at = None
+        completed = self.players.ad_completed_at(viewer, served, self.random.random())
+        if completed is not None:
+            beacon = self._viewer_event(viewer, completed, event_type="ad_complete",
+                                        impression_id=opportunity.auction_id)  # fmt: skip
+            self._send_at(completed, beacon)
         if at is not None:
             click = self._viewer_event(viewer, at, event_type="click",
                                        campaign_id=campaign.campaign_id,

@@ -209,6 +209,7 @@ PLAYER_EVENT_TYPES = (
     "bitrate_switch",  # bitrate_kbps is the new one
     "error",  # a fatal error: the session ends
     "session_end",
+    "ad_complete",  # an ad (impression_id) played to its end
 )
 
 VIEWER_EVENTS = EventSchema(
@@ -229,7 +230,8 @@ VIEWER_EVENTS = EventSchema(
             "string",
             required=False,
             pattern=_ID,
-            doc="set on clicks: the impression clicked (its auction id), as a click URL carries it",
+            doc="set on clicks and ad_complete: the impression (its auction id), as a click URL "
+            "or the player's completion beacon carries it",
             added_later=True,
         ),
         EventField("session_id", "string", pattern=_ID, **_NEW,

@@ -270,10 +270,12 @@ PLAYER_EVENTS = TableSpec(
             pa.field("network", pa.string()),
             *_RECEIVED,
             pa.field("event_date", pa.date32()),
+            pa.field("impression_id", pa.string()),  # on ad_complete
         ]
     ),
     partition_by=("event_date",),
-    doc="Players' beacons (viewer_events other than clicks), for audience and QoE.",
+    doc="Players' beacons (viewer_events other than clicks), for audience, QoE and ad completion.",
+    added_columns=("impression_id",),
 )
 
 BRAND_EXPOSURE_MINUTE = TableSpec(

@@ -74,6 +74,7 @@ if ads is not None:
             "revenue": st.column_config.NumberColumn(f"revenue ({currency})", format="%.2f"),
             "ecpm": st.column_config.NumberColumn("eCPM", format="%.2f"),
             "ctr": st.column_config.NumberColumn("CTR", format="percent"),
+            "completion_rate": st.column_config.NumberColumn("ads completed", format="percent"),
             "impressions_per_viewer": st.column_config.NumberColumn(
                 "impressions per viewer", format="%.1f"
             ),

@@ -131,11 +131,12 @@ def _us(times: pd.Series) -> np.ndarray:
 def _inputs(features: pd.DataFrame) -> np.ndarray:
     """What the forest sees: counts on a log scale (a bot's 30 ads and a person's 3 differ by
     their ratio), shares and seconds as they are."""
-    values = features[FEATURES].to_numpy(dtype=float)
-    for column in ("impressions", "clicks", "playing_beacons", "ip_impressions"):
-        index = FEATURES.index(column)
-        values[:, index] = np.log1p(values[:, index])
-    return values
+    counted = ("impressions", "clicks", "playing_beacons", "ip_impressions")
+    return np.column_stack([
+        np.log1p(features[name].to_numpy(dtype=float)) if name in counted
+        else features[name].to_numpy(dtype=float)
+        for name in FEATURES
+    ])  # fmt: skip
 
 
 @dataclass

@@ -12,7 +12,8 @@ A viewer is flagged in a minute, with every reason that applies
 - `no player`: an impression while its player sent no beacon saying it plays (first frame,
   heartbeat, stall, bitrate switch) within `audience.session_timeout_s`, though other players
   of the stream did (a stream whose players send no beacons is not judged on them);
-- `fast click`: a click sooner than `min_click_delay_s` after its impression;
+- `fast click`: a click sooner than `min_click_delay_s` after its impression (the minutes within
+  the timeout of the click too: a reflex bot's quiet minute next to it is the same bot);
 - `anomalous (<model version>)`: with a learnt model (`jobs/audience/anomaly.py`), a minute with
   impressions the rules passed whose behaviour scores at least the model's threshold.
 
@@ -116,7 +117,9 @@ def _rule_flags(
     clicked = clicks.merge(served, on="impression_id")
     delay = (clicked["event_time"] - clicked["served_at"]).dt.total_seconds()
     fast = clicked[delay < conf.min_click_delay_s]
-    flag(fast, "fast click")
+    for reach in (-timeout_s, 0, timeout_s):  # every minute whose window holds the fast click
+        shifted = fast["event_time"] + pd.Timedelta(seconds=reach)
+        flag(fast.assign(minute=shifted.dt.floor("min")), "fast click")
     flag(impressions[impressions["event_id"].isin(fast["impression_id"])], "fast click")
     return {key: "; ".join(sorted(why)) for key, why in reasons.items()}
 

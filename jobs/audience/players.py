@@ -16,7 +16,11 @@ than a person could; `click_farm` plays like a person from a home network, asks 
 ads than people see (under the rate rule) and clicks many of them a little slower than a reflex
 (past the fast-click rule): no single rule catches it, only its mix of behaviour (the learnt
 score, `jobs/audience/anomaly.py`). `bot_ads_per_minute` are the ads a kind asks for on top of
-its share of the ad server's traffic. The truth counts people only. Every beacon
+its share of the ad server's traffic. The truth counts people only.
+
+A player that shows an ad to its end sends `ad_complete` with the impression's id
+(`ad_seconds` after it), unless the viewer left first; most do (`ad_completion`), fewer when
+playback stalls during the ad (`ad_abandon_on_stall`): so completion falls with QoE. Every beacon
 carries the player's clock as `event_time` and reaches the collector up to `delivery_delay_s`
 later, so Kafka sees them late and out of order.
 
@@ -160,6 +164,20 @@ class Players:
         if self.random.random() < sum(rates) / per_s:
             return self.random.choices(self.ad_hungry, weights=rates)[0]
         return None
+
+    def ad_completed_at(self, session: Session, served: datetime, draw: float) -> datetime | None:
+        """When `session` finished the ad served at `served` (`draw`: a uniform number from the
+        caller's generator), or None: it never plays, left before the end, gave up when
+        playback stalled during the ad (`ad_abandon_on_stall`), or skipped away."""
+        conf = self.conf
+        end = served + timedelta(seconds=conf.ad_seconds)
+        if session.play_at is None or session.end_at < end:
+            return None
+        stalled = (session.rebuffer_until is not None and session.rebuffer_until > served) or (
+            session.next_rebuffer is not None and session.next_rebuffer < end
+        )
+        chance = conf.ad_completion * (1 - conf.ad_abandon_on_stall if stalled else 1)
+        return end if draw < chance else None
 
     def _forget(self, before: datetime) -> None:
         """Drop the truth of sessions that ended before `before` (a simulator sending for days

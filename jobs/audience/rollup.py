@@ -68,20 +68,29 @@ def viewer_rebuffering(events: pd.DataFrame, timeout_s: float) -> pd.DataFrame:
 
 
 def ads_by_qoe_band(
-    viewers: pd.DataFrame, contexts: pd.DataFrame, clicks: pd.DataFrame, threshold: float
+    viewers: pd.DataFrame,
+    contexts: pd.DataFrame,
+    clicks: pd.DataFrame,
+    completed: pd.Series,
+    threshold: float,
 ) -> pd.DataFrame:
-    """Valid impressions, revenue, eCPM, clicks and CTR of viewers whose rebuffering ratio is
-    over `threshold` and of the others (`viewers` from `viewer_rebuffering`; `contexts`:
-    `gold.impression_context` rows; `clicks`: `silver.clicks` rows)."""
+    """Valid impressions, completed ones, revenue, eCPM, clicks and CTR of viewers whose
+    rebuffering ratio is over `threshold` and of the others (`viewers` from
+    `viewer_rebuffering`; `contexts`: `gold.impression_context` rows; `clicks`: `silver.clicks`
+    rows; `completed`: the impression ids of `ad_complete` beacons)."""
     label_over = f"rebuffering > {threshold:.0%}"
     label_under = f"rebuffering <= {threshold:.0%}"
     band = viewers["rebuffer_ratio"].gt(threshold).map({True: label_over, False: label_under})
     valid = contexts[contexts["invalid_reason"].isna()]
     served = valid.assign(band=valid["viewer_id"].map(band)).dropna(subset=["band"])
     clicked = clicks.assign(band=clicks["viewer_id"].map(band)).dropna(subset=["band"])
+    served = served.assign(completed=served["event_id"].isin(set(completed)))
     out = served.groupby("band").agg(
-        impressions=("event_id", "size"), revenue=("clearing_cpm", lambda c: c.sum() / 1000)
+        impressions=("event_id", "size"),
+        completed=("completed", "sum"),
+        revenue=("clearing_cpm", lambda c: c.sum() / 1000),
     )
+    out["completion_rate"] = ratio(out["completed"], out["impressions"])
     out["clicks"] = clicked.groupby("band").size().reindex(out.index).fillna(0).astype(int)
     out["viewers"] = band.value_counts().reindex(out.index).fillna(0).astype(int)
     out["ecpm"] = ecpm(out["revenue"], out["impressions"])

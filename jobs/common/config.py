@@ -414,6 +414,9 @@ class PlayersConf(_Strict):
     bot_share: float = Field(ge=0, le=1)  # sessions that are invalid traffic, known to the truth
     bots: dict[BotKind, float] = {}
     bot_ads_per_minute: dict[BotKind, float] = {}  # ads a kind asks for beyond its share
+    ad_seconds: float = Field(default=15, gt=0)  # an ad's length: ad_complete this long after
+    ad_completion: float = Field(default=0.92, ge=0, le=1)  # ads watched to the end
+    ad_abandon_on_stall: float = Field(default=0.6, ge=0, le=1)  # given up when playback stalls
 
 
 class SimulateConf(_Strict):

@@ -83,6 +83,7 @@ def test_each_rule_flags_the_viewer_in_that_minute_with_its_reason():
         ("stacker", M0 + pd.Timedelta(minutes=1)): "viewer rate",
         ("ghost", M0): "no player",
         ("a", M0): "fast click",
+        ("a", M0 + pd.Timedelta(minutes=1)): "fast click",  # within the timeout of the click
     }
 
 
