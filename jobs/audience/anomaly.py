@@ -14,9 +14,11 @@ with its neighbours', and a recomputed minute scores the same whatever batch bro
 - `impressions`: its impressions (people see about 2 a minute);
 - `clicks`: how many of them it clicked (people click about 3 % of their ads);
 - `fastest_click_s`: the quickest of those clicks, seconds after the ad showed (`NO_CLICK_S` when
-  none);
-- `playing_beacons`: beacons its player sent saying it plays;
-- `ip_impressions`: the impressions of its IP hash (as of its first impression in the minute).
+  none).
+
+What the rules judge already (the network, the IP's rate, whether a player plays) is left to
+them: beacon counts and IP rates, tried as features, made people at the edges of their sessions
+look as odd as the bots and cost precision.
 
 `brandlake train ivt-model` (`jobs/train/ivt_model.py`) fits the forest on the lake's recent
 traffic and registers it in MLflow; `exposure_revenue` scores with the champion it finds at start.
@@ -33,23 +35,22 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from jobs.audience.metrics import NOT_WATCHING_AFTER, utc_us
+from jobs.audience.metrics import utc_us
 from jobs.common.config import Settings
 
 log = logging.getLogger("brandlake.ivt")
 
-FEATURES = ["impressions", "clicks", "fastest_click_s", "playing_beacons", "ip_impressions"]
+FEATURES = ["impressions", "clicks", "fastest_click_s"]
 NO_CLICK_S = 60.0  # the fastest click of a minute without clicks
 
 
 def viewer_minute_features(
-    impressions: pd.DataFrame, clicks: pd.DataFrame, beacons: pd.DataFrame, timeout_s: float
+    impressions: pd.DataFrame, clicks: pd.DataFrame, timeout_s: float
 ) -> pd.DataFrame:
     """One row per (viewer_id, minute) with impressions, and its `FEATURES` (see above), each
     over the minute's window: from `timeout_s` before it to `timeout_s` after it.
 
-    `impressions` and `clicks` as `jobs/audience/ivt.py` reads them (with `minute`), `beacons`
-    as `jobs.audience.metrics.beacons` makes them."""
+    `impressions` and `clicks` as `jobs/audience/ivt.py` reads them (with `minute`)."""
     served = impressions[impressions["viewer_id"].notna()]
     keys = served[["viewer_id", "minute"]].drop_duplicates().reset_index(drop=True)
     if keys.empty:
@@ -60,19 +61,14 @@ def viewer_minute_features(
         ),
         on=["impression_id", "viewer_id"],
     )
-    playing = beacons[~beacons["event_type"].isin(NOT_WATCHING_AFTER)]
     window = _Window(keys["minute"], timeout_s)
     viewers = keys["viewer_id"]
-    ip_of = served.drop_duplicates(["viewer_id", "minute"]).set_index(["viewer_id", "minute"])
-    ips = ip_of.loc[list(zip(viewers, keys["minute"], strict=True)), "ip_hash"]
     clicks_in, fastest = _clicks(window, viewers, clicked)
     return keys.assign(
         impressions=window.count(viewers, served["viewer_id"], served["event_time"]),
         clicks=clicks_in,
         fastest_click_s=np.clip(fastest, 0, NO_CLICK_S),
-        playing_beacons=window.count(viewers, playing["viewer_id"], playing["event_time"]),
-        ip_impressions=window.count(ips, served["ip_hash"], served["event_time"]),
-    )[["viewer_id", "minute", *FEATURES]]
+    )
 
 
 def _clicks(window: _Window, viewers: pd.Series, clicked: pd.DataFrame):
@@ -130,12 +126,11 @@ def _us(times: pd.Series) -> np.ndarray:
 
 def _inputs(features: pd.DataFrame) -> np.ndarray:
     """What the forest sees: counts on a log scale (a bot's 30 ads and a person's 3 differ by
-    their ratio), shares and seconds as they are."""
-    counted = ("impressions", "clicks", "playing_beacons", "ip_impressions")
+    their ratio), seconds as they are."""
     return np.column_stack([
-        np.log1p(features[name].to_numpy(dtype=float)) if name in counted
-        else features[name].to_numpy(dtype=float)
-        for name in FEATURES
+        np.log1p(features["impressions"].to_numpy(dtype=float)),
+        np.log1p(features["clicks"].to_numpy(dtype=float)),
+        features["fastest_click_s"].to_numpy(dtype=float),
     ])  # fmt: skip
 
 

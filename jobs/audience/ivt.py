@@ -53,7 +53,7 @@ def invalid_viewers(
     impressions, clicks, beacons = _prepared(impressions, clicks, beacons)
     flags = _rule_flags(impressions, clicks, beacons, conf, timeout_s)
     if model is not None:
-        features = viewer_minute_features(impressions, clicks, beacons, timeout_s)
+        features = viewer_minute_features(impressions, clicks, timeout_s)
         passed = features[[key not in flags for key in _keys(features)]]
         for key in _keys(model.flagged(passed)):
             flags[key] = f"anomalous ({model.label})"
@@ -72,7 +72,7 @@ def rule_checked_features(
     learns from."""
     impressions, clicks, beacons = _prepared(impressions, clicks, beacons)
     flags = _rule_flags(impressions, clicks, beacons, conf, timeout_s)
-    features = viewer_minute_features(impressions, clicks, beacons, timeout_s)
+    features = viewer_minute_features(impressions, clicks, timeout_s)
     return features.assign(rules=[flags.get(key) for key in _keys(features)])
 
 

@@ -4,7 +4,6 @@ add up."""
 
 from __future__ import annotations
 
-import collections
 import itertools
 from datetime import UTC, datetime, timedelta
 
@@ -51,18 +50,13 @@ def test_concurrent_viewers_per_minute_match_the_simulators_truth(audience_run):
     settings, simulation, _ = audience_run
     rows = read_table(settings, "gold.audience_minute").to_pylist()
     settled = simulation.clock.replace(second=0, microsecond=0) - timedelta(minutes=1)
-    compared, measured, true = [], collections.Counter(), collections.Counter()
+    compared = []
     for row in rows:
         if START < row["minute"] <= settled:  # whole minutes after the first heartbeats
             truth = concurrent_viewers(simulation.players.sessions, row["stream_id"], row["minute"])
-            # a stream of ~120 viewers: one bot the filter missed is 0.8 %
-            assert row["avg_concurrent_viewers"] == pytest.approx(truth, rel=0.02), row
-            measured[row["minute"]] += row["avg_concurrent_viewers"]
-            true[row["minute"]] += truth
+            assert row["avg_concurrent_viewers"] == pytest.approx(truth, rel=0.01), row
             compared.append(row)
     assert len(compared) >= 2 * len(settings.catalog.streams)
-    for minute, viewers in measured.items():  # the platform's audience per minute
-        assert viewers == pytest.approx(true[minute], rel=0.01), minute
     for row in compared:
         assert row["peak_concurrent_viewers"] >= row["avg_concurrent_viewers"]
         assert row["unique_viewers"] >= row["peak_concurrent_viewers"]
@@ -97,9 +91,7 @@ def test_the_job_leaves_out_what_the_champion_ivt_model_finds_anomalous(audience
           f"click farms' impressions left out: {len(caught)}/{len(farms)}")  # fmt: skip
     assert anomalous and farms
     assert sum(1 for c in anomalous if bots[c["viewer_id"]]) >= 0.8 * len(anomalous)
-    # (4 minutes of traffic, a few farm sessions: a farm's first and last partial minutes
-    # look like a person's; on 17 minutes the score finds 82 %, tests/jobs/audience/test_ivt.py)
-    assert len(caught) >= 0.25 * len(farms)
+    assert len(caught) >= 0.6 * len(farms)
 
 
 def test_brandlake_train_ivt_model_learns_from_the_lake_and_registers_it(audience_run):
@@ -115,6 +107,7 @@ def test_brandlake_train_ivt_model_learns_from_the_lake_and_registers_it(audienc
     # (not all: a data-centre bot behaves like a person, only its network gives it away)
     assert 0 < candidate["flagged_share"] < 4 * settings.models.ivt_model.flag_share
     assert candidate["rule_recall"] > 10 * candidate["flagged_share"]
-    assert report["promote"] == decide(report["scores"], 0.005)["promote"]
+    flag_share = settings.models.ivt_model.flag_share
+    assert report["promote"] == decide(report["scores"], flag_share)["promote"]
     expected = "2" if report["promote"] else "1"
     assert champion_version(settings, settings.models.ivt_model.name) == expected
