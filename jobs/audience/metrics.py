@@ -37,6 +37,7 @@ from jobs.exposure.metrics import Frame, minute_of, ratio
 
 NOT_WATCHING_AFTER = ("session_start", "pause", "session_end", "error")
 ENDINGS = ("session_end", "error")
+AD_EVENTS = ("ad_complete",)
 MINUTE = pd.Timedelta(minutes=1)
 Flags = dict[tuple[str, pd.Timestamp], str]  # (viewer, minute) -> why it is invalid traffic
 QOE_DIMENSIONS = ["device", "geo", "cdn"]
@@ -49,8 +50,11 @@ PLAYER_COLUMNS = [
 
 def beacons(events: pd.DataFrame) -> pd.DataFrame:
     """Player events (`PLAYER_COLUMNS`) ready to measure: one row per event id (Kafka may deliver
-    one twice), a session key for each, in time order, `event_time` as UTC timestamps."""
-    events = events[PLAYER_COLUMNS].drop_duplicates("event_id").copy()
+    one twice), a session key for each, in time order, `event_time` as UTC timestamps. Ad
+    events (`ad_complete`) say what an ad did, not the player: left out (sent when the ad was
+    served, they carry the bitrate of that moment)."""
+    events = events.loc[~events["event_type"].isin(AD_EVENTS), PLAYER_COLUMNS]
+    events = events.drop_duplicates("event_id").copy()
     events["event_time"] = utc_us(events["event_time"])
     for number in ("position_s", "bitrate_kbps", "startup_ms", "rebuffer_ms"):
         events[number] = pd.to_numeric(events[number]).astype(float)

@@ -96,6 +96,13 @@ def test_late_out_of_order_and_repeated_beacons_change_nothing():
     )
 
 
+def test_ad_events_say_nothing_about_the_player():
+    # sent when its ad was served: the bitrate of then, and after B's tab closed
+    ads = [beacon("A", 40, "ad_complete", bitrate_kbps=800), beacon("B", 65, "ad_complete")]
+    rows = [*planted(), *ads]
+    assert measure(rows)[0].equals(measure(planted())[0])
+
+
 def test_a_session_that_is_still_quiet_has_not_ended_yet():
     # the stream's newest beacon is 20 s after B's last: B may still beat again
     rows = [r for r in planted() if r["event_time"] <= T0 + timedelta(seconds=70)]
