@@ -46,7 +46,7 @@ from jobs.audience.metrics import (
     audience_minutes,
     beacons,
     qoe_minutes,
-    watch_intervals,
+    viewing,
 )
 from jobs.common.config import RateCard, Settings
 from jobs.common.delta_sink import DeltaSink, WriteResult
@@ -365,10 +365,10 @@ def _stream_gold(
         ).items()
         if first <= minute <= last
     }
-    spans = watch_intervals(events, timeout)
+    seen = viewing(events, timeout)
     minutes = _minutes(first, last)
     in_range = [f for f in frames if first <= minute_of(f.frame_time) <= last]
-    seen_by = audience_exposure(in_range, spans, conf.min_view_seconds, flags)
+    seen_by = audience_exposure(in_range, seen.spans, conf.min_view_seconds, flags)
     rate = rate_per_second(settings.catalog.rate_card, stream)
     priced = {} if reprice else priced_minutes(tables, stream, first, last)
     exposure = [
@@ -382,8 +382,8 @@ def _stream_gold(
         exposure,
         contexts,
         [c for c in clicks if first <= c["event_time"] < end],
-        audience_minutes(stream, events, spans, minutes, timeout, flags),
-        qoe_minutes(stream, events, spans, minutes, timeout, flags),
+        audience_minutes(stream, seen, minutes, flags),
+        qoe_minutes(stream, seen, minutes, flags),
         flags,
     )
 

@@ -28,6 +28,7 @@ notebook compute the same numbers.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import numpy as np
@@ -110,6 +111,21 @@ def ended_sessions(events: pd.DataFrame, timeout_s: float) -> pd.DataFrame:
     return last[last["event_type"].isin(ENDINGS) | timed_out]
 
 
+@dataclass(frozen=True)
+class Viewing:
+    """One stream's beacons (`beacons`) measured once for the audience and QoE minutes: the
+    spans its sessions watched (`watch_intervals`) and the sessions that ended
+    (`ended_sessions`)."""
+
+    events: pd.DataFrame
+    spans: pd.DataFrame
+    ended: pd.DataFrame
+
+
+def viewing(events: pd.DataFrame, timeout_s: float) -> Viewing:
+    return Viewing(events, watch_intervals(events, timeout_s), ended_sessions(events, timeout_s))
+
+
 def flagged_in(flags: Flags | None, minute: pd.Timestamp) -> set[str]:
     """The viewers flagged as invalid traffic in `minute` (`jobs/audience/ivt.py`)."""
     return {viewer for viewer, at in flags or {} if at == minute}
@@ -120,17 +136,12 @@ def _valid(rows: pd.DataFrame, flagged: set[str]) -> pd.DataFrame:
 
 
 def audience_minutes(
-    stream_id: str,
-    events: pd.DataFrame,
-    spans: pd.DataFrame,
-    minutes: Iterable[datetime],
-    timeout_s: float,
-    flags: Flags | None = None,
+    stream_id: str, seen: Viewing, minutes: Iterable[datetime], flags: Flags | None = None
 ) -> list[dict]:
     """Rows of `gold.audience_minute` for those of one stream's `minutes` with viewers or
-    beacons, from its beacons (`beacons`) within the timeout around them and their
-    `watch_intervals`. Viewers `flags` flags in a minute are left out of it and counted."""
-    ended = ended_sessions(events, timeout_s)
+    beacons, from its beacons within the timeout around them. Viewers `flags` flags in a
+    minute are left out of it and counted."""
+    events, spans, ended = seen.events, seen.spans, seen.ended
     rows = []
     for minute in minutes:
         start = pd.Timestamp(minute)
@@ -166,16 +177,11 @@ def audience_minutes(
 
 
 def qoe_minutes(
-    stream_id: str,
-    events: pd.DataFrame,
-    spans: pd.DataFrame,
-    minutes: Iterable[datetime],
-    timeout_s: float,
-    flags: Flags | None = None,
+    stream_id: str, seen: Viewing, minutes: Iterable[datetime], flags: Flags | None = None
 ) -> list[dict]:
     """Rows of `gold.qoe_minute` for one stream's `minutes`: one per device, geo and CDN seen
     (a beacon without one: `unknown`), viewers `flags` flags in a minute left out of it."""
-    ended = ended_sessions(events, timeout_s)
+    events, spans, ended = seen.events, seen.spans, seen.ended
     rows = []
     for minute in minutes:
         start = pd.Timestamp(minute)

@@ -10,11 +10,12 @@ import pytest
 
 from jobs.audience.metrics import (
     PLAYER_COLUMNS,
+    Viewing,
     audience_exposure,
     audience_minutes,
     beacons,
     qoe_minutes,
-    watch_intervals,
+    viewing,
 )
 from jobs.exposure.metrics import BrandSeen, Frame
 
@@ -59,15 +60,12 @@ def planted() -> list[dict]:
     return a + b + c + d
 
 
-def measure(rows: list[dict]):
-    events = beacons(pd.DataFrame(rows, columns=PLAYER_COLUMNS))
-    spans = watch_intervals(events, TIMEOUT)
-    return events, spans
+def measure(rows: list[dict]) -> Viewing:
+    return viewing(beacons(pd.DataFrame(rows, columns=PLAYER_COLUMNS)), TIMEOUT)
 
 
 def test_concurrency_sessions_and_view_duration_by_hand():
-    events, spans = measure(planted())
-    first, second = audience_minutes("arena", events, spans, MINUTES, TIMEOUT)
+    first, second = audience_minutes("arena", measure(planted()), MINUTES)
     # minute 0: A 1-60 (59 s), B 30-50 (20 s), C 0-10 (10 s), D 0-20 and 40-60 (40 s)
     assert first["viewer_seconds"] == pytest.approx(129)
     assert first["avg_concurrent_viewers"] == pytest.approx(129 / 60)
@@ -91,8 +89,8 @@ def test_late_out_of_order_and_repeated_beacons_change_nothing():
     rows = planted()
     shuffled = rows + random.Random(3).sample(rows, 10)
     random.Random(4).shuffle(shuffled)
-    assert audience_minutes("arena", *measure(shuffled), MINUTES, TIMEOUT) == audience_minutes(
-        "arena", *measure(rows), MINUTES, TIMEOUT
+    assert audience_minutes("arena", measure(shuffled), MINUTES) == audience_minutes(
+        "arena", measure(rows), MINUTES
     )
 
 
@@ -100,20 +98,18 @@ def test_ad_events_say_nothing_about_the_player():
     # sent when its ad was served: the bitrate of then, and after B's tab closed
     ads = [beacon("A", 40, "ad_complete", bitrate_kbps=800), beacon("B", 65, "ad_complete")]
     rows = [*planted(), *ads]
-    assert measure(rows)[0].equals(measure(planted())[0])
+    assert measure(rows).events.equals(measure(planted()).events)
 
 
 def test_a_session_that_is_still_quiet_has_not_ended_yet():
     # the stream's newest beacon is 20 s after B's last: B may still beat again
     rows = [r for r in planted() if r["event_time"] <= T0 + timedelta(seconds=70)]
-    events, spans = measure(rows)
-    first = audience_minutes("arena", events, spans, MINUTES[:1], TIMEOUT)[0]
+    first = audience_minutes("arena", measure(rows), MINUTES[:1])[0]
     assert first["sessions_ended"] == 0
 
 
 def test_qoe_by_hand():
-    events, spans = measure(planted())
-    (row,) = qoe_minutes("arena", events, spans, MINUTES[:1], TIMEOUT)
+    (row,) = qoe_minutes("arena", measure(planted()), MINUTES[:1])
     assert (row["device"], row["geo"], row["cdn"]) == ("tv", "US", "cdn-a")
     assert row["attempts"] == 2
     assert row["startup_p50_ms"] == 1000
@@ -130,13 +126,13 @@ def test_abandonment_and_errors():
         beacon("F", 11, "heartbeat", position_s=10),
         beacon("F", 15, "error", error_code="X", position_s=14),
     ]
-    (row,) = qoe_minutes("arena", *measure(rows), MINUTES[:1], TIMEOUT)
+    (row,) = qoe_minutes("arena", measure(rows), MINUTES[:1])
     assert (row["attempts"], row["abandoned"], row["abandonment_rate"]) == (2, 1, 0.5)
     assert (row["errors"], row["sessions"], row["error_rate"]) == (1, 2, 0.5)
 
 
 def test_audience_weighted_exposure_by_hand():
-    _, spans = measure(planted())
+    spans = measure(planted()).spans
     brand_x = (BrandSeen("x", 0.9, (0.1, 0.1, 0.2, 0.2), 0.01),)
     brand_y = (BrandSeen("y", 0.9, (0.1, 0.1, 0.2, 0.2), 0.01),)
     # x on screen 10-20 s (20 frames of 0.5 s), y 45-46 s (2 frames)
@@ -150,8 +146,8 @@ def test_audience_weighted_exposure_by_hand():
 
 
 def test_no_beacons_yet_is_an_empty_audience():
-    events, spans = measure([])
-    assert audience_minutes("arena", events, spans, MINUTES, TIMEOUT) == []
-    assert qoe_minutes("arena", events, spans, MINUTES[:1], TIMEOUT) == []
+    seen = measure([])
+    assert audience_minutes("arena", seen, MINUTES) == []
+    assert qoe_minutes("arena", seen, MINUTES[:1]) == []
     frame = Frame("arena", T0, 0.5, (BrandSeen("x", 0.9, (0.1, 0.1, 0.2, 0.2), 0.01),))
-    assert audience_exposure([frame], spans, 2.0) == {(T0, "x"): (0.0, 0)}
+    assert audience_exposure([frame], seen.spans, 2.0) == {(T0, "x"): (0.0, 0)}

@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 
 from jobs.audience.ivt import invalid_viewers
-from jobs.audience.metrics import PLAYER_COLUMNS, audience_minutes, beacons, watch_intervals
+from jobs.audience.metrics import PLAYER_COLUMNS, audience_minutes, beacons, viewing
 from jobs.audience.players import concurrent_viewers
 from jobs.audience.rollup import ads_by_qoe_band, viewer_rebuffering
 from jobs.common.config import load_settings
@@ -63,11 +63,10 @@ def test_measured_concurrency_without_invalid_traffic_is_within_one_percent_of_t
     assert minutes[-1] <= last_full_minute
     compared = 0
     for stream, (served, clicks, of_stream) in streams.items():
-        spans = watch_intervals(of_stream, timeout)
         flags = invalid_viewers(
             served, clicks, of_stream, settings.audience.invalid_traffic, timeout, model
         )
-        for row in audience_minutes(stream, of_stream, spans, minutes, timeout, flags):
+        for row in audience_minutes(stream, viewing(of_stream, timeout), minutes, flags):
             truth = concurrent_viewers(simulation.players.sessions, stream, row["minute"])
             assert row["avg_concurrent_viewers"] == pytest.approx(truth, rel=0.01), row
             compared += 1
