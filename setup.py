@@ -50,6 +50,8 @@ INSTALL_REQUIRES = [
     "openvino==2026.4.1",
     # Model tracking and registry (SQLite under the run directory by default)
     "mlflow==3.17.2",
+    # The learnt invalid-traffic score: an isolation forest (jobs/audience/anomaly.py)
+    "scikit-learn==1.9.1",
     # The batch half: Airflow 3 runs the DAGs in dags/, Great Expectations the data-quality
     # suites (jobs/quality/). grpcio-status and zstandard: without them PySpark's doctest guard,
     # which GX's import reaches, exits a `python -c` process silently.
