@@ -70,6 +70,7 @@ INSTALL_REQUIRES = [
 
 DEV_REQUIRES = [
     "kafka-python==3.0.12",  # the second plain-consumer baseline in tests/perf
+    "promql-parser==0.12.0",  # parses the PromQL of infra/monitoring's alerts and dashboards
     "hypothesis==6.170.17",  # property tests: generated payloads, requests, configuration
     "nbclient==0.11.0",  # runs every notebook top to bottom in the tests
     "nbformat==5.11.1",

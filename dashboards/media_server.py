@@ -28,7 +28,7 @@ from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
 from dashboards.data import DataUnavailableError, detections_between
-from jobs.common import object_store
+from jobs.common import metrics, object_store
 from jobs.common.config import Settings
 
 log = logging.getLogger("brandlake.dashboard")
@@ -50,6 +50,7 @@ BOX_COLOURS = {"brand": "#00e5ff", "person": "#ffd60a"}
 MAX_WINDOW = timedelta(minutes=10)  # the most detections one request may ask for
 CHUNK_BYTES = 256 * 1024  # segments are streamed, never read whole into memory
 TOKEN_COOKIE = "brandlake_token"
+REQUEST_KINDS = ("assets", "player", "hls", "detections")  # the metrics' `kind` label
 
 
 class PooledHTTPServer(ThreadingHTTPServer):
@@ -110,6 +111,7 @@ def start(settings: Settings, port: int | None = None) -> MediaServer:
     thread.start()
     media = MediaServer(server, thread, settings.dashboard.auth_token)
     log.info("media server on %s", media.url)
+    metrics.serve(settings, "media_server")
     return media
 
 
@@ -131,6 +133,7 @@ class _Handler(BaseHTTPRequestHandler):
         url = urlparse(self.path)
         parts = [p for p in url.path.split("/") if p]
         self._token_given = False
+        self._kind = parts[0] if parts and parts[0] in REQUEST_KINDS else "other"
         try:
             if not self._authorised(parse_qs(url.query)):
                 self.send_error(
@@ -212,6 +215,10 @@ class _Handler(BaseHTTPRequestHandler):
             token = self.settings.dashboard.auth_token
             self.send_header("Set-Cookie", f"{TOKEN_COOKIE}={token}; HttpOnly; SameSite=Strict")
         self.end_headers()
+
+    def send_response(self, code: int, message: str | None = None) -> None:
+        metrics.MEDIA_REQUESTS.labels(getattr(self, "_kind", "other"), str(int(code))).inc()
+        super().send_response(code, message)
 
     def log_message(self, format: str, *args) -> None:
         log.debug("%s %s", self.address_string(), format % args)

@@ -41,7 +41,7 @@ import pyarrow.fs as pafs
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql.streaming import StreamingQuery
 
-from jobs.common import object_store
+from jobs.common import metrics, object_store
 from jobs.common.config import Settings, is_uri
 from jobs.common.delta_sink import DeltaSink, WriteResult
 from jobs.common.kafka import cached_producer, client_config
@@ -509,6 +509,8 @@ def load(
         publish_frames(sink.settings, messages)
     with clock.phase("redis"):
         update_live_state(sink.settings, messages)
+    for message in messages:
+        metrics.FRAMES.labels(message["stream_id"]).inc()
     return results
 
 

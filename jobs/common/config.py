@@ -419,6 +419,14 @@ class PlayersConf(_Strict):
     ad_abandon_on_stall: float = Field(default=0.6, ge=0, le=1)  # given up when playback stalls
 
 
+class MetricsConf(_Strict):
+    """Where each long-running process serves its Prometheus metrics (jobs/common/metrics.py)."""
+
+    enabled: bool = True
+    host: str = "127.0.0.1"
+    port: int = Field(default=0, ge=0, le=65535)  # 0: a free port, published for discovery
+
+
 class SimulateConf(_Strict):
     rate_per_s: float = Field(ge=0)
     seed: int
@@ -565,6 +573,7 @@ class Settings(_Strict):
     airflow: AirflowConf
     maintenance: MaintenanceConf
     dashboard: DashboardConf = DashboardConf()
+    metrics: MetricsConf = MetricsConf()
     catalog: Catalog
 
     def table_uri(self, name: str) -> str:

@@ -12,6 +12,7 @@ from contextlib import contextmanager
 from pyspark.sql import DataFrame
 from pyspark.sql.streaming import StreamingQuery
 
+from jobs.common import metrics
 from jobs.common.config import Settings, StreamingJobConf
 from jobs.common.object_store import spark_path
 
@@ -33,9 +34,12 @@ class BatchClock:
         finally:
             self.phases[name] = self.phases.get(name, 0.0) + time.monotonic() - began
 
+    def elapsed(self) -> float:
+        return time.monotonic() - self.started
+
     def __str__(self) -> str:
         parts = ", ".join(f"{name} {seconds:.2f}s" for name, seconds in self.phases.items())
-        total = f"{time.monotonic() - self.started:.2f}s"
+        total = f"{self.elapsed():.2f}s"
         return f"{total}: {parts}" if parts else total
 
 
@@ -65,7 +69,7 @@ def start_query(
     batch waits for it.
     """
     started = threading.Event()
-    holder: dict[str, str] = {}
+    holder: dict = {}
 
     def run(batch_df: DataFrame, batch_id: int) -> None:
         started.wait()
@@ -73,6 +77,9 @@ def start_query(
         results = handle_batch(batch_df, batch_id, holder["id"], clock)
         log.info("%s batch %d: %s (%s)", job.query_name, batch_id, describe_results(results),
                  clock)  # fmt: skip
+        metrics.record_batch(job.query_name, clock.elapsed(), clock.phases, results)
+        # the previous batch's progress: how far behind the topics' ends it left the job
+        metrics.record_progress(job.query_name, holder["query"].lastProgress)
 
     writer = (
         stream.writeStream.foreachBatch(run)
@@ -84,8 +91,9 @@ def start_query(
         if available_now
         else writer.trigger(processingTime=job.trigger_interval)
     )
+    metrics.serve(settings, job.query_name)
     query = writer.start()
-    holder["id"] = str(query.id)
+    holder.update(id=str(query.id), query=query)
     started.set()
     log.info(
         "%s started (query id %s, checkpoint %s, %s)",
@@ -138,6 +146,7 @@ def run_job(
     spark = build_session(settings, f"brandlake-{name}", job_options)
     query = start(settings, spark, available_now)
     run_until_stopped(query)
+    metrics.record_progress(query.name, query.lastProgress)  # the last batch's
     if query.exception() is not None:
         raise RuntimeError(f"{name} failed: {query.exception()}")
     for table in tables:

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from confluent_kafka import Consumer, TopicPartition
 
+from jobs.common import metrics
 from jobs.common.config import Settings
 from jobs.common.kafka import client_config, partitions_of, producer, watermarks
 from jobs.ingest.ffmpeg import PLAYLIST
@@ -101,6 +102,7 @@ class SegmentAnnouncer:
                 "%s #%d: %s is unreadable (%s); skipped", self.stream_id, entry.sequence, path, err
             )
             self.unreadable.append(entry.sequence)
+            metrics.SEGMENTS_UNREADABLE.labels(self.stream_id).inc()
             return None
         event = {
             "event_id": f"{self.stream_id}-{entry.sequence:06d}",
@@ -138,6 +140,7 @@ class SegmentAnnouncer:
                 f"({failures[0] if failures else 'timed out'}); it will be announced on restart"
             )
         self.announced += 1
+        metrics.SEGMENTS_ANNOUNCED.labels(self.stream_id).inc()
         log.info(
             "%s #%d: %.2fs %dx%d %gfps %s %d kB -> %s",
             self.stream_id,

@@ -16,6 +16,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from jobs.common import metrics
 from jobs.common.config import Settings, add_set_option, parse_overrides
 from jobs.common.kafka import check_broker, client_config
 from jobs.entrypoint import command_settings
@@ -51,6 +52,7 @@ def ingest(
     out_dir = spool_dir(settings, stream_id)
     out_dir.mkdir(parents=True, exist_ok=True)
     check_broker(client_config(settings))
+    metrics.serve(settings, f"ingest-{stream_id}")
     _check_free_space(settings, out_dir)
     announcer = SegmentAnnouncer(settings, stream_id, out_dir, segment_store(settings))
     # What a crashed run finished but did not announce goes out first.
@@ -81,6 +83,7 @@ def _run_ffmpeg(command, logfile: Path, announcer, settings: Settings, out_dir: 
         log_out.write(f"\n$ {' '.join(command)}\n".encode())
         log_out.flush()
         process = subprocess.Popen(command, stdout=log_out, stderr=subprocess.STDOUT)
+        metrics.FFMPEG_STARTS.labels(announcer.stream_id).inc()
         try:
             while process.poll() is None:
                 announcer.scan()
@@ -111,7 +114,9 @@ def _stop_ffmpeg(process: subprocess.Popen, interrupted: bool) -> None:
 
 
 def _check_free_space(settings: Settings, out_dir: Path, process=None) -> None:
-    free_mb = shutil.disk_usage(out_dir).free // 2**20
+    free = shutil.disk_usage(out_dir).free
+    metrics.FREE_BYTES.labels(out_dir.name).set(free)
+    free_mb = free // 2**20
     if free_mb < settings.ingest.min_free_mb:
         if process is not None:
             process.send_signal(signal.SIGINT)
