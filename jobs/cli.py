@@ -57,6 +57,7 @@ OWN_PARSERS = {
     "sql": "jobs.analytics.sql",
     "report": "jobs.analytics.sponsorship",
     "notebooks": "jobs.analytics.notebooks",
+    "streams": "jobs.control.streams",
 }
 
 
@@ -105,6 +106,7 @@ def main(argv: list[str] | None = None) -> int:
     commands.add_parser("sql", help="SQL over the lake's tables by name (DuckDB)", add_help=False)
     commands.add_parser("report", help="a brand's sponsorship report (HTML, PDF)", add_help=False)
     commands.add_parser("notebooks", help="JupyterLab over notebooks/ (loopback)", add_help=False)
+    commands.add_parser("streams", help="streams' processing modes: list, switch", add_help=False)
     tables = commands.add_parser("tables", help="list the lake's tables")
     add_set_option(tables)
     spark_sql = commands.add_parser("spark-sql", help="Spark SQL over the lake's tables")

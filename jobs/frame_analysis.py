@@ -3,7 +3,8 @@
     brandlake run frame-analysis [--available-now] [--set jobs.frame_analysis.sample_fps=1]
 
 Reads segment events from Kafka. Each segment is decoded and analysed inside one Arrow UDF on
-an executor (`udfs/analysis/segment.py`): frames sampled at `sample_fps`, then the brand detector
+an executor (`udfs/analysis/segment.py`): frames sampled as the stream's processing mode at the
+segment's start says (`jobs/control/modes.py`: `standard` is `sample_fps`), then the brand detector
 (`models:/brand-detector@champion` from the MLflow registry), the person detector, the scene
 embedder and the safety model, in batches, on the executor's GPU when it has one. Pixels never
 leave that UDF. Out of it come:
@@ -50,6 +51,7 @@ from jobs.common.quarantine import sort_records
 from jobs.common.registry import ModelRef, champion, champion_version
 from jobs.common.spark import read_kafka_stream
 from jobs.common.streaming import BatchClock, run_job, start_query
+from jobs.control.modes import ModeSchedule, Sampling, read_schedule, samplings
 from schemas.events import SEGMENTS
 from schemas.tables import DETECTIONS, QUARANTINE, SEGMENT_CONTEXT, SILVER_TABLES
 from udfs.analysis.segment import Analyzers, DetectionRow, FrameContext, analyse_segment
@@ -261,13 +263,11 @@ class AnalyseSegments:
     """
 
     models: ModelSpec
-    sample_fps: float
+    samplings: dict[str, Sampling]  # per processing mode
+    schedule: ModeSchedule  # each stream's mode by segment start time
     batch_size: int
-    keyframes_only: bool
     analysed_at: datetime
-    refine_boundaries: bool = True
     segment_store: pafs.FileSystem | None = None  # where segments are, unless local files
-    reference_frames_only: bool = False
 
     def __call__(self, batch: pa.RecordBatch) -> dict[str, pa.Table]:
         models = self.models.describe()
@@ -275,11 +275,13 @@ class AnalyseSegments:
         records = sort_records(batch, self._analyse, self.analysed_at)
         detections: list[dict] = []
         frames: list[dict] = []
-        for segment, found, context in records.parsed("segments"):
+        for segment, found, context, sampling in records.parsed("segments"):
+            stamp = {"processing_mode": sampling.mode, "sample_fps": sampling.stamped_fps}
             frames += [
-                self._frame_row(segment, c, brands_only if c.refined else models) for c in context
+                {**self._frame_row(segment, c, brands_only if c.refined else models), **stamp}
+                for c in context
             ]
-            detections += self._detection_rows(segment, found)
+            detections += [{**row, **stamp} for row in self._detection_rows(segment, found)]
         return {
             DETECTIONS.name: pa.Table.from_pylist(detections, schema=DETECTIONS.schema),
             SEGMENT_CONTEXT.name: pa.Table.from_pylist(frames, schema=SEGMENT_CONTEXT.schema),
@@ -291,20 +293,23 @@ class AnalyseSegments:
         segment, why = SEGMENTS.parse(value)
         if why:
             return "segments", None, why
+        mode = self.schedule.mode_at(segment["stream_id"], segment["start_time"])
+        # a mode removed from the configuration since it was set: the default's sampling
+        sampling = self.samplings.get(mode) or self.samplings[self.schedule.default]
         try:
             found, context = analyse_segment(
                 segment["uri"],
                 analyzers_for(self.models),
-                self.sample_fps,
+                sampling.sample_fps,
                 self.batch_size,
-                self.keyframes_only,
-                self.refine_boundaries,
+                sampling.keyframes_only,
+                sampling.refine_boundaries,
                 self.segment_store,
-                self.reference_frames_only,
+                sampling.reference_frames_only,
             )
         except SegmentDecodeError as error:
             return "segments", None, [f"undecodable segment: {error}"]
-        return "segments", (segment, found, context), []
+        return "segments", (segment, found, context, sampling), []
 
     def _where(self, segment: dict, frame_index: int, pts_s: float) -> dict:
         frame_time = segment["start_time"] + timedelta(seconds=pts_s)
@@ -467,19 +472,18 @@ def extract(spark: SparkSession, settings: Settings) -> DataFrame:
     )
 
 
-def transform(settings: Settings, models: ModelSpec, analysed_at: datetime) -> AnalyseSegments:
-    """How one batch of segment events becomes rows: frames decoded, analysed and dropped on
-    the executors, nothing sent anywhere."""
-    conf = settings.jobs.frame_analysis
+def transform(
+    settings: Settings, models: ModelSpec, schedule: ModeSchedule, analysed_at: datetime
+) -> AnalyseSegments:
+    """How one batch of segment events becomes rows: frames decoded (as each stream's
+    processing mode says), analysed and dropped on the executors, nothing sent anywhere."""
     return AnalyseSegments(
         models,
-        conf.sample_fps,
-        conf.batch_size,
-        conf.keyframes_only,
+        samplings(settings),
+        schedule,
+        settings.jobs.frame_analysis.batch_size,
         analysed_at,
-        conf.refine_boundaries,
         segment_store(settings),
-        conf.reference_frames_only,
     )
 
 
@@ -601,7 +605,9 @@ def start(settings: Settings, spark: SparkSession, available_now: bool = False) 
     watch = ChampionWatch(settings, models)
 
     def handle(batch: DataFrame, batch_id: int, query_id: str, clock: BatchClock) -> list:
-        analyse = transform(settings, watch.models_for(batch_id), datetime.now(UTC))
+        # modes set since the last batch apply from this one (by segment start time)
+        schedule = read_schedule(sink.tables)
+        analyse = transform(settings, watch.models_for(batch_id), schedule, datetime.now(UTC))
         results = load(batch, analyse, sink, query_id, batch_id, clock)
         sink.compact(SILVER_TABLES, batch_id, clock)
         return results

@@ -104,6 +104,10 @@ _ANALYSED = [
     pa.field("frame_date", pa.date32()),
 ]
 
+# How frame_analysis sampled the frame's segment: its stream's processing mode then (`brandlake
+# streams mode`, ops.stream_control) and the frames per second that mode samples (0: keyframes)
+_PROCESSING = [pa.field("processing_mode", pa.string()), pa.field("sample_fps", pa.float64())]
+
 DETECTIONS = TableSpec(
     name="silver.detections",
     producer="brandlake run frame-analysis",
@@ -122,10 +126,12 @@ DETECTIONS = TableSpec(
             pa.field("model_name", pa.string()),
             pa.field("model_version", pa.string()),
             *_ANALYSED,
+            *_PROCESSING,
         ]
     ),
     partition_by=("frame_date",),
     doc="Brands and people found in sampled frames: one row per box, by frame_analysis.",
+    added_columns=tuple(f.name for f in _PROCESSING),
 )
 
 SEGMENT_CONTEXT = TableSpec(
@@ -151,10 +157,12 @@ SEGMENT_CONTEXT = TableSpec(
             # Nested columns last: Delta keeps statistics for the flat ones.
             pa.field("scene_scores", pa.map_(pa.string(), pa.float64())),
             pa.field("scene_embedding", pa.list_(pa.float32())),
+            *_PROCESSING,
         ]
     ),
     partition_by=("frame_date",),
     doc="One row per sampled frame: scene, safety, people and brands counted, light, motion.",
+    added_columns=tuple(f.name for f in _PROCESSING),
 )
 
 SILVER_TABLES = [DETECTIONS, SEGMENT_CONTEXT]
@@ -470,7 +478,27 @@ TABLE_STATS = TableSpec(
     doc="Each table's size and file count after each lakehouse_maintenance run.",
 )
 
-OPS_TABLES = [DATA_QUALITY_RESULTS, TABLE_STATS]
+STREAM_CONTROL = TableSpec(
+    name="ops.stream_control",
+    producer="brandlake streams",
+    schema=pa.schema(
+        [
+            pa.field("stream_id", pa.string()),
+            pa.field("action", pa.string()),  # mode
+            pa.field("value", pa.string()),  # the mode set
+            # segments that start at or after this are analysed in the new mode
+            pa.field("effective_from", TIMESTAMP),
+            pa.field("requested_by", pa.string()),
+            pa.field("requested_at", TIMESTAMP),
+            pa.field("request_date", pa.date32()),
+        ]
+    ),
+    partition_by=("request_date",),
+    doc="Every operator's control action on a stream (who, what, when): the processing modes "
+    "frame_analysis applies, by segment start time, so a replay analyses a segment alike.",
+)
+
+OPS_TABLES = [DATA_QUALITY_RESULTS, TABLE_STATS, STREAM_CONTROL]
 
 FLOOR_RULES = TableSpec(
     name="gold.floor_rules",

@@ -419,6 +419,30 @@ class PlayersConf(_Strict):
     ad_abandon_on_stall: float = Field(default=0.6, ge=0, le=1)  # given up when playback stalls
 
 
+class ModeConf(_Strict):
+    """How frame_analysis samples a stream in one processing mode (unset: jobs.frame_analysis)."""
+
+    sample_fps: float | None = Field(default=None, gt=0, le=60)
+    keyframes_only: bool | None = None
+    reference_frames_only: bool | None = None
+    refine_boundaries: bool | None = None
+
+
+class ProcessingConf(_Strict):
+    """Per-stream processing modes, switched at run time (`brandlake streams mode`)."""
+
+    default_mode: str = "standard"
+    modes: dict[str, ModeConf] = {"standard": ModeConf()}
+
+    @field_validator("modes")
+    @classmethod
+    def _has_default(cls, modes: dict[str, ModeConf], info) -> dict[str, ModeConf]:
+        default = info.data.get("default_mode", "standard")
+        if default not in modes:
+            raise ValueError(f"default_mode {default!r} is not one of the modes {sorted(modes)}")
+        return modes
+
+
 class MetricsConf(_Strict):
     """Where each long-running process serves its Prometheus metrics (jobs/common/metrics.py)."""
 
@@ -574,6 +598,7 @@ class Settings(_Strict):
     maintenance: MaintenanceConf
     dashboard: DashboardConf = DashboardConf()
     metrics: MetricsConf = MetricsConf()
+    processing: ProcessingConf = ProcessingConf()
     catalog: Catalog
 
     def table_uri(self, name: str) -> str:

@@ -318,3 +318,80 @@ def test_a_promoted_champion_takes_over_between_batches(
     assert len(frames) == len(set(frames))
     batches = sorted(batch_commits(settings, "silver.segment_context"))
     assert batches == list(range(len(batches)))
+
+
+def test_a_stream_switched_to_realtime_and_back_while_the_job_runs(
+    analysed, stack, spark, tmp_path, tiny_brand_detector
+):
+    """`brandlake streams mode` on a running query: segments that start after a switch are
+    sampled in the new mode, every row says which, and nothing is lost or analysed twice."""
+    from jobs.control.modes import samplings, set_mode
+    from jobs.frame_analysis import start
+    from tests.support import batch_commits
+
+    source, _ = analysed
+    settings = make_settings(stack, tmp_path, tiny_brand_detector)
+    stream = "arena-live"  # a catalog stream: modes are set per catalog stream
+    videos = [json.loads(v) for v in topic_values(source, "segments") if SEGMENTS.parse(v)[0]][:6]
+
+    def wave(first: int, count: int, start: datetime) -> list[dict]:
+        """Segments `first`.. of vtest as the stream's, starting from `start`, 2 s apart."""
+        events = []
+        for n, video in enumerate(videos[first : first + count]):
+            sequence = first + n
+            events.append({
+                **video, "stream_id": stream, "sequence": sequence,
+                "event_id": f"{stream}-{tmp_path.name}-{sequence}",
+                "start_time": (start + timedelta(seconds=2 * n)).isoformat(),
+            })  # fmt: skip
+        produce(settings, "segments", [json.dumps(e).encode() for e in events])
+        return events
+
+    def rows_by_segment() -> dict[str, list[dict]]:
+        try:
+            rows = read_table(settings, "silver.segment_context").to_pylist()
+        except Exception:  # no table yet
+            return {}
+        found: dict[str, list[dict]] = {}
+        for row in rows:
+            found.setdefault(row["segment_id"], []).append(row)
+        return found
+
+    def wait_for(events: list[dict]) -> None:
+        deadline = datetime.now(UTC) + timedelta(seconds=240)
+        while not {e["event_id"] for e in events} <= set(rows_by_segment()):
+            assert datetime.now(UTC) < deadline, f"analysed: {sorted(rows_by_segment())}"
+            assert query.exception() is None, query.exception()
+            time.sleep(0.5)
+
+    query = start(settings, spark)
+    try:
+        standard = wave(0, 2, datetime.now(UTC) - timedelta(minutes=1))
+        wait_for(standard)
+        set_mode(settings, stream, "realtime", "test")
+        realtime = wave(2, 2, datetime.now(UTC) + timedelta(seconds=1))
+        wait_for(realtime)
+        set_mode(settings, stream, "standard", "test", effective_from=datetime.now(UTC))
+        back = wave(4, 2, datetime.now(UTC) + timedelta(seconds=1))
+        wait_for(back)
+    finally:
+        query.stop()
+    by_segment = rows_by_segment()
+    modes = samplings(settings)
+    for events, mode in ((standard, "standard"), (realtime, "realtime"), (back, "standard")):
+        for event in events:
+            rows = by_segment[event["event_id"]]
+            assert {(r["processing_mode"], r["sample_fps"]) for r in rows} == {
+                (mode, modes[mode].stamped_fps)
+            }
+            sampled = [r for r in rows if not r["refined"]]
+            # realtime: the keyframes only (one per 2 s segment here); standard: 4 at 2 fps
+            assert len(sampled) == (1 if mode == "realtime" else 4), (mode, len(sampled))
+    detections = read_table(settings, "silver.detections").to_pylist()
+    for row in detections:
+        mode = by_segment[row["segment_id"]][0]["processing_mode"]
+        assert row["processing_mode"] == mode
+    frames = [(r["segment_id"], r["frame_index"]) for rows in by_segment.values() for r in rows]
+    assert len(frames) == len(set(frames)) and len(by_segment) == 6
+    batches = sorted(batch_commits(settings, "silver.segment_context"))
+    assert batches == list(range(len(batches)))

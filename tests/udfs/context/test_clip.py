@@ -69,6 +69,7 @@ def test_frame_analysis_labels_scenes_with_clip_when_configured(tiny_clip, tmp_p
     import pyarrow as pa
 
     from jobs.common.config import load_settings
+    from jobs.control.modes import ModeSchedule, samplings
     from jobs.frame_analysis import AnalyseSegments, resolve_models
     from schemas.events import KAFKA_RECORD
     from tests.media import vtest_segment
@@ -98,10 +99,12 @@ def test_frame_analysis_labels_scenes_with_clip_when_configured(tiny_clip, tmp_p
         "offset": 0, "timestamp": datetime.now(UTC), "timestampType": 0,
     }  # fmt: skip
     batch = pa.RecordBatch.from_pylist([record], schema=KAFKA_RECORD)
-    tables = AnalyseSegments(models, 2.0, 8, False, datetime.now(UTC))(batch)
+    standard = ModeSchedule(settings.processing.default_mode)
+    tables = AnalyseSegments(models, samplings(settings), standard, 8, datetime.now(UTC))(batch)
     context = tables["silver.segment_context"].to_pylist()
     assert len(context) == 4
     for row in context:
         assert row["scene_label"] in settings.models.scene.labels
         assert len(row["scene_embedding"]) == 32 and row["safety_score"] is None
         assert "open_clip" in row["models"] and "tiny-clip" in row["models"]
+        assert (row["processing_mode"], row["sample_fps"]) == ("standard", 2.0)
