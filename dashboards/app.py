@@ -1,5 +1,5 @@
 """The brandlake dashboard: live streams with detection overlays, brand exposure, revenue, audience
-and QoE, yield (floors and their experiment) and pipeline health.
+and QoE, yield (floors and their experiment), pipeline health and stream control.
 
     brandlake dashboard        (or: streamlit run dashboards/app.py)
 
@@ -26,6 +26,8 @@ pages = st.navigation(
                 url_path="yield"),
         st.Page("views/health.py", title="Health", icon=":material/monitor_heart:",
                 url_path="health"),
+        st.Page("views/control.py", title="Control", icon=":material/tune:",
+                url_path="control"),
     ]
 )  # fmt: skip
 pages.run()

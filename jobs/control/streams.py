@@ -65,7 +65,7 @@ def _latest_frames(settings: Settings, streams: list[str]) -> dict[str, datetime
     except Exception as error:  # the listing is still useful without it
         log.warning("live state unavailable (%s): analysis progress not shown", error)
         return {}
-    return {s: datetime.fromisoformat(v.decode()) for s, v in found.items() if v}
+    return {s: datetime.fromisoformat(v) for s, v in found.items() if v}
 
 
 def print_states(states: list[dict]) -> None:

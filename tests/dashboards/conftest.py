@@ -168,6 +168,13 @@ def build_audience(settings: Settings) -> None:
                 "rebuffer_ms": 2000 if kind == "rebuffer_end" else None, "device": "tv",
                 "event_date": T0.date(), "late": False,
             })  # fmt: skip
+    # b watched its ad to the end; a did not
+    beacons.append({
+        "event_id": "b-ad", "event_time": T0 + timedelta(seconds=15), "stream_id": "arena-live",
+        "viewer_id": "b", "session_id": "s-b", "event_type": "ad_complete", "position_s": 15.0,
+        "bitrate_kbps": 3000, "device": "tv", "impression_id": "i2", "event_date": T0.date(),
+        "late": False,
+    })  # fmt: skip
     write_rows(settings, PLAYER_EVENTS, beacons)
     write_rows(settings, CLICKS, [{"event_id": "c1", "event_time": T0, "stream_id": "arena-live",
                                    "campaign_id": "cmp-fizz-summer", "viewer_id": "a",

@@ -15,7 +15,7 @@ from infra.local.services import free_port
 
 APP = str(Path(__file__).parents[2] / "dashboards" / "app.py")
 PAGES = ["views/live.py", "views/exposure.py", "views/revenue.py", "views/audience.py",
-         "views/yield_floors.py", "views/health.py"]  # fmt: skip
+         "views/yield_floors.py", "views/health.py", "views/control.py"]  # fmt: skip
 
 
 def page(path: str) -> AppTest:
@@ -120,6 +120,7 @@ def test_audience_page_viewers_qoe_and_ads_by_rebuffering(small_lake):
         {"rebuffering <= 2%": 0.005, "rebuffering > 2%": 0.007}
     )
     assert ads.ctr.to_dict() == {"rebuffering <= 2%": 0.0, "rebuffering > 2%": 1.0}
+    assert ads.completion_rate.to_dict() == {"rebuffering <= 2%": 1.0, "rebuffering > 2%": 0.0}
 
     at.sidebar.multiselect(key="stream_id").select("studio-2").run()
     assert not at.exception
@@ -218,6 +219,28 @@ def stopped_redis(monkeypatch: pytest.MonkeyPatch) -> str:
     return url
 
 
+def test_control_page_lists_the_streams_and_switches_a_mode_with_an_audit_row(small_lake):
+    from tests.support import read_table
+
+    at = page("views/control.py")
+    states = at.dataframe[0].value.set_index("stream_id")  # (no audit table yet: one frame)
+    # the catalog's streams, each in the default mode until someone sets one
+    assert set(states["mode"]) == {"standard"} and len(states) == 3
+    assert states.loc["arena-live", "analysed_up_to"] is not None  # from Redis
+    at.selectbox(key="control_stream").select("studio-talk")
+    at.selectbox(key="control_mode").select("realtime")
+    at.text_input(key="control_by").input("ops-alice")
+    at.button[0].click().run()
+    assert not at.exception and "studio-talk: realtime" in at.success[0].value
+    (row,) = read_table(small_lake, "ops.stream_control").to_pylist()
+    assert (row["stream_id"], row["value"], row["requested_by"]) == (
+        "studio-talk", "realtime", "ops-alice"
+    )  # fmt: skip
+    states = at.dataframe[0].value.set_index("stream_id")
+    assert states.loc["studio-talk", "mode"] == "realtime"
+    assert states.loc["studio-talk", "by"] == "ops-alice"
+
+
 @pytest.mark.parametrize("path", PAGES)
 def test_an_empty_lake_and_a_stopped_redis_give_messages_not_tracebacks(
     lake_env, stopped_redis, path
@@ -235,6 +258,8 @@ def test_an_empty_lake_and_a_stopped_redis_give_messages_not_tracebacks(
         assert "run `brandlake yield`" in messages and "brandlake train ctr-model" in messages
     elif path == "views/audience.py":
         assert "`gold.audience_minute` does not exist yet" in messages
+    elif path == "views/control.py":
+        assert "No analysis progress to show" in messages and "No control actions" in messages
     else:
         table = "brand_exposure_minute" if "exposure" in path else "revenue_minute"
         assert f"`gold.{table}` does not exist yet" in messages
