@@ -28,6 +28,7 @@ from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
 from dashboards.data import DataUnavailableError, detections_between
+from dashboards.overlay_push import FramePush
 from jobs.common import metrics, object_store
 from jobs.common.config import Settings
 
@@ -44,13 +45,14 @@ CONTENT_TYPES = {
     ".mp4": "video/mp4",
     ".js": "text/javascript; charset=utf-8",
     ".html": "text/html; charset=utf-8",
+    ".sse": "text/event-stream",
 }
 # The brand overlay colour; people get their own so the two read apart over any picture.
 BOX_COLOURS = {"brand": "#00e5ff", "person": "#ffd60a"}
 MAX_WINDOW = timedelta(minutes=10)  # the most detections one request may ask for
 CHUNK_BYTES = 256 * 1024  # segments are streamed, never read whole into memory
 TOKEN_COOKIE = "brandlake_token"
-REQUEST_KINDS = ("assets", "player", "hls", "detections")  # the metrics' `kind` label
+REQUEST_KINDS = ("assets", "player", "hls", "detections", "events")  # the metrics' `kind` label
 
 
 class PooledHTTPServer(ThreadingHTTPServer):
@@ -59,14 +61,24 @@ class PooledHTTPServer(ThreadingHTTPServer):
 
     def __init__(self, address: tuple[str, int], handler, threads: int) -> None:
         self.pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="media")
+        self.push: FramePush | None = None  # pushed detections, when started with them
+        self.handed_over: set[int] = set()  # sockets the push writer now owns
         super().__init__(address, handler)
 
     def process_request(self, request, client_address) -> None:
         self.pool.submit(self.process_request_thread, request, client_address)
 
+    def shutdown_request(self, request) -> None:
+        if id(request) in self.handed_over:  # an events stream: the push writer closes it
+            self.handed_over.discard(id(request))
+            return
+        super().shutdown_request(request)
+
     def server_close(self) -> None:
         super().server_close()
         self.pool.shutdown(wait=False, cancel_futures=True)
+        if self.push is not None:
+            self.push.stop()
 
 
 @dataclass
@@ -107,6 +119,8 @@ def start(settings: Settings, port: int | None = None) -> MediaServer:
             f"({error}); set dashboard.media_port (BRANDLAKE_DASHBOARD__MEDIA_PORT) to a free port"
         ) from error
     server.daemon_threads = True
+    if settings.dashboard.push_detections:
+        server.push = FramePush(settings)
     thread = threading.Thread(target=server.serve_forever, name="media-server", daemon=True)
     thread.start()
     media = MediaServer(server, thread, settings.dashboard.auth_token)
@@ -149,6 +163,8 @@ class _Handler(BaseHTTPRequestHandler):
                 self._send_landing_file(parts[1], parts[2])
             elif len(parts) == 2 and parts[0] == "detections" and NAME.match(parts[1]):
                 self._send_detections(parts[1], parse_qs(url.query))
+            elif len(parts) == 2 and parts[0] == "events" and NAME.match(parts[1]):
+                self._hand_over_events(parts[1])
             else:
                 self.send_error(HTTPStatus.NOT_FOUND)
         # Error bodies never name files, folders or tables: the log has the details.
@@ -202,14 +218,27 @@ class _Handler(BaseHTTPRequestHandler):
         body = {"stream": stream_id, "from": query["from"][0], "to": query["to"][0]}
         self._send(json.dumps({**body, "frames": frames}).encode(), ".json")
 
+    def _hand_over_events(self, stream_id: str) -> None:
+        """Start a Server-Sent Events response and give its socket to the push writer
+        (`dashboards/overlay_push.py`), which sends the stream's frames as they are analysed."""
+        if self.server.push is None:
+            self.send_error(HTTPStatus.NOT_FOUND, explain="pushed detections are off")
+            return
+        self._headers(".sse", None, cache=False)
+        self.wfile.flush()
+        self.close_connection = True
+        self.server.handed_over.add(id(self.connection))
+        self.server.push.attach(self.connection, stream_id)
+
     def _send(self, body: bytes, suffix: str, cache: bool = False) -> None:
         self._headers(suffix, len(body), cache)
         self.wfile.write(body)
 
-    def _headers(self, suffix: str, length: int, cache: bool) -> None:
+    def _headers(self, suffix: str, length: int | None, cache: bool) -> None:
         self.send_response(HTTPStatus.OK)
         self.send_header("Content-Type", CONTENT_TYPES.get(suffix, "application/json"))
-        self.send_header("Content-Length", str(length))
+        if length is not None:  # an events stream has none: it lasts as long as the player
+            self.send_header("Content-Length", str(length))
         self.send_header("Cache-Control", "max-age=3600" if cache else "no-store")
         if getattr(self, "_token_given", False):
             token = self.settings.dashboard.auth_token

@@ -217,6 +217,7 @@ class DashboardConf(_Strict):
     refresh_seconds: float = Field(default=3.0, gt=0)
     overlay_window_s: float = Field(default=20.0, gt=0)  # detections fetched per request
     media_threads: int = Field(default=8, ge=1, le=256)  # the media server's request threads
+    push_detections: bool = True  # frames pushed to players as analysed (Server-Sent Events)
     # Needed to listen beyond loopback: the app and the media server then want it (?token=).
     auth_token: str = ""
     # Or: an authenticating reverse proxy in front, which alone can reach the address.
