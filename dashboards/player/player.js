@@ -1,6 +1,10 @@
 // Plays a stream's HLS playlist and draws the analysed frames' boxes over it, in step with
 // the picture on screen.
 //
+// Frames come two ways: pushed as they are analysed (Server-Sent Events, /events/<stream>: brand
+// boxes), and fetched for the window around the playing time (/detections/<stream>: brands and
+// people). A fetch replaces the window it covers; pushed frames newer than it are kept.
+//
 // Sync: every segment carries its wall-clock start (EXT-X-PROGRAM-DATE-TIME), and every
 // detection its frame's wall-clock time (segment start + pts), so the frame on screen maps to
 // a wall-clock instant: fragment start date + (media time - fragment start). The overlay shows
@@ -18,9 +22,10 @@ let fragments = []; // {start, end, date} per media segment, from the playlist
 let frames = []; // {t, boxes}, sorted by t, from /detections
 let fetched = null; // {from, to} in epoch ms
 let fetching = false;
+let pushed = 0; // frames received over the events stream
 
 // What the overlay shows now; tests and operators read it from the page.
-window.brandlakeOverlay = { mediaTime: null, playingMs: null, frameMs: null, boxes: 0 };
+window.brandlakeOverlay = { mediaTime: null, playingMs: null, frameMs: null, boxes: 0, pushed: 0 };
 
 function setStatus(text) {
   statusLine.textContent = text;
@@ -44,7 +49,8 @@ async function ensureDetections(ms) {
     const url = `/detections/${encodeURIComponent(config.stream)}?from=${from}&to=${to}`;
     const response = await fetch(url);
     if (response.ok) {
-      frames = (await response.json()).frames;
+      const newer = frames.filter((f) => f.t > to);
+      frames = (await response.json()).frames.concat(newer);
       fetched = { from, to };
       if (video.paused) draw(video.currentTime); // no frame callback comes while paused
     } else {
@@ -55,6 +61,24 @@ async function ensureDetections(ms) {
   } finally {
     fetching = false;
   }
+}
+
+// A pushed frame, unless the fetched window has it already (with people's boxes too).
+function insertFrame(frame) {
+  let i = frames.length;
+  while (i > 0 && frames[i - 1].t > frame.t) i--;
+  if (i > 0 && frames[i - 1].t === frame.t) return;
+  frames.splice(i, 0, { t: frame.t, boxes: frame.boxes });
+}
+
+function listen() {
+  if (!window.EventSource) return;
+  const events = new EventSource(`/events/${encodeURIComponent(config.stream)}`);
+  events.addEventListener("frame", (event) => {
+    insertFrame(JSON.parse(event.data));
+    pushed += 1;
+    window.brandlakeOverlay.pushed = pushed;
+  });
 }
 
 function frameAt(ms) {
@@ -102,6 +126,7 @@ function draw(mediaTime) {
     playingMs: ms,
     frameMs: frame ? frame.t : null,
     boxes: frame ? frame.boxes.length : 0,
+    pushed,
   };
   if (ms !== null) ensureDetections(ms);
   if (!frame) return;
@@ -151,6 +176,7 @@ function start() {
   });
   hls.loadSource(source);
   hls.attachMedia(video);
+  listen();
   video.muted = true;
   video.addEventListener("loadedmetadata", () => video.play().catch(() => {}));
   // Paused or seeking, no video frame callback fires: redraw on those events too.

@@ -10,13 +10,14 @@ tests the player and its sync, not the detector (tests/e2e/test_sample_broadcast
 from __future__ import annotations
 
 import base64
+import json
 import os
 import re
 import shutil
 import subprocess
 import sys
 import time
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.request import urlopen
 
@@ -32,6 +33,7 @@ from jobs.ingest.run import ingest
 from jobs.sample_media import generate
 from schemas.tables import DETECTIONS
 from tests.dashboards.conftest import write_rows
+from tests.support import produce
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 pytestmark = [
@@ -165,8 +167,20 @@ def edge_coverage(alpha: np.ndarray, box: np.ndarray, reach: int = 3) -> float:
     return hits / len(points)
 
 
+def pushed_frame(stream: str) -> bytes:
+    """A `detections`-topic frame message as frame_analysis publishes one."""
+    now = datetime.now(UTC)
+    return json.dumps({
+        "frame_id": f"{stream}-pushed-{now.timestamp()}", "stream_id": stream,
+        "segment_id": f"{stream}-pushed", "sequence": 0, "frame_time": now.isoformat(),
+        "frame_epoch_ms": int(now.timestamp() * 1000), "pts_s": 0.0, "interval_s": 0.5,
+        "refined": False, "brands": [], "person_count": 0, "scene_label": None,
+        "safety_score": None, "models": "test",
+    }).encode()  # fmt: skip
+
+
 def test_live_page_draws_boxes_where_the_truth_has_logos_as_the_video_plays(
-    broadcast, dashboard, tmp_path
+    broadcast, dashboard, tmp_path, stack
 ):
     from playwright.sync_api import sync_playwright
 
@@ -230,5 +244,12 @@ def test_live_page_draws_boxes_where_the_truth_has_logos_as_the_video_plays(
         # The picture under the overlay is the video, not a blank element.
         picture = cv2.imread(str(tmp_path / "overlay-5.5s.png"))
         assert picture.std() > 20
+
+        # Frames analysed from now on arrive pushed (Server-Sent Events), without a fetch.
+        deadline = time.monotonic() + 60
+        while not frame.evaluate("() => window.brandlakeOverlay.pushed || 0"):
+            assert time.monotonic() < deadline, "no frame pushed to the player in 60 s"
+            produce(stack, "detections", [pushed_frame(STREAM)])
+            time.sleep(0.5)
         browser.close()
     assert not np.allclose(drawn[0], drawn[1], atol=5), "the overlay follows the video"

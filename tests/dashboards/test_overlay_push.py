@@ -85,8 +85,11 @@ def test_every_player_of_a_stream_gets_each_frame_in_order_soon_after_it_is_publ
         for n in range(30):
             produce(settings, "detections", [frame_message(stream, n), frame_message(other, n)])
             time.sleep(0.05)
-        wait_until(lambda: all(len(p.frames) == 30 for p in players), 30,
-                   lambda: f"every frame: {[len(p.frames) for p in players]}, {push.players}")
+        wait_until(
+            lambda: all(len(p.frames) == 30 for p in players),
+            30,
+            lambda: f"every frame: {[len(p.frames) for p in players]}, {push.players}",
+        )
         latencies = []
         for player in players:
             assert player.status.startswith(b"HTTP/1.0 200")
