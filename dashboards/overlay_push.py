@@ -134,7 +134,7 @@ class FramePush:
         consumer.subscribe([self.settings.kafka.topics["detections"].name], on_assign=from_the_end)
         try:
             while not self._stopping.is_set():
-                for message in consumer.consume(500, timeout=0.2):
+                for message in consumer.consume(500, timeout=0.05):  # returns at the timeout
                     if message.error() is not None:
                         continue
                     try:
