@@ -66,35 +66,41 @@ def samplings(settings: Settings) -> dict[str, Sampling]:
 
 @dataclass(frozen=True)
 class ModeSchedule:
-    """Each stream's mode changes in time order: [(effective_from, mode), ...]."""
+    """Each stream's mode changes in time order: [(effective_from, mode, requested_by), ...]."""
 
     default: str
-    changes: dict[str, list[tuple[datetime, str]]] = field(default_factory=dict)
+    changes: dict[str, list[tuple[datetime, str, str]]] = field(default_factory=dict)
 
     def mode_at(self, stream_id: str, at: datetime) -> str:
         """The mode of `stream_id` for a segment starting at `at`."""
         changes = self.changes.get(stream_id, [])
-        index = bisect.bisect_right([when for when, _ in changes], at)
+        index = bisect.bisect_right([change[0] for change in changes], at)
         return changes[index - 1][1] if index else self.default
 
-    def current(self, stream_id: str) -> tuple[str, datetime | None]:
-        """The stream's mode now and since when (None: the default, never set)."""
+    def current(self, stream_id: str) -> tuple[str, datetime | None, str | None]:
+        """The stream's latest mode, since when and who set it (the default: never set)."""
         changes = self.changes.get(stream_id)
-        return (changes[-1][1], changes[-1][0]) if changes else (self.default, None)
+        if not changes:
+            return self.default, None, None
+        since, mode, by = changes[-1]
+        return mode, since, by
 
 
 def read_schedule(tables: OpenTables) -> ModeSchedule:
     """The mode changes in `ops.stream_control` (none yet: every stream in the default mode)."""
     default = tables.settings.processing.default_mode
     rows = tables.read(
-        STREAM_CONTROL.name, ["stream_id", "value", "effective_from", "requested_at"],
+        STREAM_CONTROL.name,
+        ["stream_id", "value", "effective_from", "requested_by", "requested_at"],
         ds.field("action") == MODE,
-    )  # fmt: skip
-    changes: dict[str, list[tuple[datetime, str]]] = {}
+    )
+    changes: dict[str, list[tuple[datetime, str, str]]] = {}
     if rows is not None:
         ordered = sorted(rows.to_pylist(), key=lambda r: (r["effective_from"], r["requested_at"]))
         for row in ordered:
-            changes.setdefault(row["stream_id"], []).append((row["effective_from"], row["value"]))
+            changes.setdefault(row["stream_id"], []).append(
+                (row["effective_from"], row["value"], row["requested_by"])
+            )
     return ModeSchedule(default, changes)
 
 

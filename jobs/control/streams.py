@@ -27,34 +27,21 @@ log = logging.getLogger("brandlake.control")
 def stream_states(settings: Settings) -> list[dict]:
     """Per catalog stream: its mode, since when and by whom, and its analysis progress."""
     schedule = read_schedule(OpenTables(settings))
-    audit = _last_requests(settings)
     analysed = _latest_frames(settings, [s.stream_id for s in settings.catalog.streams])
     now = datetime.now(UTC)
     states = []
     for stream in settings.catalog.streams:
-        mode, since = schedule.current(stream.stream_id)
+        mode, since, by = schedule.current(stream.stream_id)
         frame_time = analysed.get(stream.stream_id)
         states.append({
             "stream_id": stream.stream_id,
             "mode": mode,
             "since": since,
-            "by": audit.get(stream.stream_id),
+            "by": by,
             "analysed_up_to": frame_time,
             "behind_s": (now - frame_time).total_seconds() if frame_time else None,
         })  # fmt: skip
     return states
-
-
-def _last_requests(settings: Settings) -> dict[str, str]:
-    from schemas.tables import STREAM_CONTROL
-
-    rows = OpenTables(settings).read(STREAM_CONTROL.name, ["stream_id", "requested_by",
-                                                           "requested_at"])  # fmt: skip
-    latest: dict[str, tuple] = {}
-    for row in rows.to_pylist() if rows is not None else []:
-        if row["stream_id"] not in latest or row["requested_at"] > latest[row["stream_id"]][0]:
-            latest[row["stream_id"]] = (row["requested_at"], row["requested_by"])
-    return {stream: by for stream, (_, by) in latest.items()}
 
 
 def _latest_frames(settings: Settings, streams: list[str]) -> dict[str, datetime]:

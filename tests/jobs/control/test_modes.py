@@ -28,15 +28,15 @@ def test_each_mode_fills_what_it_leaves_out_from_the_jobs_sampling():
 
 
 def test_a_segment_takes_the_mode_in_force_when_it_started():
-    schedule = ModeSchedule("standard", {"a": [(T0, "realtime"), (T0 + timedelta(minutes=5),
-                                                                   "standard")]})  # fmt: skip
+    later = T0 + timedelta(minutes=5)
+    schedule = ModeSchedule("standard", {"a": [(T0, "realtime", "x"), (later, "standard", "y")]})
     assert schedule.mode_at("a", T0 - timedelta(seconds=1)) == "standard"
     assert schedule.mode_at("a", T0) == "realtime"
     assert schedule.mode_at("a", T0 + timedelta(minutes=4)) == "realtime"
     assert schedule.mode_at("a", T0 + timedelta(minutes=5)) == "standard"
     assert schedule.mode_at("b", T0) == "standard"  # never set
-    assert schedule.current("a") == ("standard", T0 + timedelta(minutes=5))
-    assert schedule.current("b") == ("standard", None)
+    assert schedule.current("a") == ("standard", later, "y")
+    assert schedule.current("b") == ("standard", None, None)
 
 
 def test_switches_are_audited_and_read_back_in_time_order(tmp_path, monkeypatch):
@@ -49,6 +49,8 @@ def test_switches_are_audited_and_read_back_in_time_order(tmp_path, monkeypatch)
     schedule = read_schedule(OpenTables(settings))
     assert schedule.mode_at("arena-live", T0 + timedelta(minutes=1)) == "realtime"
     assert schedule.mode_at("arena-live", T0 + timedelta(minutes=10)) == "standard"
+    # the mode in force last is bob's, though alice asked later
+    assert schedule.current("arena-live") == ("standard", T0 + timedelta(minutes=9), "bob")
     audit = read_table(settings, "ops.stream_control").to_pylist()
     assert sorted((r["requested_by"], r["value"]) for r in audit) == [
         ("alice", "realtime"), ("bob", "standard")
