@@ -40,6 +40,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.fs as pafs
 from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
 from pyspark.sql.streaming import StreamingQuery
 
 from jobs.common import metrics, object_store
@@ -268,6 +269,9 @@ class AnalyseSegments:
     batch_size: int
     analysed_at: datetime
     segment_store: pafs.FileSystem | None = None  # where segments are, unless local files
+    # False: the live pass, which leaves segments of a deferred mode (`batch`); True: the
+    # reprocess pass, which analyses only those
+    deferred_pass: bool = False
 
     def __call__(self, batch: pa.RecordBatch) -> dict[str, pa.Table]:
         models = self.models.describe()
@@ -291,11 +295,13 @@ class AnalyseSegments:
     def _analyse(self, topic: str, value: bytes | None) -> tuple[str, tuple | None, list[str]]:
         """A segment event -> (event, detections, frame contexts), or why it cannot be."""
         segment, why = SEGMENTS.parse(value)
-        if why:
-            return "segments", None, why
+        if why:  # the live pass quarantined it: a reprocess pass passes over it
+            return "segments", None, [] if self.deferred_pass else why
         mode = self.schedule.mode_at(segment["stream_id"], segment["start_time"])
         # a mode removed from the configuration since it was set: the default's sampling
         sampling = self.samplings.get(mode) or self.samplings[self.schedule.default]
+        if sampling.deferred != self.deferred_pass:
+            return "segments", None, []  # the other pass's segment
         try:
             found, context = analyse_segment(
                 segment["uri"],
@@ -473,7 +479,11 @@ def extract(spark: SparkSession, settings: Settings) -> DataFrame:
 
 
 def transform(
-    settings: Settings, models: ModelSpec, schedule: ModeSchedule, analysed_at: datetime
+    settings: Settings,
+    models: ModelSpec,
+    schedule: ModeSchedule,
+    analysed_at: datetime,
+    deferred_pass: bool = False,
 ) -> AnalyseSegments:
     """How one batch of segment events becomes rows: frames decoded (as each stream's
     processing mode says), analysed and dropped on the executors, nothing sent anywhere."""
@@ -484,6 +494,7 @@ def transform(
         settings.jobs.frame_analysis.batch_size,
         analysed_at,
         segment_store(settings),
+        deferred_pass,
     )
 
 
@@ -593,21 +604,33 @@ def torch_threads(spark: SparkSession, settings: Settings) -> int:
     return max(1, (os.cpu_count() or 1) // analysing_tasks(spark, settings))
 
 
-def start(settings: Settings, spark: SparkSession, available_now: bool = False) -> StreamingQuery:
-    """The running query: extract -> transform -> load, one micro-batch at a time."""
+def start(
+    settings: Settings,
+    spark: SparkSession,
+    available_now: bool = False,
+    deferred_stream: str | None = None,
+) -> StreamingQuery:
+    """The running query: extract -> transform -> load, one micro-batch at a time; with
+    `deferred_stream`, the reprocess pass over that stream's deferred segments."""
     models = replace(resolve_models(settings), torch_threads=torch_threads(spark, settings))
     log.info("models: %s", models.describe())
     started = time.monotonic()
     warm_up(spark, models, analysing_tasks(spark, settings))
     log.info("models loaded in the Python workers (%.1f s)", time.monotonic() - started)
     segments = extract(spark, settings)
+    if deferred_stream is not None:
+        stream_id = F.get_json_object(F.col("value").cast("string"), "$.stream_id")
+        segments = segments.where(stream_id == deferred_stream)
     sink = DeltaSink(settings)
     watch = ChampionWatch(settings, models)
 
     def handle(batch: DataFrame, batch_id: int, query_id: str, clock: BatchClock) -> list:
         # modes set since the last batch apply from this one (by segment start time)
         schedule = read_schedule(sink.tables)
-        analyse = transform(settings, watch.models_for(batch_id), schedule, datetime.now(UTC))
+        models_now = watch.models_for(batch_id)
+        analyse = transform(
+            settings, models_now, schedule, datetime.now(UTC), deferred_stream is not None
+        )
         results = load(batch, analyse, sink, query_id, batch_id, clock)
         sink.compact(SILVER_TABLES, batch_id, clock)
         return results
@@ -618,6 +641,31 @@ def start(settings: Settings, spark: SparkSession, available_now: bool = False) 
 def run(settings: Settings, available_now: bool = False) -> None:
     """Run the job until stopped (Ctrl-C, SIGTERM) or, with `available_now`, caught up."""
     run_job("frame_analysis", start, settings, available_now, TABLES)
+
+
+def reprocess(settings: Settings, stream_id: str) -> None:
+    """Analyse `stream_id`'s deferred segments (those recorded while it was in a deferred
+    mode, `batch`) from the landing area, then stop; rows, frame messages and live state go
+    where the live job's go."""
+
+    def start_deferred(settings: Settings, spark: SparkSession, available_now: bool):
+        return start(settings, spark, available_now, deferred_stream=stream_id)
+
+    run_job("frame_analysis", start_deferred, deferred_settings(settings, stream_id), True, TABLES)
+
+
+def deferred_settings(settings: Settings, stream_id: str) -> Settings:
+    """The reprocess pass's settings: its own query and checkpoint per stream, reading the
+    `segments` topic from its start, so a rerun analyses only the segments deferred since, each
+    once."""
+    job = settings.jobs.frame_analysis
+    own = job.model_copy(update={"query_name": f"{job.query_name}_deferred_{stream_id}"})
+    return settings.model_copy(
+        update={
+            "jobs": settings.jobs.model_copy(update={"frame_analysis": own}),
+            "kafka": settings.kafka.model_copy(update={"starting_offsets": "earliest"}),
+        }
+    )
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -484,8 +484,9 @@ STREAM_CONTROL = TableSpec(
     schema=pa.schema(
         [
             pa.field("stream_id", pa.string()),
-            pa.field("action", pa.string()),  # mode
-            pa.field("value", pa.string()),  # the mode set
+            pa.field("action", pa.string()),  # mode, start, stop, ended
+            # the mode set, a start's source (JSON), why an ingest ended
+            pa.field("value", pa.string()),
             # segments that start at or after this are analysed in the new mode
             pa.field("effective_from", TIMESTAMP),
             pa.field("requested_by", pa.string()),
@@ -495,7 +496,8 @@ STREAM_CONTROL = TableSpec(
     ),
     partition_by=("request_date",),
     doc="Every operator's control action on a stream (who, what, when): the processing modes "
-    "frame_analysis applies, by segment start time, so a replay analyses a segment alike.",
+    "frame_analysis applies, by segment start time, so a replay analyses a segment alike; the "
+    "ingest starts and stops `brandlake streams supervise` applies, and how each ingest ended.",
 )
 
 OPS_TABLES = [DATA_QUALITY_RESULTS, TABLE_STATS, STREAM_CONTROL]

@@ -56,6 +56,15 @@ def isolated(stack: Settings, folder: Path, **overrides: object) -> Settings:
     return settings
 
 
+def set_args(settings: Settings) -> list[str]:
+    """--set options that give a subcommand the test's own topics and lake."""
+    pairs = {
+        "lake.root": settings.lake.root,
+        **{f"kafka.topics.{k}.name": t.name for k, t in settings.kafka.topics.items()},
+    }
+    return [arg for key, value in pairs.items() for arg in ("--set", f"{key}={value}")]
+
+
 def read_table(settings: Settings, name: str) -> pa.Table:
     options = settings.lake.storage_options or None
     delta = DeltaTable(settings.table_uri(name), storage_options=options)

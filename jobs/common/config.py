@@ -151,6 +151,7 @@ class IngestConf(_Strict):
     listen: str = Field(pattern=r"^rtmps?://")
     min_free_mb: int = Field(ge=0)
     poll_interval_s: float = Field(gt=0)
+    supervise_interval_s: float = Field(default=2.0, gt=0)
     retention_hours: float = Field(gt=0)
     x264_preset: Literal[
         "ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow"
@@ -427,6 +428,8 @@ class ModeConf(_Strict):
     keyframes_only: bool | None = None
     reference_frames_only: bool | None = None
     refine_boundaries: bool | None = None
+    # true: the live job leaves the stream's segments to `brandlake streams reprocess`
+    deferred: bool = False
 
 
 class ProcessingConf(_Strict):

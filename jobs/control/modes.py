@@ -9,7 +9,9 @@ replayed batch analyses every segment as the first attempt did. Every silver row
 mode and the sample rate it was analysed with.
 
 Modes (conf/base.yaml): `realtime` (keyframes only, no boundary refinement: keeps up at any
-load), `standard` (the job's own sampling), `thorough` (every frame, for archives and audits).
+load), `standard` (the job's own sampling), `thorough` (every frame, for archives and audits),
+`batch` (deferred: the live job leaves the segments recorded in it, and
+`brandlake streams reprocess STREAM` analyses them from the landing area later, once each).
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ class Sampling:
     keyframes_only: bool
     reference_frames_only: bool
     refine_boundaries: bool
+    deferred: bool = False  # left by the live job to `brandlake streams reprocess`
 
     @property
     def stamped_fps(self) -> float:
@@ -60,6 +63,7 @@ def samplings(settings: Settings) -> dict[str, Sampling]:
             if mode.reference_frames_only is None
             else mode.reference_frames_only,
             job.refine_boundaries if mode.refine_boundaries is None else mode.refine_boundaries,
+            mode.deferred,
         )
     return out
 
@@ -113,17 +117,33 @@ def set_mode(
 ) -> dict:
     """Record that `stream_id` is analysed in `mode` from `effective_from` (default: now);
     returns the audit row."""
-    streams = [s.stream_id for s in settings.catalog.streams]
-    if stream_id not in streams:
-        raise ControlError(f"no stream {stream_id!r} in the catalog (streams: {streams})")
+    check_stream(settings, stream_id)
     modes = sorted(settings.processing.modes)
     if mode not in modes:
         raise ControlError(f"no mode {mode!r} (processing.modes: {modes})")
+    return record_action(settings, stream_id, MODE, mode, requested_by, effective_from)
+
+
+def check_stream(settings: Settings, stream_id: str) -> None:
+    streams = [s.stream_id for s in settings.catalog.streams]
+    if stream_id not in streams:
+        raise ControlError(f"no stream {stream_id!r} in the catalog (streams: {streams})")
+
+
+def record_action(
+    settings: Settings,
+    stream_id: str,
+    action: str,
+    value: str,
+    requested_by: str,
+    effective_from: datetime | None = None,
+) -> dict:
+    """One row of `ops.stream_control` (effective from now unless said); returns it."""
     now = datetime.now(UTC)
     row = {
         "stream_id": stream_id,
-        "action": MODE,
-        "value": mode,
+        "action": action,
+        "value": value,
         "effective_from": effective_from or now,
         "requested_by": requested_by,
         "requested_at": now,

@@ -70,7 +70,7 @@ def ingest(
         if returncode != 0:
             raise IngestError(
                 f"ffmpeg stopped with code {returncode} reading {source[-1]}: "
-                f"{_last_lines(logfile)} (full log: {logfile}). Segments finished before that "
+                f"{last_lines(logfile)} (full log: {logfile}). Segments finished before that "
                 f"were announced ({announcer.announced}); the last is #{announcer.last_sequence}."
             )
         if sessions is None or done < sessions:
@@ -128,7 +128,7 @@ def _check_free_space(settings: Settings, out_dir: Path, process=None) -> None:
         )
 
 
-def _last_lines(logfile: Path, lines: int = 3) -> str:
+def last_lines(logfile: Path, lines: int = 3) -> str:
     text = logfile.read_text(errors="replace").strip().splitlines() if logfile.exists() else []
     return " | ".join(line.strip() for line in text[-lines:]) or "no output"
 

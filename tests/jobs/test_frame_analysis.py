@@ -395,3 +395,50 @@ def test_a_stream_switched_to_realtime_and_back_while_the_job_runs(
     assert len(frames) == len(set(frames)) and len(by_segment) == 6
     batches = sorted(batch_commits(settings, "silver.segment_context"))
     assert batches == list(range(len(batches)))
+
+
+def test_segments_recorded_in_batch_mode_wait_for_reprocess_and_are_analysed_once(
+    analysed, stack, spark, tmp_path, tiny_brand_detector
+):
+    """The live pass leaves a stream's segments recorded in the deferred `batch` mode; the
+    reprocess pass analyses exactly those, stamped `batch`, and a rerun adds nothing."""
+    from jobs.common.lake import OpenTables
+    from jobs.control.modes import set_mode
+    from jobs.frame_analysis import deferred_settings, start
+
+    source, _ = analysed
+    settings = make_settings(stack, tmp_path, tiny_brand_detector)
+    stream = "studio-talk"
+    videos = [json.loads(v) for v in topic_values(source, "segments") if SEGMENTS.parse(v)[0]][:4]
+    recorded = datetime.now(UTC) - timedelta(minutes=10)
+    set_mode(settings, stream, "batch", "test", effective_from=recorded)
+    set_mode(settings, stream, "standard", "test", effective_from=recorded + timedelta(seconds=4))
+    events = [
+        {**video, "stream_id": stream, "sequence": n, "event_id": f"{stream}-{tmp_path.name}-{n}",
+         "start_time": (recorded + timedelta(seconds=2 * n)).isoformat()}
+        for n, video in enumerate(videos)
+    ]  # fmt: skip
+    produce(settings, "segments", [json.dumps(e).encode() for e in events])
+
+    def analysed_modes() -> dict[str, set[str]]:
+        modes: dict[str, set[str]] = {}
+        for row in read_table(settings, "silver.segment_context").to_pylist():
+            modes.setdefault(row["segment_id"], set()).add(row["processing_mode"])
+        return modes
+
+    start(settings, spark, available_now=True).awaitTermination()
+    ids = [e["event_id"] for e in events]
+    assert analysed_modes() == {ids[2]: {"standard"}, ids[3]: {"standard"}}
+    for _ in range(2):  # the second pass finds nothing new in its checkpoint
+        deferred = deferred_settings(settings, stream)
+        start(deferred, spark, True, deferred_stream=stream).awaitTermination()
+    assert analysed_modes() == {
+        ids[0]: {"batch"}, ids[1]: {"batch"}, ids[2]: {"standard"}, ids[3]: {"standard"}
+    }  # fmt: skip
+    frames = read_table(settings, "silver.segment_context").to_pylist()
+    keys = [(r["segment_id"], r["frame_index"]) for r in frames]
+    assert len(keys) == len(set(keys))
+    messages = [m for m in frame_messages(settings) if m["stream_id"] == stream]
+    assert {m["segment_id"] for m in messages} == set(ids)  # downstream sees both passes
+    quarantined = OpenTables(settings).read("bronze.quarantine")
+    assert quarantined is None or quarantined.num_rows == 0  # nothing re-quarantined

@@ -23,6 +23,7 @@ from jobs.ingest.run import IngestError, ingest
 from jobs.ingest.run import main as ingest_main
 from schemas.events import SEGMENTS
 from tests.media import shared_video
+from tests.support import set_args
 
 pytestmark = pytest.mark.services
 
@@ -130,15 +131,6 @@ def test_rtmp_publish_restart_and_sequence_continuity(isolated_settings):
     assert [e.sequence for e in entries] == sequences
     for entry in entries:
         assert decodable_frames(sessions[1].landing / entry.filename) > 0
-
-
-def set_args(settings) -> list[str]:
-    """--set options that give a subcommand the test's own topics and lake."""
-    pairs = {
-        "lake.root": settings.lake.root,
-        **{f"kafka.topics.{k}.name": t.name for k, t in settings.kafka.topics.items()},
-    }
-    return [arg for key, value in pairs.items() for arg in ("--set", f"{key}={value}")]
 
 
 def test_file_ingest_of_a_generated_sample(isolated_settings, tmp_path):
