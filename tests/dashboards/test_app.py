@@ -4,6 +4,7 @@ Redis stopped."""
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.request import urlopen
@@ -12,6 +13,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from infra.local.services import free_port
+from jobs.common.lake import OpenTables
 
 APP = str(Path(__file__).parents[2] / "dashboards" / "app.py")
 PAGES = ["views/live.py", "views/exposure.py", "views/revenue.py", "views/audience.py",
@@ -230,7 +232,7 @@ def test_control_page_lists_the_streams_and_switches_a_mode_with_an_audit_row(sm
     at.selectbox(key="control_stream").select("studio-talk")
     at.selectbox(key="control_mode").select("realtime")
     at.text_input(key="control_by").input("ops-alice")
-    at.button[0].click().run()
+    button(at, "Set mode").click().run()
     assert not at.exception and "studio-talk: realtime" in at.success[0].value
     (row,) = read_table(small_lake, "ops.stream_control").to_pylist()
     assert (row["stream_id"], row["value"], row["requested_by"]) == (
@@ -239,6 +241,39 @@ def test_control_page_lists_the_streams_and_switches_a_mode_with_an_audit_row(sm
     states = at.dataframe[0].value.set_index("stream_id")
     assert states.loc["studio-talk", "mode"] == "realtime"
     assert states.loc["studio-talk", "by"] == "ops-alice"
+
+
+def test_control_page_records_ingest_starts_and_stops_for_the_supervisor(small_lake, tmp_path):
+    from tests.support import read_table
+
+    at = page("views/control.py")
+    assert any("No ingest supervisor is running" in w.value for w in at.warning)
+    at.selectbox(key="ingest_stream").select("city-news")
+    at.text_input(key="ingest_path").input(str(tmp_path / "missing.mp4"))
+    button(at, "Start").click().run()
+    assert "no such video file" in at.error[0].value
+    assert OpenTables(small_lake).read("ops.stream_control") is None  # nothing recorded
+    video = tmp_path / "match.mp4"
+    video.write_bytes(b"read by ingest, not here")
+    at.text_input(key="ingest_path").input(str(video))
+    at.checkbox(key="ingest_loop").check()
+    at.text_input(key="ingest_by").input("ops-bob")
+    button(at, "Start").click().run()
+    assert "city-news: ingest of file" in at.success[0].value and "(loop, realtime)" in (
+        at.success[0].value
+    )
+    button(at, "Stop").click().run()
+    assert "city-news: ingest stop requested by ops-bob" in at.success[0].value
+    audit = sorted(read_table(small_lake, "ops.stream_control").to_pylist(),
+                   key=lambda r: r["requested_at"])  # fmt: skip
+    assert [(r["stream_id"], r["action"], r["requested_by"]) for r in audit] == [
+        ("city-news", "start", "ops-bob"), ("city-news", "stop", "ops-bob")
+    ]  # fmt: skip
+    assert json.loads(audit[0]["value"])["path"] == str(video.resolve())
+
+
+def button(at, label: str):
+    return next(b for b in at.button if b.label == label)
 
 
 @pytest.mark.parametrize("path", PAGES)
