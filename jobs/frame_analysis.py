@@ -39,6 +39,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 import pyarrow.fs as pafs
+from pyspark.accumulators import Accumulator, AccumulatorParam
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.streaming import StreamingQuery
@@ -272,11 +273,17 @@ class AnalyseSegments:
     # False: the live pass, which leaves segments of a deferred mode (`batch`); True: the
     # reprocess pass, which analyses only those
     deferred_pass: bool = False
+    model_seconds: Accumulator | None = None  # each model's time, back to the driver
 
     def __call__(self, batch: pa.RecordBatch) -> dict[str, pa.Table]:
         models = self.models.describe()
         brands_only = self.models.brand.label if self.models.brand is not None else ""
-        records = sort_records(batch, self._analyse, self.analysed_at)
+        timings: dict[str, float] = {}
+        records = sort_records(
+            batch, lambda topic, value: self._analyse(topic, value, timings), self.analysed_at
+        )
+        if self.model_seconds is not None and timings:
+            self.model_seconds.add(timings)
         detections: list[dict] = []
         frames: list[dict] = []
         for segment, found, context, sampling in records.parsed("segments"):
@@ -292,7 +299,9 @@ class AnalyseSegments:
             QUARANTINE.name: records.quarantine,
         }
 
-    def _analyse(self, topic: str, value: bytes | None) -> tuple[str, tuple | None, list[str]]:
+    def _analyse(
+        self, topic: str, value: bytes | None, model_seconds: dict[str, float]
+    ) -> tuple[str, tuple | None, list[str]]:
         """A segment event -> (event, detections, frame contexts), or why it cannot be."""
         segment, why = SEGMENTS.parse(value)
         if why:  # the live pass quarantined it: a reprocess pass passes over it
@@ -312,6 +321,7 @@ class AnalyseSegments:
                 sampling.refine_boundaries,
                 self.segment_store,
                 sampling.reference_frames_only,
+                model_seconds=model_seconds,
             )
         except SegmentDecodeError as error:
             return "segments", None, [f"undecodable segment: {error}"]
@@ -484,6 +494,7 @@ def transform(
     schedule: ModeSchedule,
     analysed_at: datetime,
     deferred_pass: bool = False,
+    model_seconds: Accumulator | None = None,
 ) -> AnalyseSegments:
     """How one batch of segment events becomes rows: frames decoded (as each stream's
     processing mode says), analysed and dropped on the executors, nothing sent anywhere."""
@@ -495,6 +506,7 @@ def transform(
         analysed_at,
         segment_store(settings),
         deferred_pass,
+        model_seconds,
     )
 
 
@@ -571,6 +583,34 @@ def analysing_tasks(spark: SparkSession, settings: Settings) -> int:
     return settings.jobs.frame_analysis.parallelism or spark.sparkContext.defaultParallelism
 
 
+class SecondsByModel(AccumulatorParam):
+    """Sums {model: seconds} dicts from the tasks."""
+
+    def zero(self, value: dict[str, float]) -> dict[str, float]:
+        return {}
+
+    def addInPlace(  # noqa: N802 - Spark's name
+        self, total: dict[str, float], more: dict[str, float]
+    ) -> dict[str, float]:
+        for model, seconds in more.items():
+            total[model] = total.get(model, 0.0) + seconds
+        return total
+
+
+class ModelSeconds:
+    """Each model's time on the executors, gathered by a Spark accumulator and added to
+    `brandlake_model_seconds_total` after each batch."""
+
+    def __init__(self, spark: SparkSession) -> None:
+        self.accumulator = spark.sparkContext.accumulator({}, SecondsByModel())
+        self.reported: dict[str, float] = {}
+
+    def report(self) -> None:
+        for model, total in self.accumulator.value.items():
+            metrics.MODEL_SECONDS.labels(model).inc(total - self.reported.get(model, 0.0))
+            self.reported[model] = total
+
+
 @dataclass(frozen=True)
 class WarmUp:
     """What each warm-up task runs: load the models and run them once on a blank frame."""
@@ -623,15 +663,22 @@ def start(
         segments = segments.where(stream_id == deferred_stream)
     sink = DeltaSink(settings)
     watch = ChampionWatch(settings, models)
+    model_seconds = ModelSeconds(spark)
 
     def handle(batch: DataFrame, batch_id: int, query_id: str, clock: BatchClock) -> list:
         # modes set since the last batch apply from this one (by segment start time)
         schedule = read_schedule(sink.tables)
         models_now = watch.models_for(batch_id)
         analyse = transform(
-            settings, models_now, schedule, datetime.now(UTC), deferred_stream is not None
+            settings,
+            models_now,
+            schedule,
+            datetime.now(UTC),
+            deferred_stream is not None,
+            model_seconds.accumulator,
         )
         results = load(batch, analyse, sink, query_id, batch_id, clock)
+        model_seconds.report()
         sink.compact(SILVER_TABLES, batch_id, clock)
         return results
 

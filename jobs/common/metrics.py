@@ -17,7 +17,8 @@ The metrics, by who records them (names and labels are what the dashboards and a
   `brandlake_input_lag_records` per topic (the Kafka offsets a batch had not read yet, from the
   query's progress);
 - frame_analysis: `brandlake_frames_analysed_total` per stream (segments it could not decode
-  are rows of `bronze.quarantine`);
+  are rows of `bronze.quarantine`), `brandlake_model_seconds_total` per model (person, brand,
+  scene, safety: their calls' wall time in the executors' tasks, summed by an accumulator);
 - ingest, per stream: `brandlake_segments_announced_total`, `brandlake_segments_unreadable_total`,
   `brandlake_ffmpeg_starts_total` (a second start is a restart), `brandlake_ingest_free_bytes`;
 - the media server: `brandlake_media_requests_total` per kind and status.
@@ -60,6 +61,9 @@ INPUT_LAG = Gauge(
     ["job", "topic"],
 )
 FRAMES = Counter("brandlake_frames_analysed", "Frames frame_analysis analysed.", ["stream"])
+MODEL_SECONDS = Counter(
+    "brandlake_model_seconds", "frame_analysis' model time on the executors.", ["model"]
+)
 SEGMENTS_ANNOUNCED = Counter(
     "brandlake_segments_announced", "Segments ingest announced.", ["stream"]
 )

@@ -402,6 +402,8 @@ def test_segments_recorded_in_batch_mode_wait_for_reprocess_and_are_analysed_onc
 ):
     """The live pass leaves a stream's segments recorded in the deferred `batch` mode; the
     reprocess pass analyses exactly those, stamped `batch`, and a rerun adds nothing."""
+    from prometheus_client import REGISTRY
+
     from jobs.common.lake import OpenTables
     from jobs.control.modes import set_mode
     from jobs.frame_analysis import deferred_settings, start
@@ -426,7 +428,19 @@ def test_segments_recorded_in_batch_mode_wait_for_reprocess_and_are_analysed_onc
             modes.setdefault(row["segment_id"], set()).add(row["processing_mode"])
         return modes
 
+    def model_seconds() -> dict[str, float]:
+        return {
+            model: REGISTRY.get_sample_value("brandlake_model_seconds_total", {"model": model})
+            or 0.0
+            for model in ("person", "brand", "scene", "safety")
+        }
+
+    before = model_seconds()
     start(settings, spark, available_now=True).awaitTermination()
+    after = model_seconds()
+    # each model's time in the tasks reaches the driver's metrics (from the process' earlier
+    # queries too, so compared with before)
+    assert all(after[model] > before[model] for model in after), (before, after)
     ids = [e["event_id"] for e in events]
     assert analysed_modes() == {ids[2]: {"standard"}, ids[3]: {"standard"}}
     for _ in range(2):  # the second pass finds nothing new in its checkpoint

@@ -13,9 +13,11 @@ it directly on a file.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from itertools import pairwise
+from typing import TypeVar
 
 import numpy as np
 import pyarrow.fs as pafs
@@ -24,6 +26,8 @@ from udfs.context.scene import ImageEmbedder, ScenePrototypes
 from udfs.decoding.frames import SampledFrame, SegmentFrames
 from udfs.detection.yolo import YoloDetector
 from udfs.safety.nsfw import SafetyScorer
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -90,6 +94,21 @@ class Analyzers:
             self.safety.score(blank)
 
 
+@dataclass(frozen=True)
+class ModelTimer:
+    """Runs a model call and adds its wall time to `seconds[model]`."""
+
+    seconds: dict[str, float]
+
+    def __call__(self, model: str, call: Callable[[list[np.ndarray]], T], images) -> T:
+        started = time.perf_counter()
+        try:
+            return call(images)
+        finally:
+            elapsed = time.perf_counter() - started
+            self.seconds[model] = self.seconds.get(model, 0.0) + elapsed
+
+
 def _batches(frames: Iterator[SampledFrame], size: int) -> Iterator[list[SampledFrame]]:
     batch: list[SampledFrame] = []
     for frame in frames:
@@ -115,6 +134,7 @@ def analyse_segment(
     filesystem: pafs.FileSystem | None = None,
     reference_only: bool = False,
     max_side: int | None = None,
+    model_seconds: dict[str, float] | None = None,
 ) -> tuple[list[DetectionRow], list[FrameContext]]:
     """Detections and per-frame context for the frames of `uri` sampled at `fps`, plus the
     boundary frames of brand appearances (`refine_boundaries`, not with `keyframes_only`).
@@ -124,8 +144,10 @@ def analyse_segment(
     `filesystem`: the object store holding `uri`, when it is not a local file.
     `reference_only`: sample among reference frames only (`SegmentFrames`). Frames are
     decoded at most `max_side` pixels large (default: the largest detector input,
-    `Analyzers.input_size`; 0: as they are).
+    `Analyzers.input_size`; 0: as they are). `model_seconds`: each model's time (person,
+    brand, scene, safety) is added to it.
     """
+    timed = ModelTimer(model_seconds if model_seconds is not None else {})
     detections: list[DetectionRow] = []
     context: list[FrameContext] = []
     previous = None
@@ -134,14 +156,18 @@ def analyse_segment(
     reader = SegmentFrames(uri, fps, keyframes_only, filesystem, reference_only, max_side)
     for batch in _batches(iter(reader), batch_size):
         images = [frame.image for frame in batch]
-        found = {kind: detector.detect(images) for kind, detector in analyzers.detectors}
-        embeddings = analyzers.embedder.embed(images) if analyzers.embedder else None
+        found = {
+            kind: timed(kind, detector.detect, images) for kind, detector in analyzers.detectors
+        }
+        embeddings = (
+            timed("scene", analyzers.embedder.embed, images) if analyzers.embedder else None
+        )
         scenes = (
             analyzers.prototypes.classify(embeddings)
             if analyzers.prototypes is not None and embeddings is not None
             else None
         )
-        safety = analyzers.safety.score(images) if analyzers.safety else None
+        safety = timed("safety", analyzers.safety.score, images) if analyzers.safety else None
         for position, frame in enumerate(batch):
             luma = _luma(frame.image[::4, ::4])  # a quarter resolution is plenty for statistics
             motion = float(np.abs(luma - previous).mean()) if previous is not None else 0.0
@@ -164,7 +190,9 @@ def analyse_segment(
             for kind, detector in analyzers.detectors:
                 detections += _rows(frame, kind, detector, found[kind][position])
     if refine_boundaries and not keyframes_only and analyzers.brands is not None:
-        extra, extra_rows = _refine(reader, analyzers.brands, context, detections, batch_size)
+        extra, extra_rows = _refine(
+            reader, analyzers.brands, context, detections, batch_size, timed
+        )
         context, detections = context + extra, detections + extra_rows
     context.sort(key=lambda c: c.frame_index)
     detections.sort(key=lambda d: d.frame_index)
@@ -199,6 +227,7 @@ def _refine(
     context: list[FrameContext],
     detections: list[DetectionRow],
     batch_size: int,
+    timed: ModelTimer,
 ) -> tuple[list[FrameContext], list[DetectionRow]]:
     """Bisect every gap between sampled frames whose brands differ, all gaps in step (one
     batched detector call per round); returns the frames analysed on the way and their rows."""
@@ -224,7 +253,8 @@ def _refine(
         wanted = [index for index in wanted if index in between]
         for start in range(0, len(wanted), batch_size):
             frames = [between[index] for index in wanted[start : start + batch_size]]
-            for frame, found in zip(frames, brands.detect([f.image for f in frames]), strict=True):
+            found_in = timed("brand", brands.detect, [f.image for f in frames])
+            for frame, found in zip(frames, found_in, strict=True):
                 shown[frame.index] = frozenset(item.label for item in found)
                 extra_rows += _rows(frame, "brand", brands, found)
                 extra_context.append(_refined_context(frame, len(found)))
