@@ -115,10 +115,14 @@ def test_promtool_accepts_the_config_and_the_rules():
 # -- running processes ---------------------------------------------------------------------
 
 
+def scrape_text(url: str) -> str:
+    with urllib.request.urlopen(url, timeout=30) as response:
+        return response.read().decode()
+
+
 def scrape(port: int) -> dict[tuple[str, tuple], float]:
     """Every sample of a metrics endpoint: (name, sorted labels) -> value."""
-    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as answer:
-        text = answer.read().decode()
+    text = scrape_text(f"http://127.0.0.1:{port}/metrics")
     return {
         (sample.name, tuple(sorted(sample.labels.items()))): sample.value
         for family in text_string_to_metric_families(text)
@@ -209,3 +213,54 @@ def test_a_streaming_jobs_batches_rows_and_lag_are_exported(isolated_settings, s
             before, "brandlake_rows_written_total", **job, table=table
         )
     assert value(after, "brandlake_input_lag_records", **job, topic=topic) == 0  # caught up
+
+
+SPARK_WITH_SERVLET = """
+import json, sys
+from pyspark.sql import SparkSession
+
+builder = (SparkSession.builder.master("local[1]").config("spark.ui.enabled", "true")
+           .config("spark.ui.port", sys.argv[1]).config("spark.driver.bindAddress", "127.0.0.1"))
+for key, value in json.loads(sys.argv[2]).items():
+    builder = builder.config(key, value)
+spark = builder.getOrCreate()
+spark.range(100000).selectExpr("sum(id)").collect()
+print("ready", flush=True)
+sys.stdin.read()  # until the test closes it
+spark.stop()
+"""
+
+
+def test_the_cluster_profile_serves_sparks_own_metrics_where_prometheus_looks(tmp_path):
+    """conf/cluster.yaml's Spark options make a driver serve Spark's metrics on its UI at the
+    paths the scrape config's Kubernetes jobs ask for, at the port the drivers' annotation
+    names."""
+    from infra.local.services import free_port
+
+    options = yaml.safe_load((ROOT / "conf" / "cluster.yaml").read_text())["spark"]["options"]
+    config = yaml.safe_load((MONITORING / "prometheus.yml").read_text())
+    paths = {job["job_name"]: job.get("metrics_path") for job in config["scrape_configs"]}
+    assert paths["spark-driver-k8s"] == "/metrics/prometheus"
+    assert paths["spark-executors-k8s"] == "/metrics/executors/prometheus"
+    manifests = list(yaml.safe_load_all((ROOT / "infra/k8s/base/spark-applications.yaml").open()))
+    assert all(m["spec"]["driver"]["annotations"]["brandlake.io/spark-ui-port"] == "4040"
+               for m in manifests)  # fmt: skip
+    port = free_port()
+    command = [sys.executable, "-c", SPARK_WITH_SERVLET, str(port), json.dumps(options)]
+    with open(tmp_path / "spark.log", "wb") as log:
+        driver = subprocess.Popen(
+            command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log,
+            env=job_env(None, load_settings()),
+        )  # fmt: skip
+    try:
+        assert driver.stdout.readline().strip() == b"ready", (tmp_path / "spark.log").read_text()
+        served = {
+            path: scrape_text(f"http://127.0.0.1:{port}{path}")
+            for path in (paths["spark-driver-k8s"], paths["spark-executors-k8s"])
+        }
+    finally:
+        driver.stdin.close()
+        driver.wait(60)
+    driver_lines = served["/metrics/prometheus"].splitlines()
+    assert any(line.startswith("metrics_brandlake_driver_") for line in driver_lines)
+    assert "metrics_executor_" in served["/metrics/executors/prometheus"]
