@@ -158,7 +158,7 @@ def _embedder(spec: ModelSpec, device: str):
         return ClipEmbedder(*spec.clip, device)
     from udfs.context.scene import ImageEmbedder
 
-    return ImageEmbedder(device)
+    return ImageEmbedder(device, spec.backend)
 
 
 def scene_examples(settings: Settings) -> dict[str, list[np.ndarray]]:

@@ -18,6 +18,7 @@ import logging
 import os
 import shutil
 import tempfile
+from collections.abc import Callable
 from functools import partial
 from importlib.metadata import version
 from importlib.util import find_spec
@@ -68,27 +69,44 @@ def choose(requested: str, device: str) -> str:
 
 
 def exported(weights: Path, backend: str, image_size: int, device: str, cache: Path) -> Path:
-    """The export of `weights` for `backend` at `image_size`, made the first time under `cache`
-    (`<cache>/<key>/`); tasks that ask at once wait for the first one's export.
+    """The export of `weights` for `backend` at `image_size`, made the first time under `cache`.
 
     Raises `ExportError` when Ultralytics cannot export it."""
     key = _key(weights, backend, image_size, device)
+    return cached_export(
+        cache,
+        key,
+        _exported_name(weights, backend),
+        lambda staging: _export(weights, staging, backend, image_size, device),
+    )
+
+
+def cached_export(cache: Path, key: str, name: str, make: Callable[[Path], None]) -> Path:
+    """`<cache>/<key>/<name>`, which `make(folder)` writes into an empty folder the first time;
+    tasks that ask at once wait for the first one's export (a lock per key), which appears
+    whole or not at all (staged, then renamed into place)."""
     folder = cache / key
-    target = folder / _exported_name(weights, backend)
+    target = folder / name
     if target.exists():
         return target
-    cache.mkdir(parents=True, exist_ok=True)
-    with open(cache / f".{key}.lock", "w") as lock:
+    try:
+        cache.mkdir(parents=True, exist_ok=True)
+        lock = open(cache / f".{key}.lock", "w")  # noqa: SIM115 - closed below
+    except OSError as error:  # a read-only or full scratch folder
+        raise ExportError(f"cannot keep exports under {cache}: {error}") from error
+    with lock:
         fcntl.flock(lock, fcntl.LOCK_EX)  # one export per executor; the others wait for it
         if target.exists():
             return target
         staging = Path(tempfile.mkdtemp(dir=cache, prefix=f".{key}-"))
         try:
-            _export(weights, staging, backend, image_size, device)
+            make(staging)
+            if not (staging / name).exists():
+                raise ExportError(f"{key}: the exporter wrote no {name}")
             os.rename(staging, folder)
         finally:
             shutil.rmtree(staging, ignore_errors=True)
-    log.info("%s exported for %s at %d px into %s", weights.name, backend, image_size, folder)
+    log.info("%s exported into %s", name, folder)
     return target
 
 
@@ -107,8 +125,6 @@ def _export(weights: Path, staging: Path, backend: str, image_size: int, device:
         YOLO(str(copy)).export(**options)
     except Exception as error:  # Ultralytics raises what its exporter's libraries raise
         raise ExportError(f"{weights.name} -> {backend}: {error}") from error
-    if not (staging / _exported_name(weights, backend)).exists():
-        raise ExportError(f"{weights.name} -> {backend}: the exporter wrote nothing")
 
 
 def _exported_name(weights: Path, backend: str) -> str:

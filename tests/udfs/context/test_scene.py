@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import logging
+
 import numpy as np
 import pytest
 
 from jobs.sample_media.scenes import load_photo
+from tests.media import shared_video
 from udfs.context.scene import ImageEmbedder, ScenePrototypes
+from udfs.decoding.frames import sample_frames
+from udfs.detection.backends import installed
+
+EXPORTED = [b for b in ("onnxruntime", "openvino") if installed(b, "cpu")]
 
 
 @pytest.fixture(scope="module")
@@ -54,3 +61,33 @@ def test_unseen_views_get_their_labels_and_a_flat_frame_falls_back(embedder):
 def test_prototypes_need_at_least_one_example(embedder):
     with pytest.raises(ValueError, match="at least one label"):
         ScenePrototypes.from_examples(embedder, {"news": []}, "other", 0.4)
+
+
+@pytest.mark.skipif(not EXPORTED, reason="neither onnxruntime nor openvino is installed")
+@pytest.mark.parametrize("backend", EXPORTED)
+def test_the_exported_embedder_gives_torchs_vectors_and_labels(backend, embedder, tmp_path):
+    footage = [f.image for f in sample_frames(str(shared_video()), fps=1.0)][:6]
+    photos = [load_photo(n) for n in ("chelsea", "coffee", "rocket")]
+    exported = ImageEmbedder("cpu", backend)
+    assert exported.backend == backend
+    want, got = embedder.embed(footage + photos), exported.embed(footage + photos)
+    assert got.shape == want.shape and got.dtype == np.float32
+    assert np.abs(got - want).max() < 1e-4
+    examples = {"cats": [photos[0]], "drinks": [photos[1]], "outdoor": [photos[2]]}
+    prototypes = ScenePrototypes.from_examples(embedder, examples, "other", 0.4)
+    labels = [s.label for s in prototypes.classify(want)]
+    assert [s.label for s in prototypes.classify(got)] == labels
+    assert exported.embed([]).shape == (0, 1280)
+
+
+def test_an_embedder_whose_export_cannot_be_kept_runs_on_torch(tmp_path, monkeypatch, caplog):
+    """Exports live beside Spark's local dir; one that is not a folder (a misconfigured
+    executor) leaves the embedder on torch, saying why."""
+    not_a_folder = tmp_path / "local-dir"
+    not_a_folder.write_text("")
+    monkeypatch.setenv("SPARK_LOCAL_DIRS", str(not_a_folder / "spark"))
+    with caplog.at_level(logging.WARNING):
+        fallback = ImageEmbedder("cpu", "onnxruntime")
+    assert fallback.backend == "torch"
+    assert "efficientnet-lite0: no onnxruntime export (cannot keep exports under" in caplog.text
+    assert fallback.embed([load_photo("coffee")]).shape == (1, 1280)
