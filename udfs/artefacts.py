@@ -14,6 +14,7 @@ import os
 import shutil
 import sys
 import tempfile
+from functools import partial
 from pathlib import Path
 
 from udfs.environment import offline_models
@@ -74,4 +75,31 @@ def local_weights(name: str, version: str, source: str, tracking_uri: str = "") 
                   file=sys.stderr, flush=True)  # fmt: skip
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+    _fetch_exports(source)
     return sorted(folder.glob("*.pt"))[0]
+
+
+def _fetch_exports(source: str) -> None:
+    """The exports logged with the version (`exports/<key>/` beside `weights/`) into this
+    machine's exports cache, where the detectors look before exporting. A version without
+    any (registered before exports were logged, or none installed where it was trained)
+    fetches nothing: the detectors export it themselves."""
+    import mlflow
+
+    from udfs.detection.backends import cached_export
+
+    cache = exports_cache()
+    uri = f"{source.rstrip('/').rsplit('/', 1)[0]}/exports"
+    try:
+        cache.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(dir=cache, prefix=".fetch-") as staging:
+            mlflow.artifacts.download_artifacts(artifact_uri=uri, dst_path=staging)
+            for fetched in sorted(Path(staging).glob("exports/*/*")):  # exports/<key>/<export>
+                key, name = fetched.parent.name, fetched.name
+                cached_export(cache, key, name, partial(_move_into, fetched))
+    except Exception as error:  # none logged (MLflow's own error, or an OSError), a full disk
+        print(f"brandlake: no exports fetched from {uri} ({error})", file=sys.stderr, flush=True)
+
+
+def _move_into(fetched: Path, folder: Path) -> None:
+    shutil.move(str(fetched), str(folder / fetched.name))

@@ -128,10 +128,13 @@ def register_weights(
     metrics: dict[str, float],
     tags: dict[str, str],
     promote: bool = True,
+    export_size: int | None = None,
 ) -> Registration:
     """Log a training run with its weights, register it as a new version of `name`, and move
     the alias to it when `score` beats the current champion's (never when not `promote`: the
-    training DAG's promotion gate decides, `jobs/train/promotion.py`)."""
+    training DAG's promotion gate decides, `jobs/train/promotion.py`). `export_size`: a YOLO
+    detector's input size; its ONNX and OpenVINO exports at that size are logged with it
+    (`exports/<key>/`), for executors to fetch instead of exporting."""
     from mlflow.exceptions import MlflowException
 
     client = _client(settings)
@@ -143,6 +146,8 @@ def register_weights(
     for key, value in {**metrics, SCORE_METRIC: score}.items():
         client.log_metric(run_id, key, value)
     client.log_artifact(run_id, str(weights), artifact_path="weights")
+    if export_size is not None:
+        _log_exports(client, run_id, weights, export_size)
     client.set_terminated(run_id)
 
     try:
@@ -168,6 +173,17 @@ def register_weights(
         else f"{alias} stays v{champion.version} ({SCORE_METRIC} {champion.score:.3f})",
     )
     return Registration(run_id, str(version.version), score, champion, promoted)
+
+
+def _log_exports(client, run_id: str, weights: Path, image_size: int) -> None:
+    import tempfile
+
+    from udfs.detection.backends import registry_exports
+
+    with tempfile.TemporaryDirectory(prefix="brandlake-exports-") as cache:
+        for folder in registry_exports(weights, image_size, Path(cache)):
+            client.log_artifacts(run_id, str(folder), artifact_path=f"exports/{folder.name}")
+            log.info("logged the %s export with the run", folder.name)
 
 
 def champion(settings: Settings, name: str, download: bool = True) -> ModelRef:
@@ -232,6 +248,9 @@ def register_shipped(
             "code_commit": str(provenance.get("code_commit", "")),
             "training_command": str(provenance.get("command", "")),
         },
+        export_size=settings.models.brand_detector.image_size
+        if name == settings.models.brand_detector.name
+        else None,
     )
 
 

@@ -165,6 +165,7 @@ def train_brand_detector(
         metrics={"precision": precision, "recall": recall, "train_seconds": seconds},
         tags={"dataset_fingerprint": fingerprint, "device": device, "base_weights": MODEL_NAME},
         promote=promote,
+        export_size=settings.models.brand_detector.image_size,
     )
     return TrainResult(
         weights=best,

@@ -110,6 +110,22 @@ def cached_export(cache: Path, key: str, name: str, make: Callable[[Path], None]
     return target
 
 
+def registry_exports(weights: Path, image_size: int, cache: Path) -> list[Path]:
+    """The CPU exports of `weights` at `image_size` for every backend installed here, made
+    into `cache`, each a folder named by the key executors look it up by: a registered version
+    carries them, so executors fetch them instead of exporting (`udfs.artefacts`). A failed
+    export is left out, with a warning; executors then make it themselves, or run torch."""
+    folders = []
+    for backend in ("onnxruntime", "openvino"):
+        if not installed(backend, "cpu"):
+            continue
+        try:
+            folders.append(exported(weights, backend, image_size, "cpu", cache).parent)
+        except ExportError as error:
+            log.warning("%s: no %s export to register (%s)", weights.name, backend, error)
+    return folders
+
+
 def _export(weights: Path, staging: Path, backend: str, image_size: int, device: str) -> None:
     from ultralytics import YOLO
 
@@ -125,6 +141,7 @@ def _export(weights: Path, staging: Path, backend: str, image_size: int, device:
         YOLO(str(copy)).export(**options)
     except Exception as error:  # Ultralytics raises what its exporter's libraries raise
         raise ExportError(f"{weights.name} -> {backend}: {error}") from error
+    copy.unlink()  # the export is all a backend loads
 
 
 def _exported_name(weights: Path, backend: str) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import tempfile
 
 import pytest
 
@@ -14,6 +15,7 @@ from jobs.common.registry import (
     register_weights,
     tracking_uri,
 )
+from udfs.detection.backends import installed
 
 
 @pytest.fixture
@@ -74,3 +76,41 @@ def test_a_shipped_model_registers_only_when_it_detects_the_catalog_brands(setti
 
     run = mlflow.get_run(registered.run_id)
     assert run.data.tags["source"] == "shipped" and run.data.metrics["recall"] == 0.8
+
+
+@pytest.mark.skipif(
+    not installed("onnxruntime", "cpu"),
+    reason="onnxruntime is not installed: no export to register",
+)
+def test_a_detectors_exports_travel_with_its_version_to_the_executors(
+    settings, tmp_path, monkeypatch
+):
+    """Registered with its exports, a detector version's ONNX (and OpenVINO) exports reach an
+    executor's exports cache with its weights, under the key the detectors look them up by:
+    the executor does not export it again."""
+    from udfs.artefacts import exports_cache, local_weights
+    from udfs.detection.backends import _key, exported
+    from udfs.detection.person import weights_path
+
+    weights = tmp_path / "detector.pt"
+    weights.write_bytes(weights_path().read_bytes())
+    registration = register_weights(
+        settings, "people-test", weights, 0.5, {}, {}, {}, export_size=320
+    )
+    import mlflow
+
+    logged = {a.path for a in mlflow.MlflowClient().list_artifacts(registration.run_id, "exports")}
+    key = _key(weights, "onnxruntime", 320, "cpu")
+    assert f"exports/{key}" in logged
+    # a fresh machine: its own scratch and Spark local dirs
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    monkeypatch.setenv("SPARK_LOCAL_DIRS", str(tmp_path / "executor"))
+    source = f"{mlflow.get_run(registration.run_id).info.artifact_uri}/weights"
+    fetched = local_weights("people-test", registration.version, source)
+    assert fetched.read_bytes() == weights.read_bytes()
+    onnx = exports_cache() / key / "detector.onnx"
+    assert onnx.is_file()
+    made = onnx.stat().st_mtime_ns
+    assert exported(fetched, "onnxruntime", 320, "cpu", exports_cache()) == onnx
+    assert onnx.stat().st_mtime_ns == made  # found, not made again
+    assert len(logged) == len([p for p in exports_cache().iterdir() if not p.name.startswith(".")])
