@@ -24,7 +24,8 @@ from udfs.environment import offline_models
 
 log = logging.getLogger("brandlake.registry")
 
-SCORE_METRIC = "map50"  # what "beats the champion" means: held-out mAP at IoU 0.5
+SCORE_METRIC = "map50"  # the brand detector's score: held-out mAP at IoU 0.5
+SCORE_TAG = "score"  # a version's score, whatever it measures (named by the `score_name` tag)
 SHIPPED_ROOT = Path(__file__).resolve().parents[2] / "models"
 
 
@@ -129,12 +130,14 @@ def register_weights(
     tags: dict[str, str],
     promote: bool = True,
     export_size: int | None = None,
+    score_name: str = SCORE_METRIC,
 ) -> Registration:
     """Log a training run with its weights, register it as a new version of `name`, and move
     the alias to it when `score` beats the current champion's (never when not `promote`: the
     training DAG's promotion gate decides, `jobs/train/promotion.py`). `export_size`: a YOLO
     detector's input size; its ONNX and OpenVINO exports at that size are logged with it
-    (`exports/<key>/`), for executors to fetch instead of exporting."""
+    (`exports/<key>/`), for executors to fetch instead of exporting. `score_name`: what the
+    score measures (the run's metric of that name; the version's `score_name` tag)."""
     from mlflow.exceptions import MlflowException
 
     client = _client(settings)
@@ -143,7 +146,7 @@ def register_weights(
     run_id = run.info.run_id
     for key, value in params.items():
         client.log_param(run_id, key, value)
-    for key, value in {**metrics, SCORE_METRIC: score}.items():
+    for key, value in {**metrics, score_name: score}.items():
         client.log_metric(run_id, key, value)
     client.log_artifact(run_id, str(weights), artifact_path="weights")
     if export_size is not None:
@@ -155,7 +158,8 @@ def register_weights(
     except MlflowException:  # not registered yet
         client.create_registered_model(name, description="brandlake model, trained by brandlake")
     source = f"{run.info.artifact_uri}/weights"
-    version = client.create_model_version(name, source, run_id=run_id, tags={SCORE_METRIC: score})
+    version_tags = {SCORE_TAG: score, "score_name": score_name}
+    version = client.create_model_version(name, source, run_id=run_id, tags=version_tags)
     champion = _champion(client, settings, name, download=False)
     promoted = promote and (champion is None or champion.score is None or score > champion.score)
     if promoted:
@@ -164,13 +168,13 @@ def register_weights(
         "registered %s v%s (%s %.3f); %s",
         name,
         version.version,
-        SCORE_METRIC,
+        score_name,
         score,
         f"alias {alias} now points to it"
         if promoted
         else "not promoted here"
         if champion is None or champion.score is None
-        else f"{alias} stays v{champion.version} ({SCORE_METRIC} {champion.score:.3f})",
+        else f"{alias} stays v{champion.version} ({score_name} {champion.score:.3f})",
     )
     return Registration(run_id, str(version.version), score, champion, promoted)
 
@@ -304,7 +308,8 @@ def _champion(client, settings: Settings, name: str, download: bool) -> ModelRef
         version = client.get_model_version_by_alias(name, alias)
     except MlflowException:  # no such model or alias
         return None
-    score = version.tags.get(SCORE_METRIC)
+    # versions registered before the `score` tag carried it under the detector's metric name
+    score = version.tags.get(SCORE_TAG, version.tags.get(SCORE_METRIC))
     weights = _download(version, name) if download else Path()
     return ModelRef(name, str(version.version), alias, weights, float(score) if score else None,
                     version.source, tracking_uri(settings))  # fmt: skip

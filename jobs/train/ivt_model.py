@@ -141,7 +141,7 @@ def train_ivt_model(settings: Settings, now: datetime | None = None) -> dict:
             metrics={f"{who}_{k}": v for who, found in scores.items() for k, v in found.items()},
             tags={"promotion.decision": "promoted" if report["promote"] else "kept champion",
                   "promotion.reasons": "; ".join(report["reasons"])},
-            promote=False,
+            promote=False, score_name="rule_recall",
         )  # fmt: skip
     if report["promote"]:
         promote(settings, conf.name, registration.version)

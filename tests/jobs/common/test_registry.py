@@ -60,6 +60,22 @@ def test_the_alias_moves_only_when_the_new_version_is_better(settings, tmp_path)
     assert run.data.metrics["map50"] == 0.70 and run.data.params["epochs"] == "1"
 
 
+def test_a_score_is_logged_under_what_it_measures(settings, tmp_path):
+    """A model scored by AUC logs `auc`, not the detector's `map50`; the alias still compares
+    scores."""
+    import mlflow
+
+    weights = tmp_path / "ctr.pt"
+    weights.write_bytes(b"ctr")
+    first = register_weights(settings, "ctr-test", weights, 0.71, {}, {}, {}, score_name="auc")
+    second = register_weights(settings, "ctr-test", weights, 0.69, {}, {}, {}, score_name="auc")
+    assert "auc" in mlflow.get_run(first.run_id).data.metrics
+    assert "map50" not in mlflow.get_run(first.run_id).data.metrics
+    version = mlflow.MlflowClient().get_model_version("ctr-test", second.version)
+    assert version.tags["score_name"] == "auc" and float(version.tags["score"]) == 0.69
+    assert not second.promoted and champion(settings, "ctr-test").score == 0.71
+
+
 def test_a_shipped_model_registers_only_when_it_detects_the_catalog_brands(settings, tmp_path):
     folder = tmp_path / "models" / "brand-detector"
     folder.mkdir(parents=True)
