@@ -19,7 +19,6 @@
 
 from __future__ import annotations
 
-import argparse
 import logging
 import tempfile
 import time
@@ -42,6 +41,7 @@ from jobs.ctr.model import (
     train_factorization_machine,
     train_logistic_baseline,
 )
+from jobs.train.command import run_trainer
 from schemas.tables import BRONZE_TABLES, CTR_MODEL_EVALUATION
 
 log = logging.getLogger("brandlake.ctr")
@@ -174,24 +174,11 @@ def decide(scores: dict[str, dict[str, float]]) -> dict:
 
 
 def main(argv: list[str] | None = None) -> dict:
-    from jobs.common.config import add_set_option, parse_overrides
-    from jobs.entrypoint import command_settings
-
-    parser = argparse.ArgumentParser(
-        prog="brandlake train ctr-model", description=__doc__.split("\n\n")[0]
-    )
-    add_set_option(parser)
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
-    report = train_ctr_model(command_settings(parse_overrides(args.set)))
-    for who, found in report["scores"].items():
-        print(
-            f"  {who:10} AUC {found['auc']:.4f}  log loss {found['log_loss']:.5f}  "
-            f"NE {found['normalised_entropy']:.4f}  calibration {found['calibration']:.3f}"
-        )
-    state = "promoted" if report["promote"] else "registered, not promoted"
-    print(f"ctr-model v{report['version']} {state}: {'; '.join(report['reasons'])}")
-    return report
+    return run_trainer(
+        argv, "ctr-model", __doc__.split("\n\n")[0], train_ctr_model,
+        lambda found: f"AUC {found['auc']:.4f}  log loss {found['log_loss']:.5f}  "
+        f"NE {found['normalised_entropy']:.4f}  calibration {found['calibration']:.3f}",
+    )  # fmt: skip
 
 
 if __name__ == "__main__":

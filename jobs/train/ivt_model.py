@@ -20,7 +20,6 @@
 
 from __future__ import annotations
 
-import argparse
 import logging
 import tempfile
 import time
@@ -36,6 +35,7 @@ from jobs.audience.metrics import PLAYER_COLUMNS, beacons
 from jobs.common.config import Settings
 from jobs.common.lake import OpenTables
 from jobs.common.registry import NoChampionError, champion, promote, register_weights
+from jobs.train.command import run_trainer
 from schemas.tables import CLICKS, IMPRESSION_LOG, PLAYER_EVENTS
 
 log = logging.getLogger("brandlake.ivt")
@@ -150,22 +150,11 @@ def train_ivt_model(settings: Settings, now: datetime | None = None) -> dict:
 
 
 def main(argv: list[str] | None = None) -> dict:
-    from jobs.common.config import add_set_option, parse_overrides
-    from jobs.entrypoint import command_settings
-
-    parser = argparse.ArgumentParser(
-        prog="brandlake train ivt-model", description=__doc__.split("\n\n")[0]
-    )
-    add_set_option(parser)
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
-    report = train_ivt_model(command_settings(parse_overrides(args.set)))
-    for who, found in report["scores"].items():
-        print(f"  {who:10} flags {found['flagged_share']:.2%} of rule-passed viewer-minutes, "
-              f"rule recall {found['rule_recall']:.3f}")  # fmt: skip
-    state = "promoted" if report["promote"] else "registered, not promoted"
-    print(f"ivt-model v{report['version']} {state}: {'; '.join(report['reasons'])}")
-    return report
+    return run_trainer(
+        argv, "ivt-model", __doc__.split("\n\n")[0], train_ivt_model,
+        lambda found: f"flags {found['flagged_share']:.2%} of rule-passed viewer-minutes, "
+        f"rule recall {found['rule_recall']:.3f}",
+    )  # fmt: skip
 
 
 if __name__ == "__main__":
