@@ -1,6 +1,7 @@
 """frame_analysis: every new video segment -> brands, people, scene and safety per sampled frame.
 
     brandlake run frame-analysis [--available-now] [--set jobs.frame_analysis.sample_fps=1]
+    brandlake streams reprocess arena-live    (the segments a stream recorded in `batch` mode)
 
 Reads segment events from Kafka. Each segment is decoded and analysed inside one Arrow UDF on
 an executor (`udfs/analysis/segment.py`): frames sampled as the stream's processing mode at the
@@ -10,7 +11,8 @@ embedder and the safety model, in batches, on the executor's GPU when it has one
 leave that UDF. Out of it come:
 
 - `silver.detections` (one row per box) and `silver.segment_context` (one row per frame), written
-  exactly once per micro-batch by the Delta sink;
+  exactly once per micro-batch by the Delta sink (a stream's segments recorded in a deferred
+  mode, `batch`, are left to the reprocess pass, `reprocess`);
 - `bronze.quarantine` rows for segment events that are invalid or whose file cannot be decoded,
   with the reason; the stream goes on with the next segment.
 
