@@ -406,7 +406,7 @@ def test_segments_recorded_in_batch_mode_wait_for_reprocess_and_are_analysed_onc
 
     from jobs.common.lake import OpenTables
     from jobs.control.modes import set_mode
-    from jobs.frame_analysis import deferred_settings, start
+    from jobs.frame_analysis import reprocess, start
 
     source, _ = analysed
     settings = make_settings(stack, tmp_path, tiny_brand_detector)
@@ -443,9 +443,8 @@ def test_segments_recorded_in_batch_mode_wait_for_reprocess_and_are_analysed_onc
     assert all(after[model] > before[model] for model in after), (before, after)
     ids = [e["event_id"] for e in events]
     assert analysed_modes() == {ids[2]: {"standard"}, ids[3]: {"standard"}}
-    for _ in range(2):  # the second pass finds nothing new in its checkpoint
-        deferred = deferred_settings(settings, stream)
-        start(deferred, spark, True, deferred_stream=stream).awaitTermination()
+    for _ in range(2):  # what `brandlake streams reprocess` runs; the second pass finds nothing new
+        reprocess(settings, stream)
     assert analysed_modes() == {
         ids[0]: {"batch"}, ids[1]: {"batch"}, ids[2]: {"standard"}, ids[3]: {"standard"}
     }  # fmt: skip

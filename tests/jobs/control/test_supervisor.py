@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from infra.local.services import free_port
 from jobs.common.lake import OpenTables
 from jobs.control.modes import ControlError
 from jobs.control.streams import main as streams_main
@@ -26,7 +27,7 @@ from jobs.control.supervisor import (
 )
 from jobs.ingest.ffmpeg import PLAYLIST
 from jobs.ingest.playlist import read_playlist
-from tests.jobs.ingest.test_ingest import announced
+from tests.jobs.ingest.test_ingest import announced, publish_rtmp
 from tests.media import shared_video
 from tests.support import read_table, set_args
 
@@ -112,6 +113,28 @@ def test_the_supervisor_starts_stops_and_records_ingest_as_asked(isolated_settin
     assert [(r["action"], r["requested_by"]) for r in audit] == [
         (START, "alice"), (ENDED, "supervisor"), (START, "bob"), (STOP, "carol")
     ]  # fmt: skip
+
+
+@pytest.mark.services
+def test_a_supervised_rtmp_listener_ingests_a_publisher_until_stopped(isolated_settings):
+    settings = isolated_settings()
+    url = f"rtmp://127.0.0.1:{free_port()}/live/{STREAM}"
+    supervisor = Supervisor(settings, set_args(settings))
+    try:
+        request_start(settings, STREAM, {"kind": "rtmp", "listen": url}, "erin")
+        supervisor.reconcile()
+        publish_rtmp(shared_video(), url, 5)  # the listener waits for its next publisher after
+        wait(lambda: len(announced(settings)) >= 2, "segments from the publisher")
+        supervisor.reconcile()
+        assert supervisor.running[STREAM].process.poll() is None  # still listening
+        process = supervisor.running[STREAM].process
+        request_stop(settings, STREAM, "erin")
+        supervisor.reconcile()
+        assert process.returncode == 130
+    finally:
+        supervisor.stop_all()
+    sequences = [e["sequence"] for e in announced(settings)]
+    assert sequences == list(range(len(sequences)))
 
 
 @pytest.mark.services

@@ -91,34 +91,36 @@ def test_a_full_disk_stops_ingest_before_it_starts(isolated_settings):
         ingest(settings, "full", ["-i", str(shared_video())], transcode=True)
 
 
+def publish_rtmp(video: Path, url: str, seconds: int) -> None:
+    """Wait until an ingest listens at `url`, then publish `seconds` of `video` like OBS would
+    (real-time, FLV, H.264)."""
+    deadline = time.monotonic() + 60  # the listener starts slowly on a busy machine
+    while time.monotonic() < deadline:
+        done = subprocess.run(
+            [
+                ffmpeg_binary(), "-hide_banner", "-loglevel", "error", "-re",
+                "-i", str(video), "-t", str(seconds),
+                "-c:v", "libx264", "-preset", "ultrafast", "-g", "50", "-an",
+                "-f", "flv", url,
+            ],
+            capture_output=True,
+            timeout=60,
+        )  # fmt: skip
+        if done.returncode == 0:
+            return
+        time.sleep(0.3)
+    raise AssertionError(done.stderr.decode())
+
+
 def test_rtmp_publish_restart_and_sequence_continuity(isolated_settings):
     settings = isolated_settings()
     video = shared_video()
     port = free_port()
     url = f"rtmp://127.0.0.1:{port}/live/arena"
 
-    def publish(seconds: int) -> None:
-        # Wait until the ingest listens, then publish like OBS would (real-time, FLV, H.264).
-        deadline = time.monotonic() + 60  # the listener starts slowly on a busy machine
-        while time.monotonic() < deadline:
-            done = subprocess.run(
-                [
-                    ffmpeg_binary(), "-hide_banner", "-loglevel", "error", "-re",
-                    "-i", str(video), "-t", str(seconds),
-                    "-c:v", "libx264", "-preset", "ultrafast", "-g", "50", "-an",
-                    "-f", "flv", url,
-                ],
-                capture_output=True,
-                timeout=60,
-            )  # fmt: skip
-            if done.returncode == 0:
-                return
-            time.sleep(0.3)
-        raise AssertionError(done.stderr.decode())
-
     sessions = []
     for seconds in (5, 5):
-        publisher = threading.Thread(target=publish, args=(seconds,))
+        publisher = threading.Thread(target=publish_rtmp, args=(video, url, seconds))
         publisher.start()
         sessions.append(ingest(settings, "arena", ["-listen", "1", "-i", url], transcode=False))
         publisher.join()
