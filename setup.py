@@ -48,6 +48,11 @@ INSTALL_REQUIRES = [
     "onnx==1.23.2",
     "onnxslim==0.1.98",
     "openvino==2026.4.1",
+    # On-screen text (udfs/text/): PP-OCRv4 detection and recognition as ONNX inside the wheel
+    # (Apache-2.0), run by ONNX Runtime offline. Not `rapidocr` 3.x: it requires
+    # opencv-python-headless, which would overwrite opencv-python's cv2.
+    "rapidocr-onnxruntime==1.4.4",
+    "rapidfuzz==3.14.6",  # brand names matched in read text, tolerant of OCR errors
     # Model tracking and registry (SQLite under the run directory by default)
     "mlflow==3.17.2",
     # The learnt invalid-traffic score: an isolation forest (jobs/audience/anomaly.py)

@@ -542,6 +542,8 @@ class Brand(_Strict):
     # Other colours its logo appears in (a monochrome version, say): the brand detector's
     # colour check accepts a box in any of them.
     alternate_colors: list[Annotated[str, Field(pattern=r"^#[0-9a-fA-F]{6}$")]] = []
+    # Other ways its name is written or said ("Fizz Co"): matched in read text like the name
+    aliases: list[str] = []
 
 
 class Campaign(_Strict):
