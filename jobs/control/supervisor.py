@@ -163,7 +163,11 @@ class Supervisor:
         log.info("supervising ingest (every %.1f s; Ctrl-C stops)", self.interval_s)
         try:
             while True:
-                self.reconcile()
+                try:
+                    self.reconcile()
+                except Exception:  # the lake or Redis out of reach: the ingests run on
+                    log.exception("could not apply the control requests; next try in %.1f s",
+                                  self.interval_s)  # fmt: skip
                 time.sleep(self.interval_s)
         except KeyboardInterrupt:
             log.info("stopping %d ingest(s); their requests stand", len(self.running))
