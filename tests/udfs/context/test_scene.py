@@ -65,11 +65,16 @@ def test_prototypes_need_at_least_one_example(embedder):
 
 @pytest.mark.skipif(not EXPORTED, reason="neither onnxruntime nor openvino is installed")
 @pytest.mark.parametrize("backend", EXPORTED)
-def test_the_exported_embedder_gives_torchs_vectors_and_labels(backend, embedder, tmp_path):
+def test_the_exported_embedder_gives_torchs_vectors_and_labels(
+    backend, embedder, tmp_path, monkeypatch
+):
+    # its own exports folder: exported here, not an earlier run's export found in the machine's
+    monkeypatch.setenv("SPARK_LOCAL_DIRS", str(tmp_path))
     footage = [f.image for f in sample_frames(str(shared_video()), fps=1.0)][:6]
     photos = [load_photo(n) for n in ("chelsea", "coffee", "rocket")]
     exported = ImageEmbedder("cpu", backend)
     assert exported.backend == backend
+    assert list(tmp_path.glob("brandlake-exports/efficientnet-lite0-*/efficientnet-lite0.onnx"))
     want, got = embedder.embed(footage + photos), exported.embed(footage + photos)
     assert got.shape == want.shape and got.dtype == np.float32
     assert np.abs(got - want).max() < 1e-4
