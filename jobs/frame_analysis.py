@@ -13,6 +13,9 @@ leave that UDF. Out of it come:
 - `silver.detections` (one row per box) and `silver.segment_context` (one row per frame), written
   exactly once per micro-batch by the Delta sink (a stream's segments recorded in a deferred
   mode, `batch`, are left to the reprocess pass, `reprocess`);
+- `silver.text_lines` (the lines of on-screen text read at `models.text.sample_fps`) and
+  `silver.brand_mentions` (catalog brands named in them, a logo's own printed name left to
+  the logo), in the same commit;
 - `bronze.quarantine` rows for segment events that are invalid or whose file cannot be decoded,
   with the reason; the stream goes on with the next segment.
 
@@ -47,7 +50,7 @@ from pyspark.sql import functions as F
 from pyspark.sql.streaming import StreamingQuery
 
 from jobs.common import metrics, object_store
-from jobs.common.config import Settings, is_uri
+from jobs.common.config import Settings, TextConf, is_uri
 from jobs.common.delta_sink import DeltaSink, WriteResult
 from jobs.common.kafka import cached_producer, client_config
 from jobs.common.live_state import LIVE_KEY, redis_url, set_if_newer
@@ -57,15 +60,24 @@ from jobs.common.spark import read_kafka_stream
 from jobs.common.streaming import BatchClock, run_job, start_query
 from jobs.control.modes import ModeSchedule, Sampling, read_schedule, samplings
 from schemas.events import SEGMENTS
-from schemas.tables import DETECTIONS, QUARANTINE, SEGMENT_CONTEXT, SILVER_TABLES
+from schemas.tables import (
+    BRAND_MENTIONS,
+    DETECTIONS,
+    QUARANTINE,
+    SEGMENT_CONTEXT,
+    SILVER_TABLES,
+    TEXT_LINES,
+)
 from udfs.analysis.segment import Analyzers, DetectionRow, FrameContext, analyse_segment
 from udfs.context.scene import ScenePrototypes
 from udfs.decoding.frames import SegmentDecodeError
 from udfs.detection.brand import ColourCheck
+from udfs.text import ocr
+from udfs.text.mentions import BrandName, brand_names, find_mentions, outside_logos
 
 log = logging.getLogger("brandlake.frame_analysis")
 
-TABLES = [DETECTIONS, SEGMENT_CONTEXT, QUARANTINE]
+TABLES = [DETECTIONS, SEGMENT_CONTEXT, TEXT_LINES, BRAND_MENTIONS, QUARANTINE]
 
 
 # -- models ----------------------------------------------------------------------------------
@@ -86,13 +98,14 @@ class ModelSpec:
     safety: bool = True
     torch_threads: int = 0  # 0: leave torch's default
     backend: str = "torch"  # what runs the detectors (models.backend)
+    text: TextConf | None = None  # on-screen text (models.text), None: not read
 
     @property
     def key(self) -> tuple:
         fingerprint = self.prototypes.fingerprint if self.prototypes else None
         return (self.person_confidence, self.person_image_size, self.brand, fingerprint,
                 self.clip, self.brand_confidence, self.brand_image_size, self.safety,
-                self.brand_colour_check, self.backend)  # fmt: skip
+                self.brand_colour_check, self.backend, self.text)  # fmt: skip
 
     def describe(self) -> str:
         """Every model and version that looks at a frame, for `segment_context.models`."""
@@ -149,8 +162,20 @@ def analyzers_for(spec: ModelSpec) -> Analyzers:
             embedder=_embedder(spec, device) if spec.prototypes is not None else None,
             prototypes=spec.prototypes,
             safety=SafetyScorer() if spec.safety else None,
+            **_text_reader(spec),
         )
     return _ANALYZERS[spec.key]
+
+
+def _text_reader(spec: ModelSpec) -> dict:
+    """The `Analyzers` fields that read on-screen text, when `models.text` is enabled."""
+    if spec.text is None:
+        return {}
+    return {
+        "text": ocr.TextReader(spec.text.min_confidence, max(spec.torch_threads, 1)),
+        "text_fps": spec.text.sample_fps,
+        "text_side": spec.text.max_side,
+    }
 
 
 def _embedder(spec: ModelSpec, device: str):
@@ -252,6 +277,7 @@ def resolve_models(settings: Settings) -> ModelSpec:
         clip=clip,
         safety=conf.safety_enabled,
         backend=conf.backend,
+        text=conf.text if conf.text.enabled else None,
     )
 
 
@@ -276,6 +302,7 @@ class AnalyseSegments:
     # reprocess pass, which analyses only those
     deferred_pass: bool = False
     model_seconds: Accumulator | None = None  # each model's time, back to the driver
+    brand_names: tuple[BrandName, ...] = ()  # the catalog's names and aliases, for text
 
     def __call__(self, batch: pa.RecordBatch) -> dict[str, pa.Table]:
         models = self.models.describe()
@@ -288,6 +315,8 @@ class AnalyseSegments:
             self.model_seconds.add(timings)
         detections: list[dict] = []
         frames: list[dict] = []
+        lines: list[dict] = []
+        mentions: list[dict] = []
         for segment, found, context, sampling in records.parsed("segments"):
             stamp = {"processing_mode": sampling.mode, "sample_fps": sampling.stamped_fps}
             frames += [
@@ -295,9 +324,14 @@ class AnalyseSegments:
                 for c in context
             ]
             detections += [{**row, **stamp} for row in self._detection_rows(segment, found)]
+            segment_lines, segment_mentions = self._text_rows(segment, found, context)
+            lines += segment_lines
+            mentions += segment_mentions
         return {
             DETECTIONS.name: pa.Table.from_pylist(detections, schema=DETECTIONS.schema),
             SEGMENT_CONTEXT.name: pa.Table.from_pylist(frames, schema=SEGMENT_CONTEXT.schema),
+            TEXT_LINES.name: pa.Table.from_pylist(lines, schema=TEXT_LINES.schema),
+            BRAND_MENTIONS.name: pa.Table.from_pylist(mentions, schema=BRAND_MENTIONS.schema),
             QUARANTINE.name: records.quarantine,
         }
 
@@ -381,6 +415,74 @@ class AnalyseSegments:
                 }
             )
         return rows
+
+    def _text_rows(
+        self, segment: dict, found: list[DetectionRow], context: list[FrameContext]
+    ) -> tuple[list[dict], list[dict]]:
+        """The lines read in the segment's text frames, and the brands they name outside
+        the brand detector's boxes of the same brand."""
+        lines, mentions = [], []
+        logos: dict[int, list[tuple[str, tuple]]] = {}
+        for row in found:
+            if row.kind == "brand":
+                logos.setdefault(row.frame_index, []).append(
+                    (row.label, (row.x1, row.y1, row.x2, row.y2))
+                )
+        version = ocr.model_version()
+        for frame, seconds in text_frames(context):
+            where = self._where(segment, frame.frame_index, frame.pts_s)
+            for number, line in enumerate(frame.text_lines):
+                lines.append(
+                    {
+                        "line_id": f"{segment['event_id']}-{frame.frame_index}-text-{number}",
+                        **where,
+                        "text": line.text,
+                        "confidence": line.confidence,
+                        **dict(zip(("x1", "y1", "x2", "y2"), line.box, strict=True)),
+                        "model_name": ocr.MODEL_NAME,
+                        "model_version": version,
+                    }
+                )
+            named = find_mentions(frame.text_lines, self.brand_names)
+            for mention in outside_logos(named, logos.get(frame.frame_index, [])):
+                mentions.append(
+                    {
+                        "mention_id": f"{segment['event_id']}-{frame.frame_index}-text-"
+                        f"{mention.brand_id}",
+                        "stream_id": segment["stream_id"],
+                        "segment_id": segment["event_id"],
+                        "sequence": segment["sequence"],
+                        "kind": "text",
+                        "brand_id": mention.brand_id,
+                        "matched": mention.matched,
+                        "source_text": mention.line,
+                        "similarity": mention.similarity,
+                        "confidence": mention.confidence,
+                        "mention_time": where["frame_time"],
+                        "duration_s": seconds,
+                        "frame_index": frame.frame_index,
+                        **dict(zip(("x1", "y1", "x2", "y2"), mention.box, strict=True)),
+                        "model_name": ocr.MODEL_NAME,
+                        "model_version": version,
+                        "analysed_at": self.analysed_at,
+                        "mention_date": where["frame_date"],
+                    }
+                )
+        return lines, mentions
+
+
+def text_frames(context: list[FrameContext]) -> list[tuple[FrameContext, float]]:
+    """The frames read for text (in time order) and the seconds each stands for: to the next
+    one read, or to the segment's end (where the last frame's interval ends)."""
+    if not context:
+        return []
+    read = [frame for frame in context if frame.text_lines is not None]
+    segment_end = max(frame.pts_s + frame.interval_s for frame in context)
+    ends = [frame.pts_s for frame in read[1:]] + [segment_end]
+    return [
+        (frame, round(max(end - frame.pts_s, 0.0), 6))
+        for frame, end in zip(read, ends, strict=True)
+    ]
 
 
 def frame_messages(frames: list[dict], detections: list[dict]) -> list[dict]:
@@ -509,6 +611,7 @@ def transform(
         segment_store(settings),
         deferred_pass,
         model_seconds,
+        tuple(brand_names(settings.catalog.brands)),
     )
 
 

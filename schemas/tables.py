@@ -165,7 +165,62 @@ SEGMENT_CONTEXT = TableSpec(
     added_columns=tuple(f.name for f in _PROCESSING),
 )
 
-SILVER_TABLES = [DETECTIONS, SEGMENT_CONTEXT]
+_BOX = [pa.field(name, pa.float64()) for name in ("x1", "y1", "x2", "y2")]  # normalised, 0..1
+
+TEXT_LINES = TableSpec(
+    name="silver.text_lines",
+    producer="brandlake run frame-analysis",
+    schema=pa.schema(
+        [
+            pa.field("line_id", pa.string()),  # <segment_id>-<frame_index>-text-<n>
+            *_SEGMENT_FRAME,
+            pa.field("text", pa.string()),
+            pa.field("confidence", pa.float64()),  # the OCR's, 0..1
+            *_BOX,
+            pa.field("model_name", pa.string()),
+            pa.field("model_version", pa.string()),
+            *_ANALYSED,
+        ]
+    ),
+    partition_by=("frame_date",),
+    doc="Lines of on-screen text (captions, lower thirds, signs) read from sampled frames at "
+    "models.text.sample_fps: one row per line.",
+)
+
+BRAND_MENTIONS = TableSpec(
+    name="silver.brand_mentions",
+    producer="brandlake run frame-analysis",
+    schema=pa.schema(
+        [
+            pa.field("mention_id", pa.string()),  # <segment_id>-<frame_index>-<kind>-<brand>
+            pa.field("stream_id", pa.string()),
+            pa.field("segment_id", pa.string()),
+            pa.field("sequence", pa.int64()),
+            pa.field("kind", pa.string()),  # text (on screen) | speech (said)
+            pa.field("brand_id", pa.string()),
+            pa.field("matched", pa.string()),  # the words that name the brand, as read
+            pa.field("source_text", pa.string()),  # the whole line (or sentence) around them
+            pa.field("similarity", pa.float64()),  # 1 - wrong letters / the name's letters
+            pa.field("confidence", pa.float64()),  # the OCR's (or speech model's) for the line
+            pa.field("mention_time", TIMESTAMP),  # wall clock: the frame (or first word)
+            # Seconds it stands for: a text frame's, to the next frame read for text (or the
+            # segment's end); a spoken name's, from its first word's start to its last's end.
+            pa.field("duration_s", pa.float64()),
+            pa.field("frame_index", pa.int32()),  # the frame read; null for speech
+            *_BOX,  # the line's box; null for speech
+            pa.field("model_name", pa.string()),
+            pa.field("model_version", pa.string()),
+            pa.field("analysed_at", TIMESTAMP),
+            pa.field("mention_date", pa.date32()),
+        ]
+    ),
+    partition_by=("mention_date",),
+    doc="Brands named on screen (kind text: captions, lower thirds; a logo's own printed name "
+    "is the logo's, not a mention) or said out loud (kind speech): one row per brand per "
+    "frame read, or per spoken name.",
+)
+
+SILVER_TABLES = [DETECTIONS, SEGMENT_CONTEXT, TEXT_LINES, BRAND_MENTIONS]
 
 _MINUTE = pa.field("minute", TIMESTAMP)  # the minute's start, UTC
 _CLIENT = [pa.field("viewer_id", pa.string()), pa.field("ip_hash", pa.string()),

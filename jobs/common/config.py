@@ -329,6 +329,15 @@ class SceneConf(_Strict):
         return examples
 
 
+class TextConf(_Strict):
+    """On-screen text read by frame_analysis (udfs/text/): OCR on a subset of sampled frames."""
+
+    enabled: bool = True
+    sample_fps: float = Field(default=1.0, gt=0, le=30)  # frames read per second of video
+    min_confidence: float = Field(default=0.6, ge=0, le=1)  # lines read less surely: left out
+    max_side: int = Field(default=1280, ge=0, le=3840)  # frames read this large (0: as decoded)
+
+
 class CtrModelConf(_Strict):
     name: str = Field(min_length=1)  # registered model name: models:/<name>@<alias>
     lookback_hours: float = Field(gt=0)  # impressions trained and tested on
@@ -363,6 +372,7 @@ class ModelsConf(_Strict):
     ctr_model: CtrModelConf
     ivt_model: IvtModelConf
     safety_enabled: bool = True
+    text: TextConf = TextConf()
 
 
 class MarketConf(_Strict):

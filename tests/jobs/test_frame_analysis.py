@@ -455,3 +455,41 @@ def test_segments_recorded_in_batch_mode_wait_for_reprocess_and_are_analysed_onc
     assert {m["segment_id"] for m in messages} == set(ids)  # downstream sees both passes
     quarantined = OpenTables(settings).read("bronze.quarantine")
     assert quarantined is None or quarantined.num_rows == 0  # nothing re-quarantined
+
+
+def test_text_frames_name_brands_outside_their_logos():
+    """Lines read in a segment's text frames become rows; a brand named in a caption is a
+    mention standing for the seconds to the next text frame, its logo's printed name is not."""
+    from types import SimpleNamespace
+
+    from jobs.frame_analysis import AnalyseSegments
+    from udfs.analysis.segment import DetectionRow, FrameContext
+    from udfs.text.mentions import brand_names
+    from udfs.text.ocr import TextLine
+
+    def frame(index: int, pts_s: float, lines: list[TextLine] | None) -> FrameContext:
+        return FrameContext(index, pts_s, 0, 0, 0.5, 0.0, None, {}, None, None, 0.5,
+                            text_lines=lines)  # fmt: skip
+
+    caption = TextLine("Brought to you by Fizz Co", 0.93, (0.3, 0.85, 0.7, 0.9))
+    printed = TextLine("FIZZCO", 0.97, (0.42, 0.3, 0.52, 0.36))
+    context = [frame(0, 0.0, [caption, printed]), frame(15, 0.5, None),
+               frame(30, 1.0, []), frame(45, 1.5, None)]  # fmt: skip
+    logo = DetectionRow(0, 0.0, "brand", "fizzco", 0.9, 0.4, 0.25, 0.55, 0.4, 0.02, "b", "v1")
+    started = datetime(2026, 12, 3, 12, 0, tzinfo=UTC)
+    segment = {"event_id": "seg-7", "stream_id": "arena", "sequence": 7, "start_time": started}
+    brands = [SimpleNamespace(brand_id="fizzco", name="FizzCo", aliases=["Fizz Co"])]
+    analyse = AnalyseSegments(None, {}, None, 1, started, brand_names=tuple(brand_names(brands)))
+    lines, mentions = analyse._text_rows(segment, [logo], context)
+    assert [(r["line_id"], r["text"]) for r in lines] == [
+        ("seg-7-0-text-0", "Brought to you by Fizz Co"), ("seg-7-0-text-1", "FIZZCO")]  # fmt: skip
+    (mention,) = mentions
+    assert (mention["brand_id"], mention["kind"], mention["matched"]) == (
+        "fizzco",
+        "text",
+        "fizz co",
+    )
+    assert mention["duration_s"] == 1.0 and mention["mention_time"] == started
+    assert (mention["x1"], mention["y2"]) == (0.3, 0.9) and mention[
+        "mention_id"
+    ] == "seg-7-0-text-fizzco"

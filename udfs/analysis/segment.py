@@ -7,6 +7,9 @@ brands on screen differ between two sampled frames, frames between them are anal
 brands only (bisection: about log2(frames in the gap) of them per change), so an appearance
 starts and ends at the exact frame; those `refined` frames have no people, scene or safety.
 
+Frames at `Analyzers.text_fps` (a subset of the sampled ones) are also read for text, at the
+larger size text needs (`FrameContext.text_lines`).
+
 The `frame_analysis` job calls this inside one Arrow UDF per segment; tests and benchmarks call
 it directly on a file.
 """
@@ -26,6 +29,7 @@ from udfs.context.scene import ImageEmbedder, ScenePrototypes
 from udfs.decoding.frames import SampledFrame, SegmentFrames
 from udfs.detection.yolo import YoloDetector
 from udfs.safety.nsfw import SafetyScorer
+from udfs.text.ocr import TextLine, TextReader
 
 T = TypeVar("T")
 
@@ -60,6 +64,7 @@ class FrameContext:
     safety_score: float | None
     interval_s: float = 0.0  # seconds of video it stands for: to the next analysed frame
     refined: bool = False  # analysed for brands only, to place an appearance's boundary
+    text_lines: list[TextLine] | None = None  # None: not read for text (not a text frame)
 
 
 @dataclass
@@ -72,6 +77,9 @@ class Analyzers:
     embedder: ImageEmbedder | None = None
     prototypes: ScenePrototypes | None = None
     safety: SafetyScorer | None = None
+    text: TextReader | None = None
+    text_fps: float = 1.0  # frames read for text per second of video (at most the sampling's)
+    text_side: int = 1280  # the size they are read at (longer side, px; 0: as decoded)
 
     @property
     def input_size(self) -> int:
@@ -92,6 +100,8 @@ class Analyzers:
             self.embedder.embed(blank)
         if self.safety is not None:
             self.safety.score(blank)
+        if self.text is not None:
+            self.text.read(blank[0])
 
 
 @dataclass(frozen=True)
@@ -145,7 +155,7 @@ def analyse_segment(
     `reference_only`: sample among reference frames only (`SegmentFrames`). Frames are
     decoded at most `max_side` pixels large (default: the largest detector input,
     `Analyzers.input_size`; 0: as they are). `model_seconds`: each model's time (person,
-    brand, scene, safety) is added to it.
+    brand, scene, safety, text) is added to it.
     """
     timed = ModelTimer(model_seconds if model_seconds is not None else {})
     detections: list[DetectionRow] = []
@@ -153,7 +163,11 @@ def analyse_segment(
     previous = None
     if max_side is None:
         max_side = analyzers.input_size
-    reader = SegmentFrames(uri, fps, keyframes_only, filesystem, reference_only, max_side)
+    text_fps = analyzers.text_fps if analyzers.text is not None else 0.0
+    reader = SegmentFrames(
+        uri, fps, keyframes_only, filesystem, reference_only, max_side, text_fps,
+        analyzers.text_side,
+    )  # fmt: skip
     for batch in _batches(iter(reader), batch_size):
         images = [frame.image for frame in batch]
         found = {
@@ -168,6 +182,8 @@ def analyse_segment(
             else None
         )
         safety = timed("safety", analyzers.safety.score, images) if analyzers.safety else None
+        to_read = [frame.detail for frame in batch if frame.detail is not None]
+        read = iter(timed("text", analyzers.text.read_frames, to_read) if to_read else [])
         for position, frame in enumerate(batch):
             luma = _luma(frame.image[::4, ::4])  # a quarter resolution is plenty for statistics
             motion = float(np.abs(luma - previous).mean()) if previous is not None else 0.0
@@ -185,6 +201,7 @@ def analyse_segment(
                     scene_scores=scene.scores if scene else {},
                     embedding=embeddings[position] if embeddings is not None else None,
                     safety_score=safety[position] if safety else None,
+                    text_lines=next(read) if frame.detail is not None else None,
                 )
             )
             for kind, detector in analyzers.detectors:

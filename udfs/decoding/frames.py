@@ -24,6 +24,7 @@ class SampledFrame:
     index: int  # frame number within the segment
     pts_s: float  # presentation time from the segment's first frame, seconds
     image: np.ndarray  # RGB, height x width x 3
+    detail: np.ndarray | None = None  # the same frame larger, for text (`detail_fps`)
 
 
 def _open_source(uri: str, filesystem: pafs.FileSystem | None):
@@ -53,6 +54,10 @@ class SegmentFrames:
     640 px anyway: a 1080p frame costs 9x the pixels in every copy, resize and colour check
     after decoding, for nothing the models see.
 
+    `detail_fps`: samples at this rate (at most `fps`; 0: none) also carry the frame at up to
+    `detail_side` pixels (0: as decoded) as `detail`, for models that read fine print (text
+    needs more pixels than the detectors).
+
     Raises `SegmentDecodeError` when the segment cannot be decoded. `filesystem`: the object
     store holding `uri`, when it is not a local file.
     """
@@ -65,24 +70,28 @@ class SegmentFrames:
         filesystem: pafs.FileSystem | None = None,
         reference_only: bool = False,
         max_side: int = 0,
+        detail_fps: float = 0.0,
+        detail_side: int = 0,
     ) -> None:
         self.uri, self.fps, self.keyframes_only = uri, fps, keyframes_only
         self.filesystem = filesystem
         self.reference_only = reference_only
         self.max_side = max_side
+        self.detail_fps, self.detail_side = detail_fps, detail_side
         self.duration_s: float | None = None  # first frame to the end of the last, once read
 
     def __iter__(self) -> Iterator[SampledFrame]:
-        step = 1.0 / self.fps
-        next_time, produced, last = 0.0, 0, 0.0
+        next_time, next_detail, produced, last = 0.0, 0.0, 0, 0.0
         skip = "NONKEY" if self.keyframes_only else "NONREF" if self.reference_only else None
         for index, offset, frame, slack in self._decode(skip):
             if self.keyframes_only or offset + slack >= next_time:
-                yield SampledFrame(index, round(offset, 6), self._rgb(frame))
+                detail = None
+                if self.detail_fps and offset + slack >= next_detail:
+                    detail = self._rgb(frame, self.detail_side)
+                    next_detail = _next_slot(offset + slack, self.detail_fps)
+                yield SampledFrame(index, round(offset, 6), self._rgb(frame), detail)
                 produced += 1
-                # The next sample time after this frame, slack included, so a frame a hair
-                # early for one slot never makes the next frame count for it again.
-                next_time = (int((offset + slack) / step + 1e-9) + 1) * step
+                next_time = _next_slot(offset + slack, self.fps)
             last = offset + 2 * slack  # its end: one frame duration after it starts
         if produced == 0:
             raise SegmentDecodeError(f"{self.uri}: no decodable video frames")
@@ -103,12 +112,14 @@ class SegmentFrames:
                 break
         return found
 
-    def _rgb(self, frame) -> np.ndarray:
-        """A decoded frame as RGB, scaled down to `max_side` when larger."""
+    def _rgb(self, frame, max_side: int | None = None) -> np.ndarray:
+        """A decoded frame as RGB, scaled down to `max_side` (default: `self.max_side`) when
+        larger."""
+        max_side = self.max_side if max_side is None else max_side
         longest = max(frame.width, frame.height)
-        if not self.max_side or longest <= self.max_side:
+        if not max_side or longest <= max_side:
             return frame.to_ndarray(format="rgb24")
-        scale = self.max_side / longest
+        scale = max_side / longest
         width, height = (2 * round(side * scale / 2) for side in (frame.width, frame.height))
         return frame.to_ndarray(format="rgb24", width=width, height=height, interpolation="AREA")
 
@@ -142,6 +153,12 @@ class SegmentFrames:
             raise
         except (av.error.FFmpegError, OSError, ValueError) as err:
             raise SegmentDecodeError(f"{self.uri}: {err}") from None
+
+
+def _next_slot(moment: float, rate: float) -> float:
+    """The next sample time after `moment` (a frame's time, slack included) at `rate` per
+    second, so a frame a hair early for one slot never makes the next frame count for it."""
+    return (int(moment * rate + 1e-9) + 1) / rate
 
 
 class _LazyFrame(SampledFrame):

@@ -46,6 +46,10 @@ class TextReader:
         self.min_confidence = min_confidence
         self.engine = _engine(threads)
 
+    def read_frames(self, frames: list[np.ndarray]) -> list[list[TextLine]]:
+        """The lines of each frame (the engine takes one frame at a time)."""
+        return [self.read(frame) for frame in frames]
+
     def read(self, frame: np.ndarray) -> list[TextLine]:
         height, width = frame.shape[:2]
         # The engine takes OpenCV's BGR order; the angle classifier is for rotated text,

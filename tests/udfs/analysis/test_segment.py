@@ -102,3 +102,62 @@ def test_appearances_start_and_end_at_the_exact_frame(logo_clip):
     _, coarse = analyse_segment(logo_clip.as_uri(), Analyzers(None, brands), 2.0,
                                 refine_boundaries=False)  # fmt: skip
     assert [c.frame_index for c in coarse] == [0, 15, 30, 45]
+
+
+@pytest.fixture(scope="module")
+def captioned_clip(tmp_path_factory):
+    """2 s at 30 fps, 1280x720: a lower third naming Pinecrest throughout, and FizzCo's logo
+    (its name printed on it) from frame 0 to 40."""
+    import subprocess
+
+    import cv2
+    import numpy as np
+
+    from jobs.common.config import load_settings
+    from jobs.ingest.ffmpeg import ffmpeg_binary
+    from jobs.sample_media.broadcast import paste_logo
+    from jobs.sample_media.logos import render_logo
+
+    fizzco = next(b for b in load_settings().catalog.brands if b.brand_id == "fizzco")
+    logo = render_logo(fizzco)
+    background = np.full((720, 1280, 3), (60, 90, 70), np.uint8)
+    cv2.rectangle(background, (300, 600), (980, 660), (30, 30, 110), -1)
+    cv2.putText(background, "Trail run presented by Pinecrest", (320, 642),
+                cv2.FONT_HERSHEY_DUPLEX, 1.2, (255, 255, 255), 2, cv2.LINE_AA)  # fmt: skip
+    quad = np.float32([[460, 160], [820, 160], [820, 300], [460, 300]])
+    path = tmp_path_factory.mktemp("captioned") / "seg_000000.ts"
+    encoder = subprocess.Popen(
+        [ffmpeg_binary(), "-hide_banner", "-loglevel", "error", "-f", "rawvideo",
+         "-pix_fmt", "rgb24", "-s", "1280x720", "-r", "30", "-i", "-", "-c:v", "libx264",
+         "-preset", "ultrafast", "-g", "60", "-pix_fmt", "yuv420p", "-f", "mpegts", str(path)],
+        stdin=subprocess.PIPE,
+    )  # fmt: skip
+    for index in range(60):
+        frame = background.copy()
+        if index <= 40:
+            paste_logo(frame, logo, quad)
+        encoder.stdin.write(frame.tobytes())
+    encoder.stdin.close()
+    assert encoder.wait() == 0
+    return path
+
+
+def test_text_is_read_once_a_second_at_the_size_text_needs(captioned_clip):
+    from jobs.common.registry import shipped
+    from udfs.detection.brand import BrandDetector
+    from udfs.text.ocr import TextReader
+
+    weights, _ = shipped("brand-detector")
+    brands = BrandDetector(str(weights), "shipped", torch_device(), 0.45, 640)
+    analyzers = Analyzers(None, brands, text=TextReader(), text_fps=1.0, text_side=1280)
+    seconds: dict[str, float] = {}
+    detections, context = analyse_segment(
+        captioned_clip.as_uri(), analyzers, fps=2.0, refine_boundaries=False,
+        model_seconds=seconds,
+    )  # fmt: skip
+    read = [c for c in context if c.text_lines is not None]
+    assert [c.frame_index for c in read] == [0, 30]
+    assert all(c.text_lines is None for c in context if c.frame_index in (15, 45))
+    first = {line.text.lower().replace(" ", "") for line in read[0].text_lines}
+    assert "trailrunpresentedbypinecrest" in first and "fizzco" in first  # caption and logo
+    assert seconds["text"] > 0

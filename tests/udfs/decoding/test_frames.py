@@ -97,3 +97,16 @@ def test_reference_frames_only_are_the_same_frames_a_little_later(b_frame_segmen
         assert slot / 2 - 0.02 <= frame.pts_s <= slot / 2 + 0.13
         assert frame.index >= first.index
         assert np.array_equal(frame.image, every[frame.index].image)
+
+
+def test_detail_frames_come_at_their_own_rate_and_size():
+    """At 2 frames/s with text read once a second: every other sample also carries the frame
+    at 1280 px while the detectors get 640 px."""
+    reader = SegmentFrames(str(shared_video()), 2.0, max_side=640, detail_fps=1.0,
+                           detail_side=1280)  # fmt: skip
+    frames = list(reader)
+    assert all(f.image.shape == (360, 640, 3) for f in frames)
+    detailed = [f for f in frames if f.detail is not None]
+    assert [round(f.pts_s) for f in detailed] == list(range(14))
+    assert [f.index for f in detailed] == [f.index for f in frames[::2]]
+    assert all(f.detail.shape == (720, 1280, 3) for f in detailed)
