@@ -161,3 +161,4 @@ def test_text_is_read_once_a_second_at_the_size_text_needs(captioned_clip):
     first = {line.text.lower().replace(" ", "") for line in read[0].text_lines}
     assert "trailrunpresentedbypinecrest" in first and "fizzco" in first  # caption and logo
     assert seconds["text"] > 0
+    assert any(d.label == "fizzco" and d.frame_index == 0 for d in detections)  # its box
