@@ -168,6 +168,7 @@ class SampleMediaConf(_Strict):
     families: list[str] = Field(default=["photo"], min_length=1)  # jobs/sample_media/scenes.py
     distractors: int = Field(default=0, ge=0, le=8)  # made-up logos per scene, unlabelled
     crf: int = Field(default=20, ge=0, le=51)  # x264 quality: 20 near-lossless, 28 a broadcast's
+    captions: float = Field(default=0.0, ge=0, le=1)  # share of scenes with a lower third
 
 
 class TrainProfile(_Strict):

@@ -3,8 +3,8 @@
     brandlake sample-media [--seconds 60] [--size 1280x720] [--seed 7] [--out DIR]
 
 Writes `<name>.mp4` (H.264), `<name>.truth.parquet` (one row per logo per frame: brand, box in
-pixels, share visible, blur) and `<name>.json` (how it was made) into `DIR` (default
-`.brandlake/media`).
+pixels, share visible, blur) and `<name>.json` (how it was made, and `mentions`: each brand named
+in a caption, with its text and the seconds it shows) into `DIR` (default `.brandlake/media`).
 """
 
 from __future__ import annotations
@@ -99,6 +99,12 @@ def generate(
                     {"background": s.background, "start_s": s.start_s, "seconds": s.seconds}
                     for s in broadcast.scenes
                 ],
+                "captions": len(broadcast.captions),
+                "mentions": [
+                    {"brand_id": c.brand_id, "kind": "text", "text": c.text,
+                     "start_s": round(c.t_in, 4), "end_s": round(c.t_out, 4)}
+                    for c in broadcast.captions if c.brand_id
+                ],  # fmt: skip
             },
             indent=2,
         )

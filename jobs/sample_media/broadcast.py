@@ -8,7 +8,10 @@ scikit-image. Logos of the catalog's brands appear on sponsor boards that belong
 (in the backdrop's own slots where it has them: LED panels, screens, posters; they move with
 the camera, seen in perspective, maybe blurred, maybe crossed by an occluder) and as screen
 overlays that slide in and out. `sample_media.distractors` made-up logos per scene (of the
-held-out kinds) share the screen and are never in the truth. Everything follows from the seed.
+held-out kinds) share the screen and are never in the truth. `sample_media.captions` of the
+scenes show a lower third in plain text (not a logo), most naming a brand by its name or an
+alias, some naming none; they are drawn over everything, so they hide what is under them, and
+their truth is the brand and the seconds shown. Everything follows from the seed.
 """
 
 from __future__ import annotations
@@ -23,7 +26,27 @@ from jobs.common.config import Brand, SampleMediaConf
 from jobs.sample_media.logos import LOGO_SIZE, render_logo
 from jobs.sample_media.scenes import FAMILIES, load_photo, render_distractor
 
-BROADCAST_VERSION = 1  # bump when the broadcast (video and truth) a seed gives changes
+# Bump when the broadcast (video and truth) a seed gives changes. Captions (their own random
+# stream, none with `captions: 0`) left the logo-only broadcasts of a seed as they were.
+BROADCAST_VERSION = 1
+
+# Lower thirds: "{name}" is a brand's name or alias. The plain ones name no brand, not even
+# within a misread letter (tests/jobs/sample_media/test_broadcast.py checks the matcher agrees).
+BRAND_CAPTIONS = (
+    "Brought to you by {name}",
+    "{name} player of the match",
+    "Official partner: {name}",
+    "Half-time presented by {name}",
+    "The {name} cup, live",
+)
+PLAIN_CAPTIONS = (
+    "Live from the arena",
+    "Weather update for the weekend",
+    "Coming up next: the highlights",
+    "Interview with the head coach",
+    "Final score two to one",
+)
+CAPTION_INK, CAPTION_BAR = (255, 255, 255), (30, 30, 110)  # white on navy: no brand's colours
 
 BACKGROUNDS = (
     "astronaut",
@@ -88,6 +111,16 @@ class Scene:
 
 
 @dataclass(frozen=True)
+class Caption:
+    """A lower third: plain text on a bar across the middle of the bottom of the screen."""
+
+    text: str
+    brand_id: str  # "" when it names no brand
+    t_in: float
+    t_out: float
+
+
+@dataclass(frozen=True)
 class TruthBox:
     frame: int
     time_s: float
@@ -117,6 +150,8 @@ class Broadcast:
             else {}
         )
         self.scenes = self._script([b.brand_id for b in brands])
+        # A random stream of their own: the logos a seed gives do not depend on captions.
+        self.captions = self._captions(np.random.default_rng([conf.seed, 23]), brands)
 
     # -- the script ------------------------------------------------------------------------
 
@@ -156,6 +191,31 @@ class Broadcast:
             scenes.append(scene)
             start += seconds
         return scenes
+
+    def _captions(self, random: np.random.Generator, brands: list[Brand]) -> list[Caption]:
+        """One lower third in `sample_media.captions` of the scenes, 2.5-5 s long (never past
+        the cut); seven in ten name a brand, each brand once before any twice."""
+        captions, unnamed = [], [b.brand_id for b in brands]
+        by_id = {b.brand_id: b for b in brands}
+        for scene in self.scenes:
+            if random.random() >= self.conf.captions or scene.seconds < 2.5:
+                continue
+            t_in = scene.start_s + float(random.uniform(0, scene.seconds - 2.5))
+            t_out = min(scene.start_s + scene.seconds, t_in + float(random.uniform(2.5, 5.0)))
+            if random.random() < 0.7:
+                brand = by_id[unnamed.pop(0) if unnamed else str(random.choice(list(by_id)))]
+                name = str(random.choice([brand.name, *brand.aliases]))
+                text = str(random.choice(BRAND_CAPTIONS)).format(name=name)
+                captions.append(Caption(text, brand.brand_id, t_in, t_out))
+            else:
+                captions.append(Caption(str(random.choice(PLAIN_CAPTIONS)), "", t_in, t_out))
+        return captions
+
+    def caption_box(self) -> tuple[int, int, int, int]:
+        """Where lower thirds go (x1, y1, x2, y2): the middle half of the width, clear of the
+        corner overlays."""
+        return (self.width // 4, round(0.8 * self.height), 3 * self.width // 4,
+                round(0.9 * self.height))  # fmt: skip
 
     def _camera(self, photo: np.ndarray) -> Camera:
         rows, cols = photo.shape[:2]
@@ -304,10 +364,29 @@ class Broadcast:
                 pasted = paste_logo(frame, logo, corners, 0.0, overlay.opacity, None)
                 if pasted:
                     drawn.append((pasted, overlay.brand_id, "overlay", 0.0))
-        shares = visible_shares([pasted for pasted, *_ in drawn], (self.height, self.width))
-        for (pasted, brand_id, kind, blur), share in zip(drawn, shares, strict=True):
+        logos = [pasted for pasted, *_ in drawn]
+        caption = next((c for c in self.captions if c.t_in <= time_s < c.t_out), None)
+        if caption is not None:
+            logos.append(self._draw_caption(frame, caption.text))  # covers what is under it
+        shares = visible_shares(logos, (self.height, self.width))
+        for (pasted, brand_id, kind, blur), share in zip(drawn, shares, strict=False):
             truth.append(TruthBox(index, time_s, brand_id, kind, *pasted.box, share, blur))
         return frame, truth
+
+    def _draw_caption(self, frame: np.ndarray, text: str) -> PastedLogo:
+        """Draws the lower third; returns it as what covers the logos under it."""
+        x1, y1, x2, y2 = self.caption_box()
+        cv2.rectangle(frame, (x1, y1), (x2 - 1, y2 - 1), CAPTION_BAR, -1)
+        font, thickness = cv2.FONT_HERSHEY_DUPLEX, max(1, round(self.height / 360))
+        scale = (y2 - y1) * 0.5 / 22  # Hershey glyphs are about 22 px tall at scale 1
+        (width, height), _ = cv2.getTextSize(text, font, scale, thickness)
+        if width > 0.94 * (x2 - x1):
+            scale *= 0.94 * (x2 - x1) / width
+            (width, height), _ = cv2.getTextSize(text, font, scale, thickness)
+        origin = (x1 + (x2 - x1 - width) // 2, (y1 + y2 + height) // 2)
+        cv2.putText(frame, text, origin, font, scale, CAPTION_INK, thickness, cv2.LINE_AA)
+        area = (x2 - x1) * (y2 - y1)
+        return PastedLogo((x1, y1, x2, y2), 1.0, np.ones((y2 - y1, x2 - x1), np.float32), area)
 
     @staticmethod
     def _draw_board(frame, board: Board, logo, time_s: float, to_frame, scale: float):

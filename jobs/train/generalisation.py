@@ -127,6 +127,7 @@ def render(settings: Settings, family: str, seed: int, seconds: float, folder: P
             update={
                 "families": [family],
                 "distractors": 2,
+                "captions": 0.0,  # logos only: the thresholds were chosen on these
                 "crf": 28,
                 "seed": seed,
                 "seconds": seconds,

@@ -22,6 +22,7 @@ def small(seed: int = 3, seconds: float = 8.0):
             "sample_media.height": 360,
             "sample_media.seed": seed,
             "sample_media.scene_seconds": 3.0,
+            "sample_media.captions": 0.0,  # logos alone (captions: their own test)
         }
     )
 
@@ -147,3 +148,43 @@ def test_a_logo_drawn_over_another_hides_its_share():
     # an overlay half off screen shows half, whatever is under it
     edge = paste_logo(frame, logo, quad(350, 120, 450, 170))
     assert visible_shares([board, edge], frame.shape[:2])[1] == pytest.approx(0.5, abs=0.02)
+
+
+def test_captions_name_brands_as_the_truth_says_and_hide_what_is_under_them():
+    """Lower thirds: most name a brand (each brand before any twice), the rest none, and the
+    matcher reads each template the way the truth says; a logo under a caption counts only
+    what still shows."""
+    from jobs.sample_media.broadcast import BRAND_CAPTIONS, PLAIN_CAPTIONS
+    from udfs.text.mentions import brand_names, find_mentions
+    from udfs.text.ocr import TextLine
+
+    settings = load_settings({"sample_media.seconds": 60, "sample_media.captions": 1.0})
+    brands = settings.catalog.brands
+    broadcast = Broadcast(settings.sample_media, brands)
+    named = [c.brand_id for c in broadcast.captions if c.brand_id]
+    assert set(named[: len(brands)]) == {b.brand_id for b in brands}
+    assert any(not c.brand_id for c in broadcast.captions)
+    names = brand_names(brands)
+    for caption in broadcast.captions:
+        assert 2.5 <= caption.t_out - caption.t_in <= 5.0 or caption.t_out == pytest.approx(
+            broadcast.scene_at(caption.t_in).start_s + broadcast.scene_at(caption.t_in).seconds
+        )
+        found = find_mentions([TextLine(caption.text, 1.0, (0, 0, 1, 1))], names)
+        assert [m.brand_id for m in found] == ([caption.brand_id] if caption.brand_id else [])
+    for template in PLAIN_CAPTIONS + tuple(t.format(name="") for t in BRAND_CAPTIONS):
+        assert find_mentions([TextLine(template, 1.0, (0, 0, 1, 1))], names) == []
+    # logos under the lower third: their visible share leaves out what it covers
+    caption = broadcast.captions[0]
+    index = int(caption.t_in * broadcast.fps) + 1
+    frame, truth = broadcast.render(index)
+    x1, y1, x2, y2 = broadcast.caption_box()
+    assert (frame[y1 + 2, x1 + 2] == (30, 30, 110)).all()
+    plain = Broadcast(
+        load_settings({"sample_media.seconds": 60, "sample_media.captions": 0.0}).sample_media,
+        brands,
+    )
+    assert plain.captions == [] and [b.brand_id for b in plain.render(index)[1]] == [
+        b.brand_id for b in truth
+    ]
+    for box, uncovered in zip(truth, plain.render(index)[1], strict=True):
+        assert box.visible <= uncovered.visible
