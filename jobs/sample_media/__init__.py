@@ -99,12 +99,17 @@ def generate(
                     {"background": s.background, "start_s": s.start_s, "seconds": s.seconds}
                     for s in broadcast.scenes
                 ],
-                "captions": len(broadcast.captions),
                 "mentions": [
-                    {"brand_id": c.brand_id, "kind": "text", "text": c.text,
-                     "start_s": round(c.t_in, 4), "end_s": round(c.t_out, 4)}
-                    for c in broadcast.captions if c.brand_id
-                ],  # fmt: skip
+                    {
+                        "brand_id": c.brand_id,
+                        "kind": "text",
+                        "text": c.text,
+                        "start_s": round(c.t_in, 4),
+                        "end_s": round(c.t_out, 4),
+                    }
+                    for c in broadcast.captions
+                    if c.brand_id
+                ],
             },
             indent=2,
         )

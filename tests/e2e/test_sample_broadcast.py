@@ -1,6 +1,6 @@
 """The sample broadcast through the pipeline, checked against its ground truth: the trained
 brand detector through frame_analysis (precision, recall), then exposure_revenue (screen
-seconds and share of voice per brand).
+seconds and share of voice per brand); brands named in its captions (on-screen text).
 
 The champion is the detector shipped in models/brand-detector/. The sample broadcast is rendered
 with its own seed, at the default sampling rate; the training set never holds sample frames.
@@ -8,6 +8,7 @@ with its own seed, at the default sampling rate; the training set never holds sa
 
 from __future__ import annotations
 
+import json
 import uuid
 
 import pyarrow.parquet as pq
@@ -53,11 +54,12 @@ def analysed(brand_champion, stack, spark, tmp_path_factory):
     run_frame_analysis(settings, available_now=True)
     run_exposure_revenue(settings, available_now=True)
     truth = pq.read_table(tmp_path / "media" / "unseen.truth.parquet").to_pylist()
-    return settings, truth
+    made = json.loads((tmp_path / "media" / "unseen.json").read_text())
+    return settings, truth, made["mentions"]
 
 
 def test_brands_in_an_unseen_broadcast_are_found(analysed, brand_champion):
-    settings, truth_rows = analysed
+    settings, truth_rows, _ = analysed
     conf = settings.sample_media
     seconds_per_segment = settings.ingest.segment_seconds
     # Precision and recall at the sampled frames; the boundary frames serve screen time.
@@ -109,7 +111,7 @@ def test_screen_seconds_and_share_of_voice_match_the_truth(analysed):
     +2.4 %, lumen -5.7 %, pinecrest -3.2 %, velocity -14.2 % (0.7 s of its 4.9 s); share of
     voice within 1.2 points. Lumen and velocity are short of the 5 % goal (issue 15).
     """
-    settings, truth_rows = analysed
+    settings, truth_rows, _ = analysed
     truth = truth_screen_seconds(
         truth_rows, settings.exposure.min_visible_share, settings.sample_media.fps
     )
@@ -131,3 +133,45 @@ def test_screen_seconds_and_share_of_voice_match_the_truth(analysed):
         assert abs(measured[brand] - seconds) <= 0.05 * seconds + step_s, brand
         share, measured_share = seconds / truth_total, measured[brand] / measured_total
         assert abs(measured_share - share) <= 0.02, brand
+
+
+def test_brands_named_in_captions_are_found_and_logos_are_not_read_as_mentions(analysed):
+    """Each brand named in a lower third (2.5-5 s on screen, read once a second) is found, no
+    text mention is made where no caption names the brand (a logo's own printed name is the
+    logo's), the first reading is within a second of the caption's start, and the seconds the
+    mentions stand for are the caption's to a second. Goal: precision and recall >= 0.9 per
+    brand."""
+    settings, _, captions = analysed
+    seconds_per_segment = settings.ingest.segment_seconds
+    pts = {
+        (f["segment_id"], f["frame_index"]): f["sequence"] * seconds_per_segment + f["pts_s"]
+        for f in read_table(settings, "silver.segment_context").to_pylist()
+    }
+    mentions = [
+        (row["brand_id"], pts[(row["segment_id"], row["frame_index"])], row["duration_s"])
+        for row in read_table(settings, "silver.brand_mentions").to_pylist()
+        if row["kind"] == "text"
+    ]
+    assert read_table(settings, "silver.text_lines").num_rows >= len(mentions) > 0
+    slack = 0.12  # a sample falls on a reference frame up to three frames after its time
+
+    def caption_of(brand: str, time_s: float) -> int | None:
+        return next((i for i, c in enumerate(captions) if c["brand_id"] == brand
+                     and c["start_s"] <= time_s < c["end_s"] + slack), None)  # fmt: skip
+
+    print("\ntext mentions per brand: captions found / named, mentions right / made, seconds")
+    for brand in sorted({c["brand_id"] for c in captions}):
+        named = [i for i, c in enumerate(captions) if c["brand_id"] == brand]
+        made = [(time_s, seconds) for b, time_s, seconds in mentions if b == brand]
+        right = [(caption_of(brand, t), t, seconds) for t, seconds in made]
+        right = [r for r in right if r[0] is not None]
+        found = {i for i, *_ in right}
+        true_s = sum(captions[i]["end_s"] - captions[i]["start_s"] for i in named)
+        measured_s = sum(seconds for *_, seconds in right)
+        print(f"  {brand:10} {len(found)}/{len(named)}  {len(right)}/{len(made)}"
+              f"  {measured_s:.1f} s of {true_s:.1f} s")  # fmt: skip
+        assert len(found) >= 0.9 * len(named) and len(right) >= 0.9 * len(made), brand
+        for i in found:
+            first = min(t for j, t, _ in right if j == i)
+            assert first - captions[i]["start_s"] <= 1.0 + slack, (brand, captions[i])
+        assert abs(measured_s - true_s) <= len(named), brand
