@@ -23,7 +23,14 @@ from jobs.audience.rollup import ads_by_qoe_band, viewer_rebuffering
 from jobs.common import object_store
 from jobs.common.config import Settings, is_uri, join_uri
 from jobs.common.lake import open_table
-from jobs.common.live_state import AUDIENCE_KEY, EXPOSURE_KEY, LIVE_KEY, REVENUE_KEY, redis_url
+from jobs.common.live_state import (
+    AUDIENCE_KEY,
+    EXPOSURE_KEY,
+    LIVE_KEY,
+    MENTIONS_KEY,
+    REVENUE_KEY,
+    redis_url,
+)
 from jobs.exposure.revenue import safety_band
 from jobs.exposure.rollup import exposure_rollup, revenue_rollup
 from schemas.tables import (
@@ -154,6 +161,8 @@ class LiveState:
     viewers: float | None = None  # mean concurrent viewers in `audience_minute`
     peak_viewers: int | None = None
     audience_minute: datetime | None = None
+    # brand -> {text_mentions, text_seconds, speech_mentions} over the same minutes as exposure
+    mentions: dict[str, dict] = field(default_factory=dict)
 
 
 def _redis(settings: Settings):
@@ -180,9 +189,9 @@ def _time(text: str | None) -> datetime | None:
 def live_state(settings: Settings, stream_id: str) -> LiveState:
     client = _redis(settings)
     pipe = client.pipeline(transaction=False)
-    for key in (LIVE_KEY, EXPOSURE_KEY, REVENUE_KEY, AUDIENCE_KEY):
+    for key in (LIVE_KEY, EXPOSURE_KEY, REVENUE_KEY, AUDIENCE_KEY, MENTIONS_KEY):
         pipe.hgetall(key.format(stream_id=stream_id))
-    live, exposure, revenue, audience = pipe.execute()
+    live, exposure, revenue, audience, mentions = pipe.execute()
     state = LiveState(stream_id)
     if live:
         state.frame_time = _time(live.get("frame_time"))
@@ -200,6 +209,8 @@ def live_state(settings: Settings, stream_id: str) -> LiveState:
         state.viewers = float(audience["viewers"])
         state.peak_viewers = int(audience["peak"])
         state.audience_minute = _time(audience.get("minute"))
+    mentions.pop("_until", None)
+    state.mentions = {brand: json.loads(counts) for brand, counts in mentions.items()}
     return state
 
 

@@ -13,8 +13,10 @@ micro-batch:
    `late = true` and counted, and left out of gold. Exactly once per batch (Delta app transactions).
 2. The gold minutes the batch touched are recomputed from silver (`jobs/exposure/`,
    `jobs/audience/`): the `gold.brand_exposure_minute` (with its audience),
-   `gold.impression_context`, `gold.revenue_minute`, `gold.audience_minute` and `gold.qoe_minute`
-   rows of those streams and minutes are replaced in one commit per table, at most once per batch.
+   `gold.impression_context`, `gold.revenue_minute`, `gold.audience_minute`, `gold.qoe_minute`
+   and `gold.brand_mentions_minute` (brands named on screen or out loud,
+   `jobs/exposure/mentions.py`) rows of those streams and minutes are replaced in one commit
+   per table, at most once per batch.
    Invalid traffic is left out by the rules and the champion `ivt-model` the job found at start
    (`jobs/audience/ivt.py`, `jobs/audience/anomaly.py`; `brandlake train ivt-model` makes one).
    Recomputing from silver makes a replayed batch produce identical gold rows, and lets
@@ -55,6 +57,7 @@ from jobs.common.live_state import redis_url, set_live_exposure
 from jobs.common.quarantine import sort_records
 from jobs.common.spark import read_kafka_stream
 from jobs.common.streaming import BatchClock, run_job, start_query
+from jobs.exposure.mentions import Mention, brand_mention_minutes
 from jobs.exposure.metrics import (
     BrandSeen,
     Frame,
@@ -67,6 +70,7 @@ from schemas.events import IMPRESSIONS, VIEWER_EVENTS
 from schemas.tables import (
     AUDIENCE_MINUTE,
     BRAND_EXPOSURE_MINUTE,
+    BRAND_MENTIONS_MINUTE,
     CLICKS,
     FRAME_BRANDS,
     GOLD_TABLES,
@@ -127,6 +131,20 @@ def parse_frame_message(value: bytes | None) -> tuple[dict | None, list[str]]:
             )  # fmt: skip
         except (KeyError, TypeError, ValueError):
             why.append(f"brands: malformed entry {json.dumps(brand)[:200]}")
+    mentions = []
+    for mention in message.get("mentions") or []:  # absent in frame_analysis before text
+        try:
+            mentions.append(
+                {
+                    "mention_id": str(mention["mention_id"]),
+                    "brand_id": str(mention["brand_id"]),
+                    "kind": str(mention["kind"]),
+                    "mention_time": _aware(datetime.fromisoformat(mention["mention_time"])),
+                    "duration_s": float(mention["duration_s"]),
+                }
+            )
+        except (KeyError, TypeError, ValueError):
+            why.append(f"mentions: malformed entry {json.dumps(mention)[:200]}")
     if why:
         return None, why
     return {
@@ -140,7 +158,14 @@ def parse_frame_message(value: bytes | None) -> tuple[dict | None, list[str]]:
         "safety_score": message.get("safety_score"),
         "person_count": message.get("person_count"),
         "brands": brands,
+        "mentions": mentions,
     }, []
+
+
+def _aware(moment: datetime) -> datetime:
+    if moment.tzinfo is None:
+        raise ValueError("no time zone")
+    return moment.astimezone(UTC)
 
 
 Parsed = tuple[str, dict | None, list[str]]  # (input table key, row, why it is bad)
@@ -253,6 +278,7 @@ class GoldRows:
     revenue: list[dict]
     audience: list[dict]
     qoe: list[dict]
+    mentions: list[dict]
     ranges: dict[str, tuple[datetime, datetime]]  # stream -> (first, last) minute recomputed
 
 
@@ -320,13 +346,14 @@ def recompute(
     """The gold rows of the given streams and minutes, from silver. Minutes already in gold
     keep the rate they were priced at, unless `reprice` (a backfill after a rate card change);
     invalid traffic by the rules and, when given, the learnt `ivt_model`."""
-    gold = GoldRows([], [], [], [], [], ranges)
+    gold = GoldRows([], [], [], [], [], [], ranges)
     clicks_seen, invalid = [], {}
     for stream, (first, last) in sorted(ranges.items()):
-        exposure, contexts, clicks, audience, qoe, flags = _stream_gold(
+        exposure, contexts, clicks, audience, qoe, mentions, flags = _stream_gold(
             tables, stream, first, last, reprice, ivt_model
         )
         gold.exposure.extend(exposure)
+        gold.mentions.extend(mentions)
         gold.contexts.extend(contexts)
         gold.audience.extend(audience)
         gold.qoe.extend(qoe)
@@ -343,7 +370,7 @@ def _stream_gold(
     last: datetime,
     reprice: bool,
     ivt_model: AnomalyModel | None,
-) -> tuple[list, list, list, list, list, dict]:
+) -> tuple[list, list, list, list, list, list, dict]:
     """One stream's gold rows for minutes [first, last], the clicks in them and the invalid
     traffic flags (from silver rows within the reach of those minutes)."""
     settings = tables.settings
@@ -353,7 +380,7 @@ def _stream_gold(
     margin = timedelta(seconds=timeout)
     history = first - timedelta(minutes=conf.lookback_minutes)
     ahead = end + timedelta(seconds=conf.max_frame_interval_s + conf.gap_tolerance_s)
-    frames, frame_ids = _frames(tables, _between("frame_time", stream, history, ahead))
+    frames, frame_ids, named = _frames(tables, _between("frame_time", stream, history, ahead))
     reach = _between("event_time", stream, first - margin, end + margin)
     events = _beacons(tables, reach)
     near = _rows(tables, IMPRESSION_LOG, reach)
@@ -384,6 +411,13 @@ def _stream_gold(
         [c for c in clicks if first <= c["event_time"] < end],
         audience_minutes(stream, seen, minutes, flags),
         qoe_minutes(stream, seen, minutes, flags),
+        [
+            row
+            for row in brand_mention_minutes(
+                named, conf.gap_tolerance_s, settings.catalog.rate_card
+            )
+            if first <= row["minute"] <= last
+        ],
         flags,
     )
 
@@ -427,10 +461,17 @@ def _beacons(tables: OpenTables, where) -> pd.DataFrame:
     return beacons(found.to_pandas() if found is not None else pd.DataFrame(columns=PLAYER_COLUMNS))
 
 
-def _frames(tables: OpenTables, where) -> tuple[list[Frame], list[str]]:
+def _frames(tables: OpenTables, where) -> tuple[list[Frame], list[str], list[Mention]]:
+    """The frames (each once, in time order), their ids, and the brand mentions they carry."""
     found = tables.read(FRAME_BRANDS.name, FRAME_BRANDS.columns, where)
     unique = {r["frame_id"]: r for r in (found.to_pylist() if found is not None else [])}
     ordered = sorted(unique.values(), key=lambda r: (r["frame_time"], r["frame_id"]))
+    named = {
+        m["mention_id"]: Mention(r["stream_id"], m["brand_id"], m["kind"], m["mention_time"],
+                                 m["duration_s"])
+        for r in ordered
+        for m in r["mentions"] or []  # null: received before frames carried mentions
+    }  # fmt: skip
     frames, scene, safety = [], None, None
     longest = tables.settings.exposure.max_frame_interval_s
     for r in ordered:
@@ -441,7 +482,7 @@ def _frames(tables: OpenTables, where) -> tuple[list[Frame], list[str]]:
         interval = min(r["interval_s"], longest)
         seen = tuple(_brand_seen(b) for b in r["brands"])
         frames.append(Frame(r["stream_id"], r["frame_time"], interval, seen, scene, safety))
-    return frames, [r["frame_id"] for r in ordered]
+    return frames, [r["frame_id"] for r in ordered], list(named.values())
 
 
 def _brand_seen(b: dict) -> BrandSeen:
@@ -476,6 +517,7 @@ def load_gold(sink: DeltaSink, gold: GoldRows, app_id: str, batch_id: int) -> li
         (REVENUE_MINUTE, gold.revenue),
         (AUDIENCE_MINUTE, gold.audience),
         (QOE_MINUTE, gold.qoe),
+        (BRAND_MENTIONS_MINUTE, gold.mentions),
     ):
         stamped = [{**row, **extra.get(table.name, {}), "updated_at": now} for row in rows]
         data = pa.Table.from_pylist(stamped, schema=table.schema)
@@ -512,6 +554,7 @@ def live_aggregates(
             in_minute = revenue.filter(pc.field("minute") == revenue_minute)
             last_minute_revenue = float(pc.sum(in_minute.column("revenue")).as_py() or 0.0)
         audience = tables.read(AUDIENCE_MINUTE.name, AUDIENCE_MINUTE.columns, recent)
+        mentions, mentions_until = _recent_mentions(tables, recent, window)
         out[stream] = {
             "audience": _settled_minute(audience),
             "batch_id": batch_id,
@@ -519,8 +562,30 @@ def live_aggregates(
             "exposure_until": newest,
             "revenue_last_minute": last_minute_revenue,
             "revenue_minute": revenue_minute,
+            "mentions": mentions,
+            "mentions_until": mentions_until,
         }
     return out
+
+
+def _recent_mentions(
+    tables: OpenTables, recent, window: timedelta
+) -> tuple[dict[str, dict], datetime | None]:
+    """Per brand, its mentions over the window up to the newest minute with any, and that
+    minute."""
+    columns = ["brand_id", "minute", "text_mentions", "text_seconds", "speech_mentions"]
+    rows = tables.read(BRAND_MENTIONS_MINUTE.name, columns, recent)
+    if rows is None or rows.num_rows == 0:
+        return {}, None
+    newest = pc.max(rows.column("minute")).as_py()
+    totals: dict[str, dict] = {}
+    for row in rows.filter(pc.field("minute") >= newest - window).to_pylist():
+        total = totals.setdefault(
+            row["brand_id"], {"text_mentions": 0, "text_seconds": 0.0, "speech_mentions": 0}
+        )
+        for name in total:
+            total[name] += row[name]
+    return totals, newest
 
 
 def _settled_minute(audience: pa.Table | None) -> dict | None:

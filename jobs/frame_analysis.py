@@ -36,7 +36,7 @@ import json
 import logging
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -485,9 +485,23 @@ def text_frames(context: list[FrameContext]) -> list[tuple[FrameContext, float]]
     ]
 
 
-def frame_messages(frames: list[dict], detections: list[dict]) -> list[dict]:
+def frame_messages(
+    frames: list[dict], detections: list[dict], mentions: Iterable[dict] = ()
+) -> list[dict]:
     """One `detections`-topic message per analysed frame: its brands (an empty list says none
-    was on screen, which ends an appearance downstream), scene and safety."""
+    was on screen, which ends an appearance downstream), the brands its text names, scene and
+    safety."""
+    named: dict[tuple[str, int], list[dict]] = {}
+    for row in mentions:
+        named.setdefault((row["segment_id"], row["frame_index"]), []).append(
+            {
+                "mention_id": row["mention_id"],
+                "brand_id": row["brand_id"],
+                "kind": row["kind"],
+                "mention_time": row["mention_time"].isoformat(),
+                "duration_s": row["duration_s"],
+            }
+        )
     brands: dict[tuple[str, int], list[dict]] = {}
     for row in detections:
         if row["kind"] == "brand":
@@ -512,6 +526,7 @@ def frame_messages(frames: list[dict], detections: list[dict]) -> list[dict]:
             "interval_s": frame["interval_s"],
             "refined": frame["refined"],
             "brands": brands.get((frame["segment_id"], frame["frame_index"]), []),
+            "mentions": named.get((frame["segment_id"], frame["frame_index"]), []),
             "person_count": frame["person_count"],
             "scene_label": frame["scene_label"],
             "safety_score": frame["safety_score"],
@@ -657,7 +672,8 @@ def committed_frame_messages(sink: DeltaSink, app_id: str, batch_id: int) -> lis
     # Not the 1280-float scene embeddings: the messages carry none.
     frames = sink.batch_rows(SEGMENT_CONTEXT, app_id, batch_id, FRAME_MESSAGE_COLUMNS)
     detections = sink.batch_rows(DETECTIONS, app_id, batch_id)
-    return frame_messages(frames.to_pylist(), detections.to_pylist())
+    mentions = sink.batch_rows(BRAND_MENTIONS, app_id, batch_id)
+    return frame_messages(frames.to_pylist(), detections.to_pylist(), mentions.to_pylist())
 
 
 def publish_frames(settings: Settings, messages: list[dict]) -> None:

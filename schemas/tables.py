@@ -244,6 +244,16 @@ _BRAND_SEEN = pa.struct(
     ]
 )
 
+_MENTION_SEEN = pa.struct(
+    [
+        ("mention_id", pa.string()),
+        ("brand_id", pa.string()),
+        ("kind", pa.string()),  # text | speech
+        ("mention_time", TIMESTAMP),
+        ("duration_s", pa.float64()),
+    ]
+)
+
 FRAME_BRANDS = TableSpec(
     name="silver.frame_brands",
     producer="brandlake run exposure-revenue",
@@ -261,11 +271,14 @@ FRAME_BRANDS = TableSpec(
             *_RECEIVED,
             pa.field("frame_date", pa.date32()),
             pa.field("brands", pa.list_(_BRAND_SEEN)),  # nested last: no statistics
+            # brands named in the frame's text, or said while it was on screen
+            pa.field("mentions", pa.list_(_MENTION_SEEN)),
         ]
     ),
     partition_by=("frame_date",),
     doc="Analysed frames as exposure_revenue received them from the detections topic; a frame "
     "a retried frame_analysis task sent twice appears twice (gold drops repeats by frame_id).",
+    added_columns=("mentions",),
 )
 
 IMPRESSION_LOG = TableSpec(
@@ -479,12 +492,35 @@ QOE_MINUTE = TableSpec(
     "rebuffering, bitrate, errors, abandonment), from the players' beacons.",
 )
 
+BRAND_MENTIONS_MINUTE = TableSpec(
+    name="gold.brand_mentions_minute",
+    producer="brandlake run exposure-revenue",
+    schema=pa.schema(
+        [
+            pa.field("stream_id", pa.string()),
+            pa.field("brand_id", pa.string()),
+            _MINUTE,
+            pa.field("text_mentions", pa.int32()),  # on-screen namings that start in the minute
+            pa.field("text_seconds", pa.float64()),  # seconds the name was on screen as text
+            pa.field("speech_mentions", pa.int32()),  # times the name was said
+            pa.field("speech_seconds", pa.float64()),  # seconds it took to say them
+            pa.field("media_value", pa.float64()),  # rate_card.mentions, beside screen time's
+            pa.field("currency", pa.string()),
+            pa.field("updated_at", TIMESTAMP),
+        ]
+    ),
+    doc="Per stream, brand and minute: how often and how long the brand was named in on-screen "
+    "text (captions, lower thirds; not its logo's own printed name) and out loud, and what that "
+    "was worth (jobs/exposure/mentions.py).",
+)
+
 GOLD_TABLES = [
     BRAND_EXPOSURE_MINUTE,
     IMPRESSION_CONTEXT,
     REVENUE_MINUTE,
     AUDIENCE_MINUTE,
     QOE_MINUTE,
+    BRAND_MENTIONS_MINUTE,
 ]
 
 DATA_QUALITY_RESULTS = TableSpec(

@@ -76,6 +76,19 @@ def live_panel(stream_id: str) -> None:
         st.caption(f"from `brandlake:exposure:{stream_id}` {until}")
     else:
         st.info("No exposure aggregates yet: is `exposure-revenue` running?")
+    if state.mentions:
+        st.subheader(f"Brands named, last {minutes} minutes")
+        st.dataframe(
+            pd.DataFrame(
+                [
+                    (brand, c["text_mentions"], round(c["text_seconds"], 1), c["speech_mentions"])
+                    for brand, c in sorted(state.mentions.items())
+                ],
+                columns=["brand", "on screen (text)", "text seconds", "said"],
+            ),
+            hide_index=True,
+        )
+        st.caption(f"from `brandlake:mentions:{stream_id}`: captions and lower thirds, speech")
 
 
 with panel:

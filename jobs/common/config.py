@@ -569,6 +569,13 @@ class Campaign(_Strict):
     participation: float = Field(default=0.5, gt=0, le=1)  # share of auctions it bids in
 
 
+class MentionValue(_Strict):
+    """What a brand named on screen or out loud is worth (jobs/exposure/mentions.py)."""
+
+    text_weight: float = Field(default=0.0, ge=0)  # x the stream's per-second rate, per second
+    per_spoken_mention: float = Field(default=0.0, ge=0)  # each time a brand's name is said
+
+
 class RateCard(_Strict):
     currency: str = Field(pattern=r"^[A-Z]{3}$")
     default_per_second: float = Field(ge=0)
@@ -577,6 +584,7 @@ class RateCard(_Strict):
     # brand (exposure impressions / 1000 x exposure_cpm); both weighted by the quality index
     pricing: Literal["screen_seconds", "exposure_impressions"] = "screen_seconds"
     exposure_cpm: float = Field(default=0.0, ge=0)
+    mentions: MentionValue = MentionValue()
 
 
 class Catalog(_Strict):

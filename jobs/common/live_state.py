@@ -16,6 +16,8 @@ same values, never adds twice), each replaced whole in one transaction:
 - `brandlake:exposure:<stream_id>` (hash): brand id -> screen seconds over the last
   `jobs.exposure_revenue.live_window_minutes` minutes up to `_until` (the newest minute, ISO);
   `_batch_id`: the exposure_revenue micro-batch that wrote it.
+- `brandlake:mentions:<stream_id>` (hash): brand id -> JSON {text_mentions, text_seconds,
+  speech_mentions} over the same window, from `gold.brand_mentions_minute`; `_until`.
 - `brandlake:revenue:<stream_id>` (hash): `minute` (ISO), `revenue` in that newest minute.
 - `brandlake:audience:<stream_id>` (hash): `minute` (ISO), `viewers` (mean concurrent), `peak`
   and `unique_viewers` of the newest minute whose beacons are all in (the one before the newest
@@ -24,12 +26,14 @@ same values, never adds twice), each replaced whole in one transaction:
 
 from __future__ import annotations
 
+import json
 from functools import lru_cache
 
 from jobs.common.config import Settings
 
 LIVE_KEY = "brandlake:live:{stream_id}"
 EXPOSURE_KEY = "brandlake:exposure:{stream_id}"
+MENTIONS_KEY = "brandlake:mentions:{stream_id}"
 REVENUE_KEY = "brandlake:revenue:{stream_id}"
 AUDIENCE_KEY = "brandlake:audience:{stream_id}"
 
@@ -82,6 +86,9 @@ def set_live_exposure(url: str, stream_id: str, live: dict, ttl_s: int) -> None:
     if live["exposure_until"] is not None:
         exposure["_until"] = live["exposure_until"].isoformat()
         exposure["_batch_id"] = str(live["batch_id"])
+    mentions = {brand: json.dumps(counts) for brand, counts in live["mentions"].items()}
+    if live["mentions_until"] is not None:
+        mentions["_until"] = live["mentions_until"].isoformat()
     revenue = {"revenue": f"{live['revenue_last_minute']:.6f}"}
     if live["revenue_minute"] is not None:
         revenue["minute"] = live["revenue_minute"].isoformat()
@@ -96,6 +103,7 @@ def set_live_exposure(url: str, stream_id: str, live: dict, ttl_s: int) -> None:
     pipe = redis_client(url).pipeline(transaction=True)
     for key, fields in (
         (EXPOSURE_KEY.format(stream_id=stream_id), exposure),
+        (MENTIONS_KEY.format(stream_id=stream_id), mentions),
         (REVENUE_KEY.format(stream_id=stream_id), revenue),
         (AUDIENCE_KEY.format(stream_id=stream_id), audience),
     ):

@@ -196,6 +196,8 @@ def set_live_state(settings: Settings, stream: str) -> None:
         "exposure_until": T0 + MINUTE, "batch_id": 7,
         "revenue_last_minute": 3.5, "revenue_minute": T0 + MINUTE,
         "audience": audience(stream, 0, 100.0, 110, 2),
+        "mentions": {"lumen": {"text_mentions": 2, "text_seconds": 7.0, "speech_mentions": 1}},
+        "mentions_until": T0 + MINUTE,
     }, ttl_s=600)  # fmt: skip
 
 

@@ -45,6 +45,7 @@ def analysed(brand_champion, stack, spark, tmp_path_factory):
             "lake.checkpoint_root": str(tmp_path / "checkpoints"),
             "sample_media.seconds": 60,
             "sample_media.seed": 2026,
+            "sample_media.captions": 1.0,  # a lower third in every scene: more to score
             **{f"kafka.topics.{k}.name": f"{k}-{suffix}" for k in stack.kafka.topics},
         }
     )

@@ -24,7 +24,12 @@ BOX = [0.4, 0.4, 0.6, 0.6]
 
 
 def frame(
-    seconds: float, *brands: str, stream: str = "s", interval: float = 0.5, refined=False
+    seconds: float,
+    *brands: str,
+    stream: str = "s",
+    interval: float = 0.5,
+    refined=False,
+    mentions: list[dict] | None = None,
 ) -> bytes:
     at = T0 + timedelta(seconds=seconds)
     return json.dumps(
@@ -36,6 +41,7 @@ def frame(
             "brands": [
                 {"brand_id": b, "confidence": 0.9, "box": BOX, "area_share": 0.04} for b in brands
             ],
+            **({"mentions": mentions} if mentions is not None else {}),
         }
     ).encode()  # fmt: skip
 
@@ -299,3 +305,31 @@ def test_a_changed_rate_card_prices_new_minutes_and_leaves_priced_ones(settings,
     assert new["media_value"] == pytest.approx(0.5 * new["quality_index"] * 0.1)
     backfill = recompute(OpenTables(changed), {"s": (T0, T0)}, reprice=True)
     assert [r["rate_per_second"] for r in backfill.exposure] == [0.1]
+
+
+def test_brands_named_on_screen_and_out_loud_make_mention_minutes(settings):
+    """A caption naming lumen read four times (once a second) is one text mention of 4 s; a
+    spoken name is a speech mention; a frame carrying a malformed mention is quarantined."""
+
+    def named(seconds: float, kind: str = "text", duration: float = 1.0) -> dict:
+        return {"mention_id": f"m-{kind}-{seconds}", "brand_id": "lumen", "kind": kind,
+                "mention_time": (T0 + timedelta(seconds=seconds)).isoformat(),
+                "duration_s": duration}  # fmt: skip
+
+    frames = [frame(s, stream="named", mentions=[named(s)]) for s in (20.0, 21.0, 22.0, 23.0)]
+    frames.append(frame(25.0, stream="named", mentions=[named(25.2, "speech", 0.7)]))
+    broken = frame(26.0, stream="named", mentions=[{"brand_id": "lumen"}])
+    produce(settings, "detections", [*frames, broken])
+    run(settings, available_now=True)
+    rows = [r for r in read_table(settings, "gold.brand_mentions_minute").to_pylist()
+            if r["stream_id"] == "named"]  # fmt: skip
+    (lumen,) = rows
+    assert (lumen["brand_id"], lumen["minute"]) == ("lumen", T0)
+    assert (lumen["text_mentions"], lumen["text_seconds"]) == (1, 4.0)
+    assert (lumen["speech_mentions"], lumen["speech_seconds"]) == (1, 0.7)
+    card = settings.catalog.rate_card
+    assert lumen["media_value"] == pytest.approx(
+        4.0 * card.default_per_second * card.mentions.text_weight + card.mentions.per_spoken_mention
+    )
+    reasons = [r["reason"] for r in read_table(settings, "bronze.quarantine").to_pylist()]
+    assert any("mentions: malformed entry" in reason for reason in reasons)
