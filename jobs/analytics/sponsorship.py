@@ -32,9 +32,16 @@ from jobs.audience import metrics as audience_metrics
 from jobs.common import object_store
 from jobs.common.config import Settings, add_set_option, parse_overrides
 from jobs.common.lake import open_table
+from jobs.exposure import mentions as mention_metrics
 from jobs.exposure import metrics
 from jobs.exposure.rollup import exposure_rollup, quality_breakdown
-from schemas.tables import BRAND_EXPOSURE_MINUTE, DETECTIONS, IMPRESSION_CONTEXT, SEGMENT_CONTEXT
+from schemas.tables import (
+    BRAND_EXPOSURE_MINUTE,
+    BRAND_MENTIONS_MINUTE,
+    DETECTIONS,
+    IMPRESSION_CONTEXT,
+    SEGMENT_CONTEXT,
+)
 
 MOMENTS = 5  # best moments shown, at most one per segment
 THUMBNAIL_SIDE = 480  # pixels, the longer side
@@ -77,6 +84,7 @@ class SponsorshipReport:
     per_minute: pd.DataFrame  # minute, screen_seconds, share_of_voice
     quality: dict[str, float]
     revenue: dict[str, float]
+    mentions: dict[str, float]  # named on screen and out loud: counts, seconds, media value
     model_versions: list[str]
     sampling: str
     moments: list[Moment] = field(default_factory=list)
@@ -155,6 +163,7 @@ def build_report(settings: Settings, scope: ReportScope, thumbnails: bool = True
             "revenue": float(revenue.sum()),
             "revenue_on_screen": float((revenue * served.own_brand_on_screen).sum()),
         },
+        mentions=brand_mentions(settings, scope),
         model_versions=[],
         sampling=sampling(settings, scope),
     )
@@ -162,6 +171,20 @@ def build_report(settings: Settings, scope: ReportScope, thumbnails: bool = True
     report.model_versions = sorted(detections.model_version.unique())
     report.moments = best_moments(settings, detections, thumbnails)
     return report
+
+
+MENTION_TOTALS = ["text_mentions", "text_seconds", "speech_mentions", "speech_seconds",
+                  "media_value"]  # fmt: skip
+
+
+def brand_mentions(settings: Settings, scope: ReportScope) -> dict[str, float]:
+    """The brand's mentions in scope, summed (zeros before any were measured)."""
+    delta = open_table(settings, BRAND_MENTIONS_MINUTE.name)
+    rows = pd.DataFrame(columns=["brand_id", "stream_id", "minute", *MENTION_TOTALS])
+    if delta is not None:
+        rows = _in_scope(delta.to_pyarrow_table().to_pandas(), scope, "minute")
+    mine = rows[rows.brand_id == scope.brand_id]
+    return {name: float(mine[name].sum()) for name in MENTION_TOTALS}
 
 
 def sampling(settings: Settings, scope: ReportScope) -> str:
@@ -352,7 +375,7 @@ def render_html(report: SponsorshipReport) -> str:
     )
     q = report.quality
     moments = "".join(_moment_html(m) for m in report.moments)
-    r = report.revenue
+    r, m = report.revenue, report.mentions
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
 <title>{esc(report.brand_name)}: sponsorship report</title><style>{STYLE}</style></head>
@@ -374,6 +397,13 @@ brandlake from the gold tables</p>
     ("clarity", f"{q['clarity']:.2f} (the detector's mean confidence)"),
     ("clutter", f"{q['clutter']:.2f} other brands on screen at once"),
 ])}</section>
+<section><h2>Named on screen and out loud</h2>{_table([
+    ("in on-screen text (captions, lower thirds; not its logo)",
+     f"{int(m['text_mentions'])} times, {m['text_seconds']:.1f} s on screen"),
+    ("said out loud", f"{int(m['speech_mentions'])} times, {m['speech_seconds']:.1f} s"),
+    ("media value of mentions (beside the screen time's above)",
+     f"{m['media_value']:.2f} {c}"),
+])}</section>
 <section><h2>Best moments</h2><div class=moments>{moments or "<p>none</p>"}</div></section>
 <section><h2>Ad revenue while on screen</h2>{_table([
     ("impressions of its campaigns (invalid traffic left out)", f"{int(r['impressions'])}"),
@@ -384,7 +414,8 @@ brandlake from the gold tables</p>
 <p>Measured by {esc(", ".join(report.model_versions) or "-")}; frames analysed
 {esc(report.sampling)}.</p><pre>{esc(metrics.__doc__ or "")}</pre>
 <p>Audience (viewer hours, exposure impressions) and the invalid traffic left out of it and of
-revenue:</p><pre>{esc(audience_metrics.__doc__ or "")}</pre></section>
+revenue:</p><pre>{esc(audience_metrics.__doc__ or "")}</pre>
+<p>Mentions:</p><pre>{esc(mention_metrics.__doc__ or "")}</pre></section>
 </body></html>
 """  # fmt: skip
 

@@ -42,6 +42,8 @@ def test_live_page_shows_the_streams_and_their_redis_state(small_lake):
     captions = " ".join(c.value for c in at.caption)
     assert "scene sports" in captions and "people 3" in captions and "safety 0.97" in captions
     assert "brandlake:exposure:arena-live" in captions
+    named = at.dataframe[0].value.set_index("brand")
+    assert named.loc["lumen"].tolist() == [2, 7.0, 1]  # on screen, text seconds, said
     # The player the page embeds is served, for the chosen stream.
     player = next(c.value for c in at.caption if "Player: " in c.value).split("Player: ")[1]
     with urlopen(player, timeout=10) as response:

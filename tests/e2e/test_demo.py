@@ -20,6 +20,7 @@ def test_the_demo_prints_the_summary_and_stops_its_queries(demo_lake, spark):
     for brand in settings.catalog.brands:
         assert f"\n{brand.brand_id:12} " in out
     assert "gold.revenue_minute" in out and "duckdb.sql" in out
+    assert "named: times in captions or said" in out
     assert not spark.streams.active
 
 

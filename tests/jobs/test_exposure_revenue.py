@@ -14,7 +14,13 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import redis
 
-from jobs.common.live_state import AUDIENCE_KEY, EXPOSURE_KEY, REVENUE_KEY, redis_url
+from jobs.common.live_state import (
+    AUDIENCE_KEY,
+    EXPOSURE_KEY,
+    MENTIONS_KEY,
+    REVENUE_KEY,
+    redis_url,
+)
 from jobs.exposure_revenue import run
 from tests.support import isolated, produce, read_table
 
@@ -333,3 +339,8 @@ def test_brands_named_on_screen_and_out_loud_make_mention_minutes(settings):
     )
     reasons = [r["reason"] for r in read_table(settings, "bronze.quarantine").to_pylist()]
     assert any("mentions: malformed entry" in reason for reason in reasons)
+    live = redis.Redis.from_url(redis_url(settings), decode_responses=True)
+    stored = live.hgetall(MENTIONS_KEY.format(stream_id="named"))
+    assert json.loads(stored["lumen"]) == {
+        "text_mentions": 1, "text_seconds": 4.0, "speech_mentions": 1}  # fmt: skip
+    assert stored["_until"] == T0.isoformat()

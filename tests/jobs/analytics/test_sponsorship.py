@@ -57,6 +57,11 @@ def test_the_numbers_are_gold_s(exposed):
     assert f"{report.totals['media_value']:.2f} {report.currency}" in page
     assert report.totals["exposure_impressions"] == mine.exposure_impressions.sum()
     assert f"{int(report.totals['exposure_impressions']):,}" in page
+    named = read_table(settings, "gold.brand_mentions_minute").to_pandas()
+    named = named[named.brand_id == brand]
+    assert report.mentions["text_mentions"] == named.text_mentions.sum()
+    assert report.mentions["media_value"] == pytest.approx(named.media_value.sum())
+    assert f"{int(report.mentions['text_mentions'])} times" in page
     # self-contained: nothing fetched, nothing run
     assert "<script" not in page and not re.search(r"""(src|href)=["']?(https?:|//)""", page)
 
