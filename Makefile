@@ -22,6 +22,11 @@ export HF_HUB_OFFLINE := 1
 # jars`; every later run only reads their manifests (offline too)
 install: $(STAMP)
 	@$(BIN)/brandlake jars
+	@# the sample broadcast's synthetic commentator (jobs/sample_media/soundtrack.py)
+	@command -v espeak-ng >/dev/null || { echo "installing Debian's espeak-ng (the sample's voice)"; \
+	  { apt-get install -y -qq --no-install-recommends espeak-ng \
+	    || { apt-get update -qq && apt-get install -y -qq --no-install-recommends espeak-ng; }; \
+	  } >/dev/null 2>&1 || echo "could not install espeak-ng: the sample broadcast will be silent"; }
 
 $(STAMP): setup.py dashboards/package-lock.json
 	@command -v java >/dev/null || { echo "Java 17 is required (Spark runs on the JVM)"; exit 1; }

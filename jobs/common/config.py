@@ -169,6 +169,7 @@ class SampleMediaConf(_Strict):
     distractors: int = Field(default=0, ge=0, le=8)  # made-up logos per scene, unlabelled
     crf: int = Field(default=20, ge=0, le=51)  # x264 quality: 20 near-lossless, 28 a broadcast's
     captions: float = Field(default=0.0, ge=0, le=1)  # share of scenes with a lower third
+    speech_gap_s: float = Field(default=0.0, ge=0, le=600)  # between spoken sentences; 0: none
 
 
 class TrainProfile(_Strict):
@@ -339,6 +340,14 @@ class TextConf(_Strict):
     max_side: int = Field(default=1280, ge=0, le=3840)  # frames read this large (0: as decoded)
 
 
+class SpeechConf(_Strict):
+    """Words said in each segment (udfs/speech/): Whisper tiny.en, brand names as hotwords."""
+
+    enabled: bool = True
+    overlap_s: float = Field(default=1.5, ge=0, le=10)  # of the segment before, for context
+    vad: bool = True  # transcribe only where the voice detector hears speech (no hallucinations)
+
+
 class CtrModelConf(_Strict):
     name: str = Field(min_length=1)  # registered model name: models:/<name>@<alias>
     lookback_hours: float = Field(gt=0)  # impressions trained and tested on
@@ -374,6 +383,7 @@ class ModelsConf(_Strict):
     ivt_model: IvtModelConf
     safety_enabled: bool = True
     text: TextConf = TextConf()
+    speech: SpeechConf = SpeechConf()
 
 
 class MarketConf(_Strict):

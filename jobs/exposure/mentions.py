@@ -7,7 +7,9 @@ Pure functions over one stream's mentions in time order, like `jobs/exposure/met
   frame read). Seconds = those durations, counted in each reading's minute. A mention is a run
   of readings naming the brand, with gaps of up to `gap_tolerance_s` not splitting it (a caption
   shown 4 s is one mention, read four times); it counts in the minute it starts.
-- Speech: each spoken name is one mention, its seconds the time it took to say.
+- Speech: each spoken name is one mention, its seconds the time it took to say. A name said
+  across a segment boundary can be heard in both segments (each hears the end of the one
+  before): the same brand said again within `gap_tolerance_s` is that one mention.
 - Media value, its own line beside screen time's: text seconds x the stream's rate per second
   x `rate_card.mentions.text_weight`, plus spoken mentions x `mentions.per_spoken_mention`.
 """
@@ -35,12 +37,17 @@ class Mention:
 
 def mention_runs(mentions: Iterable[Mention], gap_tolerance_s: float) -> list[list[Mention]]:
     """Mentions grouped into what a viewer took as one: runs of text readings of the same
-    brand with gaps of at most `gap_tolerance_s`; each spoken name alone."""
+    brand with gaps of at most `gap_tolerance_s`; each spoken name alone (a second hearing of
+    it within `gap_tolerance_s`, from an overlapping segment, left out)."""
     runs: list[list[Mention]] = []
     open_runs: dict[str, list[Mention]] = {}  # brand -> its current text run
+    last_said: dict[str, datetime] = {}
     for mention in sorted(mentions, key=lambda m: (m.time, m.brand_id, m.kind)):
         if mention.kind != "text":
-            runs.append([mention])
+            said = last_said.get(mention.brand_id)
+            if said is None or (mention.time - said).total_seconds() > gap_tolerance_s:
+                runs.append([mention])
+                last_said[mention.brand_id] = mention.time
             continue
         run = open_runs.get(mention.brand_id)
         if run is not None:

@@ -78,8 +78,11 @@ def hls_command(
         *(["-re"] if realtime else []),
         *source,
         "-map", "0:v:0",
+        "-map", "0:a:0?",  # the first audio track, where there is one (speech mentions)
         *video,
-        "-an",  # brandlake analyses pictures; audio would only cost bandwidth
+        # mono AAC whatever the source's codec: what HLS players and the speech step read (no
+        # bitrate option: ffmpeg warns about it when the source has no audio)
+        "-c:a", "aac", "-ac", "1",
         "-f", "hls",
         "-start_number", str(start_number),
         "-hls_time", str(seconds),

@@ -2,9 +2,10 @@
 
     brandlake sample-media [--seconds 60] [--size 1280x720] [--seed 7] [--out DIR]
 
-Writes `<name>.mp4` (H.264), `<name>.truth.parquet` (one row per logo per frame: brand, box in
-pixels, share visible, blur) and `<name>.json` (how it was made, and `mentions`: each brand named
-in a caption, with its text and the seconds it shows) into `DIR` (default `.brandlake/media`).
+Writes `<name>.mp4` (H.264, and AAC: a synthetic commentator, `jobs/sample_media/soundtrack.py`),
+`<name>.truth.parquet` (one row per logo per frame: brand, box in pixels, share visible, blur)
+and `<name>.json` (how it was made, and `mentions`: each brand named in a caption or said, with
+its text and the seconds it shows or is said in) into `DIR` (default `.brandlake/media`).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import time
 from dataclasses import asdict
 from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
@@ -24,6 +26,7 @@ from jobs.common.config import Settings, add_set_option, parse_overrides
 from jobs.entrypoint import command_settings
 from jobs.ingest.ffmpeg import ffmpeg_binary
 from jobs.sample_media.broadcast import Broadcast, TruthBox
+from jobs.sample_media.soundtrack import render_soundtrack
 
 log = logging.getLogger("brandlake.sample_media")
 TRUTH_SCHEMA = pa.schema(
@@ -57,6 +60,11 @@ def generate(
     video, truth_path = out_dir / f"{name}.mp4", out_dir / f"{name}.truth.parquet"
     started = time.monotonic()
     broadcast = Broadcast(conf, settings.catalog.brands)
+    soundtrack = out_dir / f"{name}.wav"
+    said = render_soundtrack(
+        np.random.default_rng([conf.seed, 29]), settings.catalog.brands, conf.seconds,
+        conf.speech_gap_s, soundtrack,
+    )  # fmt: skip
     # A keyframe every segment length, as an RTMP encoder is set up: ingest can then repackage
     # the video without re-encoding it.
     keyframe_every = round(settings.ingest.segment_seconds * conf.fps)
@@ -64,7 +72,8 @@ def generate(
         [
             ffmpeg_binary(), "-hide_banner", "-loglevel", "error", "-y",
             "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{conf.width}x{conf.height}",
-            "-r", str(conf.fps), "-i", "-",
+            "-r", str(conf.fps), "-i", "-", "-i", str(soundtrack),
+            "-map", "0:v", "-map", "1:a", "-c:a", "aac", "-b:a", "96k", "-shortest",
             "-c:v", "libx264", "-preset", "veryfast", "-crf", str(conf.crf), "-pix_fmt", "yuv420p",
             "-g", str(keyframe_every), "-movflags", "+faststart", str(video),
         ],
@@ -84,6 +93,7 @@ def generate(
         pass
     if encoder.wait() != 0:
         raise SampleMediaError(f"ffmpeg could not encode {video}: {encoder.stderr.read().decode()}")
+    soundtrack.unlink()
     pq.write_table(
         pa.Table.from_pylist([asdict(b) for b in truth], schema=TRUTH_SCHEMA), truth_path
     )
@@ -109,7 +119,19 @@ def generate(
                     }
                     for c in broadcast.captions
                     if c.brand_id
+                ]
+                + [
+                    {
+                        "brand_id": line.brand_id,
+                        "kind": "speech",
+                        "text": line.text,
+                        "start_s": line.name_start_s,
+                        "end_s": line.name_end_s,
+                    }
+                    for line in said
+                    if line.brand_id
                 ],
+                "speech": [asdict(line) for line in said],
             },
             indent=2,
         )

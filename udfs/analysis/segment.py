@@ -29,6 +29,7 @@ from udfs.context.scene import ImageEmbedder, ScenePrototypes
 from udfs.decoding.frames import SampledFrame, SegmentFrames
 from udfs.detection.yolo import YoloDetector
 from udfs.safety.nsfw import SafetyScorer
+from udfs.speech.transcribe import SpeechReader
 from udfs.text.ocr import TextLine, TextReader
 
 T = TypeVar("T")
@@ -80,6 +81,8 @@ class Analyzers:
     text: TextReader | None = None
     text_fps: float = 1.0  # frames read for text per second of video (at most the sampling's)
     text_side: int = 1280  # the size they are read at (longer side, px; 0: as decoded)
+    # The job's speech step, beside the frames (`udfs/speech/segment.py`): loaded with them
+    speech: SpeechReader | None = None
 
     @property
     def input_size(self) -> int:
@@ -102,6 +105,8 @@ class Analyzers:
             self.safety.score(blank)
         if self.text is not None:
             self.text.read(blank[0])
+        if self.speech is not None:  # a second of faint noise (silence is not transcribed)
+            self.speech.words(np.random.default_rng(0).normal(0, 0.01, 16_000).astype(np.float32))
 
 
 @dataclass(frozen=True)

@@ -27,7 +27,7 @@ class SampledFrame:
     detail: np.ndarray | None = None  # the same frame larger, for text (`detail_fps`)
 
 
-def _open_source(uri: str, filesystem: pafs.FileSystem | None):
+def open_source(uri: str, filesystem: pafs.FileSystem | None):
     """What PyAV opens: a local path, or a file on `filesystem` (the object store holding
     `uri`, with the lake's endpoint and credentials), else the one pyarrow finds for `uri`."""
     parsed = urlparse(uri)
@@ -129,7 +129,7 @@ class SegmentFrames:
         import av
 
         try:
-            with av.open(_open_source(self.uri, self.filesystem)) as container:
+            with av.open(open_source(self.uri, self.filesystem)) as container:
                 if not container.streams.video:
                     raise SegmentDecodeError(f"{self.uri}: no video stream")
                 stream = container.streams.video[0]

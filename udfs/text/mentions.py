@@ -1,10 +1,12 @@
-"""Brand names in read text: each catalog brand's name and aliases found in OCR lines, tolerant
-of OCR errors, case and spacing ("FIZZ CO", "Fizz Co", "F1zzCo" are FizzCo).
+"""Brand names in read or heard text: each catalog brand's name and aliases found in OCR lines
+or transcribed speech, tolerant of misread letters, case and spacing ("FIZZ CO", "Fizz Co",
+"F1zzCo" are FizzCo).
 
 A window of one to a few words of a line, spaces and punctuation removed, is compared with each
 name written the same way: it names the brand within `max_edits` letters (Levenshtein: one for
 names of 5-9 letters, two from 10; names shorter than 5 letters need every letter, since one
-wrong letter in a short word is another word). The best window per brand and line counts once.
+wrong letter in a short word is another word). The best window per brand and line counts
+once; in speech, every time the name is said.
 Text printed on a logo is the logo (the brand detector counts it), so `outside_logos` leaves out
 what lies inside a detected logo box of the same brand.
 """
@@ -64,26 +66,94 @@ def max_edits(name: BrandName) -> int:
     return 0 if letters < 5 else 1 if letters < 10 else 2
 
 
+def best_windows(tokens: Sequence[str], names: Sequence[BrandName]) -> dict[str, tuple]:
+    """Per brand named in `tokens` (lower-case words): (wrong letters, first token, tokens,
+    the name) of its closest window of one to a few words."""
+    best: dict[str, tuple[int, int, int, BrandName]] = {}
+    for name in names:
+        allowed = max_edits(name)
+        for size in range(max(1, name.words - 1), name.words + 2):
+            for start in range(0, len(tokens) - size + 1):
+                edits = Levenshtein.distance("".join(tokens[start : start + size]), name.squashed)
+                if edits <= allowed and edits < best.get(name.brand_id, (allowed + 1,))[0]:
+                    best[name.brand_id] = (edits, start, size, name)
+    return best
+
+
+def similarity(edits: int, name: BrandName) -> float:
+    """1 - wrong letters / the name's letters (1: exactly, ignoring case and spacing)."""
+    return round(1 - edits / len(name.squashed), 3)
+
+
 def find_mentions(lines: Sequence[TextLine], names: Sequence[BrandName]) -> list[TextMention]:
     """Every brand named in `lines`, once per brand and line."""
     found = []
     for line in lines:
         tokens = words(line.text)
-        best: dict[str, tuple[int, str, BrandName]] = {}
-        for name in names:
-            allowed = max_edits(name)
-            for size in range(max(1, name.words - 1), name.words + 2):
-                for start in range(0, len(tokens) - size + 1):
-                    window = tokens[start : start + size]
-                    edits = Levenshtein.distance("".join(window), name.squashed)
-                    if edits <= allowed and edits < best.get(name.brand_id, (allowed + 1,))[0]:
-                        best[name.brand_id] = (edits, " ".join(window), name)
         found += [
-            TextMention(brand_id, matched, line.text,
-                        round(1 - edits / len(name.squashed), 3), line.confidence, line.box)
-            for brand_id, (edits, matched, name) in sorted(best.items())
+            TextMention(brand_id, " ".join(tokens[start : start + size]), line.text,
+                        similarity(edits, name), line.confidence, line.box)
+            for brand_id, (edits, start, size, name) in sorted(best_windows(tokens, names).items())
         ]  # fmt: skip
     return found
+
+
+@dataclass(frozen=True)
+class SpokenMention:
+    """A brand named in speech: the words that name it and when they were said."""
+
+    brand_id: str
+    matched: str
+    sentence: str  # the words around it (a few either side)
+    similarity: float
+    confidence: float  # the least sure of its words' probabilities
+    start_s: float
+    end_s: float
+
+
+def find_spoken(
+    spoken: Sequence, names: Sequence[BrandName], context_words: int = 6
+) -> list[SpokenMention]:
+    """Every time a brand is named in `spoken` (words with `text`, `start_s`, `end_s`,
+    `probability`, in order): each window of words that names it, the best per stretch."""
+    tokens, word_of = [], []
+    for position, word in enumerate(spoken):
+        for token in words(word.text):
+            tokens.append(token)
+            word_of.append(position)
+    found: list[SpokenMention] = []
+    position = 0
+    while position < len(tokens):
+        match = _match_at(tokens, position, names)
+        if match is None:
+            position += 1
+            continue
+        edits, size, name = match
+        said = spoken[word_of[position] : word_of[position + size - 1] + 1]
+        around = spoken[max(0, word_of[position] - context_words) :
+                        word_of[position + size - 1] + context_words + 1]  # fmt: skip
+        found.append(
+            SpokenMention(name.brand_id, " ".join(tokens[position : position + size]),
+                          " ".join(w.text for w in around), similarity(edits, name),
+                          min(w.probability for w in said), said[0].start_s, said[-1].end_s)
+        )  # fmt: skip
+        position += size
+    return found
+
+
+def _match_at(
+    tokens: Sequence[str], position: int, names: Sequence[BrandName]
+) -> tuple[int, int, BrandName] | None:
+    """The name the words from `position` on say best, if any: (wrong letters, words, name)."""
+    best = None
+    for name in names:
+        for size in range(max(1, name.words - 1), name.words + 2):
+            if position + size > len(tokens):
+                break
+            edits = Levenshtein.distance("".join(tokens[position : position + size]), name.squashed)
+            if edits <= max_edits(name) and (best is None or edits < best[0]):
+                best = (edits, size, name)
+    return best
 
 
 def outside_logos(

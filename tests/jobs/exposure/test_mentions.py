@@ -25,8 +25,9 @@ def test_readings_of_one_caption_are_one_mention_and_a_pause_starts_another():
     readings = [text(10), text(11), text(12), text(15), text(11.5, "lumen")]
     runs = mention_runs(readings, gap_tolerance_s=1.0)
     assert [[m.time.second for m in run] for run in runs] == [[10, 11, 12], [11], [15]]
-    # spoken names are one mention each, even back to back
-    assert len(mention_runs([speech(3), speech(3.5)], 1.0)) == 2
+    # spoken names are one mention each; the same name heard again within the tolerance (two
+    # overlapping segments both heard it) is the one mention
+    assert len(mention_runs([speech(3), speech(3.4), speech(5), speech(5.2, "lumen")], 1.0)) == 3
 
 
 def test_minutes_count_mentions_where_they_start_and_seconds_where_they_fall():

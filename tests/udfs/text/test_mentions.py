@@ -5,7 +5,9 @@ from __future__ import annotations
 
 from types import SimpleNamespace
 
-from udfs.text.mentions import brand_names, find_mentions, outside_logos
+import pytest
+
+from udfs.text.mentions import brand_names, find_mentions, find_spoken, outside_logos
 from udfs.text.ocr import TextLine
 
 BRANDS = [
@@ -59,3 +61,20 @@ def test_a_logos_printed_name_is_the_logo_not_a_mention():
     assert [m.line for m in kept] == ["FizzCo summer cup"]
     # another brand's logo around it does not swallow it
     assert outside_logos(mentions, [("pinecrest", (0.40, 0.25, 0.55, 0.40))]) == mentions
+
+
+def test_every_time_a_name_is_said_counts_with_its_words_times():
+    from udfs.speech.transcribe import SpokenWord
+
+    said = ["Brought", "to", "you", "by", "Fizz", "Co", "and", "again", "FizzCo.", "Pine",
+            "forests", "and", "Zap"]  # fmt: skip
+    spoken = [SpokenWord(w, i * 0.5, i * 0.5 + 0.4, 0.9 - i / 100) for i, w in enumerate(said)]
+    found = find_spoken(spoken, NAMES, context_words=2)
+    assert [(m.brand_id, m.matched, m.start_s, m.end_s) for m in found] == [
+        ("fizzco", "fizz co", 2.0, 2.9),
+        ("fizzco", "fizzco", 4.0, 4.4),
+        ("zap", "zap", 6.0, 6.4),
+    ]
+    assert found[0].sentence == "you by Fizz Co and again"
+    assert found[0].confidence == pytest.approx(0.9 - 5 / 100)  # its least sure word
+    assert find_spoken([], NAMES) == []

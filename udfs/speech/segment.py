@@ -1,0 +1,52 @@
+"""The words said in one segment, with the end of the segment before it for context: a name
+said across the boundary is heard whole in the segment it ends in.
+
+Times are seconds from the segment's start (negative: said in the overlap, before it). Words
+belong to the segment they end in; a name whose last word ends in this segment is this
+segment's mention, whenever it started.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import pyarrow.fs as pafs
+
+from udfs.decoding.audio import SAMPLE_RATE, SegmentAudioError, segment_audio
+from udfs.speech.transcribe import SpeechReader, SpokenWord
+from udfs.text.mentions import BrandName, SpokenMention, find_spoken
+
+log = logging.getLogger("brandlake.speech")
+
+
+def segment_speech(
+    uri: str,
+    reader: SpeechReader,
+    names: list[BrandName],
+    previous_uri: str | None = None,
+    overlap_s: float = 1.5,
+    filesystem: pafs.FileSystem | None = None,
+) -> tuple[list[SpokenWord], list[SpokenMention]]:
+    """The segment's words and the brands named in them. No audio track, or silence: none.
+
+    Raises `SegmentAudioError` when the segment's audio cannot be decoded. The previous
+    segment's tail is context only: when it cannot be read (the first segment, retention),
+    the segment is transcribed alone."""
+    own = segment_audio(uri, filesystem)
+    if own is None or own.size == 0:
+        return [], []
+    before = np.zeros(0, np.float32)
+    if previous_uri is not None and overlap_s > 0:
+        try:
+            before = segment_audio(previous_uri, filesystem, last_s=overlap_s)
+        except SegmentAudioError as err:
+            log.debug("no overlap for %s: %s", uri, err)
+        before = before if before is not None else np.zeros(0, np.float32)
+    shift = before.size / SAMPLE_RATE
+    said = [
+        SpokenWord(w.text, round(w.start_s - shift, 3), round(w.end_s - shift, 3), w.probability)
+        for w in reader.words(np.concatenate([before, own]))
+    ]
+    mentions = [m for m in find_spoken(said, names) if m.end_s > 0]
+    return [w for w in said if w.end_s > 0], mentions
