@@ -44,7 +44,7 @@ def test_no_audio_track_is_no_sound_not_an_error(tmp_path):
 def test_an_audio_track_that_cannot_be_decoded_raises_one_clear_error(tmp_path):
     path = segment(tmp_path / "seg_000003.ts", "sine=frequency=440:sample_rate=44100")
     corrupt_audio(path)
-    with pytest.raises(SegmentAudioError, match=r"seg_000003\.ts: audio: its track decodes to nothing"):
+    with pytest.raises(SegmentAudioError, match=r"seg_000003\.ts: audio: its track decodes"):
         segment_audio(str(path))
 
 
