@@ -12,7 +12,9 @@ import json
 import time
 from collections import Counter
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
+import numpy as np
 import pyarrow.compute as pc
 import pytest
 import redis
@@ -22,9 +24,12 @@ from jobs.common.kafka import client_config, watermarks
 from jobs.common.live_state import LIVE_KEY, redis_url
 from jobs.frame_analysis import run
 from jobs.ingest.run import ingest
+from jobs.sample_media.soundtrack import SAMPLE_RATE, speak
 from schemas.events import SEGMENTS
 from tests.media import shared_video
 from tests.support import isolated, produce, read_table
+from tests.udfs.decoding.test_audio import corrupt_audio
+from tests.udfs.speech.test_segment import needs_voice, segments
 
 pytestmark = pytest.mark.spark
 EYE_COUNTS = {1.0: 15, 9.0: 17}  # seconds into vtest.avi -> people in the lower two thirds
@@ -493,3 +498,49 @@ def test_text_frames_name_brands_outside_their_logos():
     assert (mention["x1"], mention["y2"]) == (0.3, 0.9) and mention[
         "mention_id"
     ] == "seg-7-0-text-fizzco"
+
+
+@needs_voice
+def test_spoken_brands_and_unreadable_audio(stack, tmp_path, spark, tiny_brand_detector):
+    """Two segments of a stream: the first's audio is corrupt (quarantined with the reason,
+    its pictures analysed), the second's commentator says "brought to you by Pinecrest" (its
+    words in silver.transcripts, the name in silver.brand_mentions and on the frame message
+    of the frame on screen then)."""
+    settings = make_settings(stack, tmp_path, tiny_brand_detector)
+    sound = np.zeros(4 * SAMPLE_RATE, np.float32)
+    before, name = speak("This half is brought to you by"), speak("Pinecrest")
+    name_at = 3.9 - name.size / SAMPLE_RATE  # said in the second segment, ending at 3.9 s
+    start = round(name_at * SAMPLE_RATE)
+    sound[start - before.size : start] = before
+    sound[start : start + name.size] = name
+    first, second = segments(tmp_path, sound, 4.0)
+    corrupt_audio(Path(first))
+    started = datetime(2026, 12, 3, 10, 0, tzinfo=UTC)
+    events = [segment_event("talk", sequence, uri, started + timedelta(seconds=2 * sequence))
+              for sequence, uri in enumerate((first, second))]  # fmt: skip
+    produce(settings, "segments", events)
+    run(settings, available_now=True)
+    (reason,) = [r["reason"] for r in read_table(settings, "bronze.quarantine").to_pylist()]
+    assert reason.startswith("undecodable audio (pictures analysed):") and "seg_000000" in reason
+    frames = read_table(settings, "silver.segment_context").to_pylist()
+    assert {f["sequence"] for f in frames} == {0, 1}
+    words = read_table(settings, "silver.transcripts").to_pylist()
+    assert words and {w["sequence"] for w in words} == {1}
+    assert all(w["model_name"] == "whisper-tiny.en" for w in words)
+    (mention,) = read_table(settings, "silver.brand_mentions").to_pylist()
+    assert (mention["kind"], mention["brand_id"]) == ("speech", "pinecrest")
+    assert abs((mention["mention_time"] - started).total_seconds() - name_at) < 1.0
+    carried = [m for m in frame_messages(settings) if m["mentions"]]
+    assert [m["mentions"][0]["mention_id"] for m in carried] == [mention["mention_id"]]
+    assert carried[0]["frame_id"].endswith(f"-{mention['frame_index']}")
+
+
+def segment_event(stream: str, sequence: int, path: str, start: datetime) -> bytes:
+    return json.dumps(
+        {
+            "event_id": f"{stream}-{sequence}", "stream_id": stream, "sequence": sequence,
+            "uri": Path(path).as_uri(), "start_time": start.isoformat(), "duration_s": 2.0,
+            "width": 320, "height": 240, "fps": 25.0, "codec": "h264",
+            "bytes": Path(path).stat().st_size,
+        }
+    ).encode()  # fmt: skip
