@@ -1,6 +1,7 @@
 """The sample broadcast through the pipeline, checked against its ground truth: the trained
 brand detector through frame_analysis (precision, recall), then exposure_revenue (screen
-seconds and share of voice per brand); brands named in its captions (on-screen text).
+seconds and share of voice per brand); brands named in its captions (on-screen text) and by its
+commentator (speech).
 
 The champion is the detector shipped in models/brand-detector/. The sample broadcast is rendered
 with its own seed, at the default sampling rate; the training set never holds sample frames.
@@ -10,18 +11,21 @@ from __future__ import annotations
 
 import json
 import uuid
+from datetime import timedelta
 
 import pyarrow.parquet as pq
 import pytest
 
 from jobs.common.kafka import ensure_topics
 from jobs.entrypoint import command_settings
+from jobs.exposure.mentions import Mention, mention_runs
 from jobs.exposure_revenue import run as run_exposure_revenue
 from jobs.frame_analysis import run as run_frame_analysis
 from jobs.ingest.run import ingest
 from jobs.sample_media import generate, truth_screen_seconds
 from jobs.train.evaluate import score_frames
 from tests.support import read_table
+from tests.udfs.speech.test_segment import needs_voice
 from udfs.detection.backends import choose
 from udfs.devices import torch_device
 
@@ -142,7 +146,8 @@ def test_brands_named_in_captions_are_found_and_logos_are_not_read_as_mentions(a
     logo's), the first reading is within a second of the caption's start, and the seconds the
     mentions stand for are the caption's to a second. Goal: precision and recall >= 0.9 per
     brand."""
-    settings, _, captions = analysed
+    settings, _, truth = analysed
+    captions = [m for m in truth if m["kind"] == "text"]
     seconds_per_segment = settings.ingest.segment_seconds
     pts = {
         (f["segment_id"], f["frame_index"]): f["sequence"] * seconds_per_segment + f["pts_s"]
@@ -176,3 +181,40 @@ def test_brands_named_in_captions_are_found_and_logos_are_not_read_as_mentions(a
             first = min(t for j, t, _ in right if j == i)
             assert first - captions[i]["start_s"] <= 1.0 + slack, (brand, captions[i])
         assert abs(measured_s - true_s) <= len(named), brand
+
+
+@needs_voice
+def test_brands_said_by_the_commentator_are_heard_on_time(analysed):
+    """Each brand the synthetic commentator names is heard (a name heard twice, from two
+    overlapping segments, counts once, as gold counts it), within a second of when it was
+    said, and nothing is heard that was not said. Goal: precision and recall >= 0.9 per
+    brand."""
+    settings, _, truth = analysed
+    said = [m for m in truth if m["kind"] == "speech"]
+    step = settings.ingest.segment_seconds
+    start = min(f["frame_time"] - timedelta(seconds=f["sequence"] * step + f["pts_s"])
+                for f in read_table(settings, "silver.segment_context").to_pylist())  # fmt: skip
+    rows = [r for r in read_table(settings, "silver.brand_mentions").to_pylist()
+            if r["kind"] == "speech"]  # fmt: skip
+    heard = [
+        run[0]
+        for run in mention_runs(
+            [Mention(r["stream_id"], r["brand_id"], "speech", r["mention_time"], r["duration_s"])
+             for r in rows],
+            settings.exposure.gap_tolerance_s,
+        )
+    ]  # fmt: skip
+    assert said and heard
+    print("\nspoken mentions per brand: said and heard / said, heard and said / heard, timing")
+    for brand in sorted({m["brand_id"] for m in said} | {m.brand_id for m in heard}):
+        truth_of = [m for m in said if m["brand_id"] == brand]
+        mine = [(m.time - start).total_seconds() for m in heard if m.brand_id == brand]
+        matched = {
+            i: at for at in mine for i, m in enumerate(truth_of)
+            if abs(at - m["start_s"]) <= 1.0
+        }  # fmt: skip
+        right = [at for at in mine if any(abs(at - m["start_s"]) <= 1.0 for m in truth_of)]
+        off = [abs(at - truth_of[i]["start_s"]) for i, at in matched.items()]
+        print(f"  {brand:10} {len(matched)}/{len(truth_of)}  {len(right)}/{len(mine)}"
+              f"  max {max(off, default=0):.2f} s off")  # fmt: skip
+        assert len(matched) >= 0.9 * len(truth_of) and len(right) >= 0.9 * len(mine), brand
