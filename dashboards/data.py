@@ -36,6 +36,7 @@ from jobs.exposure.rollup import exposure_rollup, revenue_rollup
 from schemas.tables import (
     AUDIENCE_MINUTE,
     BRAND_EXPOSURE_MINUTE,
+    BRAND_MENTIONS_MINUTE,
     CLICKS,
     CTR_MODEL_EVALUATION,
     DATA_QUALITY_RESULTS,
@@ -223,6 +224,20 @@ def exposure_minutes(
     """Rows of gold.brand_exposure_minute in [start, end); pages filter streams and brands."""
     frame = read(settings, BRAND_EXPOSURE_MINUTE.name, where=_between("minute", start, end))
     return frame.sort_values(["minute", "stream_id", "brand_id"]).reset_index(drop=True)
+
+
+def mention_minutes(
+    settings: Settings, start: datetime | None = None, end: datetime | None = None
+) -> pd.DataFrame:
+    """Rows of gold.brand_mentions_minute in [start, end): brands named on screen and said."""
+    frame = read(settings, BRAND_MENTIONS_MINUTE.name, where=_between("minute", start, end))
+    return frame.sort_values(["minute", "stream_id", "brand_id"]).reset_index(drop=True)
+
+
+def mentions_by_brand(minutes: pd.DataFrame) -> pd.DataFrame:
+    """Per brand: text and speech mentions and seconds, and their media value."""
+    totals = ["text_mentions", "text_seconds", "speech_mentions", "speech_seconds", "media_value"]
+    return minutes.groupby("brand_id", as_index=False)[totals].sum()
 
 
 def exposure_by_brand(minutes: pd.DataFrame) -> pd.DataFrame:

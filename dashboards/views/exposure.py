@@ -1,6 +1,6 @@
 """Brand exposure: screen time, share of voice, quality index and media value per brand over
-time, from gold.brand_exposure_minute, with filters, a CSV download and a brand's sponsorship
-report."""
+time, from gold.brand_exposure_minute, the brands named on screen and out loud
+(gold.brand_mentions_minute), with filters, a CSV download and a brand's sponsorship report."""
 
 import streamlit as st
 
@@ -54,6 +54,32 @@ by_minute = data.exposure_by_minute(minutes).pivot(
     index="minute", columns="brand_id", values=measure or "screen_seconds"
 )
 st.line_chart(by_minute)
+
+st.subheader("Named on screen and out loud")
+named = ui.table(data.mention_minutes, conf, start=start, end=end)
+if named is not None:
+    named = named[
+        named.stream_id.isin(minutes.stream_id.unique())
+        & named.brand_id.isin(minutes.brand_id.unique())
+    ]
+    st.dataframe(
+        data.mentions_by_brand(named),
+        hide_index=True,
+        column_config={
+            "brand_id": "brand",
+            "text_mentions": "in captions",
+            "text_seconds": st.column_config.NumberColumn("caption seconds", format="%.1f"),
+            "speech_mentions": "said",
+            "speech_seconds": st.column_config.NumberColumn("seconds said", format="%.1f"),
+            "media_value": st.column_config.NumberColumn(
+                f"media value ({currency})", format="%.2f"
+            ),
+        },
+    )
+    st.caption(
+        "From gold.brand_mentions_minute: brands named in on-screen text (not their logos' own "
+        "print) and by voice; their media value is its own line (rate_card.mentions)."
+    )
 
 st.subheader("Rows")
 st.dataframe(minutes, hide_index=True)

@@ -18,6 +18,7 @@ from jobs.entrypoint import command_settings
 from schemas.tables import (
     AUDIENCE_MINUTE,
     BRAND_EXPOSURE_MINUTE,
+    BRAND_MENTIONS_MINUTE,
     BRONZE_TABLES,
     CLICKS,
     DETECTIONS,
@@ -68,6 +69,16 @@ def build_small_lake(settings: Settings) -> None:
         exposure("arena-live", "fizzco", 1, 12.0, 0.3),
         exposure("arena-live", "aquapure", 1, 18.0, 0.5),
         exposure("studio-2", "lumen", 0, 10.0, 0.4),
+    ])  # fmt: skip
+    named = {"text_seconds": 0.0, "speech_mentions": 0, "speech_seconds": 0.0, "currency": "USD",
+             "updated_at": T0}  # fmt: skip
+    write_rows(settings, BRAND_MENTIONS_MINUTE, [
+        {**named, "stream_id": "arena-live", "brand_id": "fizzco", "minute": T0,
+         "text_mentions": 2, "text_seconds": 6.0, "media_value": 0.15},
+        {**named, "stream_id": "arena-live", "brand_id": "fizzco", "minute": T0 + MINUTE,
+         "text_mentions": 0, "speech_mentions": 1, "speech_seconds": 0.6, "media_value": 0.02},
+        {**named, "stream_id": "studio-2", "brand_id": "lumen", "minute": T0,
+         "text_mentions": 1, "text_seconds": 3.0, "media_value": 0.02},
     ])  # fmt: skip
     write_rows(settings, REVENUE_MINUTE, [
         revenue("arena-live", "cmp-fizz-summer", 0, 1000, 6.5, 20, 4.0),

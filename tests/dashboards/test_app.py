@@ -69,10 +69,16 @@ def test_exposure_page_totals_per_brand_and_filters(small_lake):
     assert per_brand.quality_index["fizzco"] == pytest.approx(21.6 / 42)
     assert at.get("download_button")
 
+    named = at.dataframe[1].value.set_index("brand_id")
+    assert named.text_mentions.to_dict() == {"fizzco": 2, "lumen": 1}
+    assert named.speech_mentions["fizzco"] == 1
+    assert named.media_value["fizzco"] == pytest.approx(0.17)
+
     at.sidebar.multiselect(key="stream_id").select("arena-live").run()
     at.sidebar.multiselect(key="brand_id").select("fizzco").run()
     assert metrics(at)["Screen time"] == "42.0 s"
-    assert len(at.dataframe[1].value) == 2  # fizzco's two minutes
+    assert list(at.dataframe[1].value.brand_id) == ["fizzco"]  # mentions follow the filters
+    assert len(at.dataframe[2].value) == 2  # fizzco's two minutes
 
     at.button(key="make_report").click().run()
     assert not at.exception and not at.warning

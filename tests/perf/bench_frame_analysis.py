@@ -5,7 +5,8 @@ per detector backend.
 
 A 1080p30 sample broadcast is ingested into 2 s segments; both paths analyse the same segments
 at the configured sampling rate (2 fps) with every analyzer: brand detector, person detector,
-scene embedder, safety model, boundary frames and the colour check. The plain loop runs in this
+scene embedder, safety model, boundary frames and the colour check, on-screen text once a second
+and the speech step on each segment's audio. The plain loop runs in this
 process with torch's default threads, one row per way of running it: as before this work (torch,
 every frame decoded, frames at full size), torch with frames scaled to the detectors' input,
 then also decoding reference frames only, then each exported backend installed (ONNX Runtime,
@@ -32,6 +33,8 @@ from jobs.train.brand_detector import train_brand_detector
 from tests.support import read_table
 from udfs.analysis.segment import analyse_segment
 from udfs.detection.backends import choose, installed
+from udfs.speech.segment import segment_speech
+from udfs.text.mentions import brand_names
 
 SECONDS = float(os.environ.get("BENCH_VIDEO_SECONDS", "30"))
 SAMPLE_FPS = 2.0
@@ -71,25 +74,45 @@ def test_frame_analysis_throughput(isolated_settings, spark, tmp_path):
                 ("torch, every frame decoded", "torch", False, True),
                 ("torch, reference frames only", "torch", True, True),
                 *[(f"{b}, reference frames only", b, True, True) for b in exported]]  # fmt: skip
-    plain_rates = {}
+    names = brand_names(base.catalog.brands)
+    plain_rates, model_seconds = {}, {}
     for name, backend, reference_only, scaled in variants:
         analyzers = analyzers_for(replace(models, backend=backend))
         analyzers.warm_up()
+        seconds: dict[str, float] = {}
         started = time.perf_counter()
-        contexts = [
-            analyse_segment(s.as_uri(), analyzers, conf.sample_fps, conf.batch_size,
-                            refine_boundaries=conf.refine_boundaries,
-                            reference_only=reference_only, max_side=None if scaled else 0)[1]
-            for s in segments
-        ]  # fmt: skip
+        frames = 0
+        for position, segment in enumerate(segments):
+            frames += len(
+                analyse_segment(segment.as_uri(), analyzers, conf.sample_fps, conf.batch_size,
+                                refine_boundaries=conf.refine_boundaries,
+                                reference_only=reference_only, max_side=None if scaled else 0,
+                                model_seconds=seconds)[1]
+            )  # fmt: skip
+            if analyzers.speech is not None:  # the job's speech step, as it runs it
+                previous = str(segments[position - 1]) if position else None
+                listened = time.perf_counter()
+                segment_speech(str(segment), analyzers.speech, names, previous,
+                               models.speech.overlap_s)  # fmt: skip
+                seconds["speech"] = seconds.get("speech", 0.0) + time.perf_counter() - listened
         elapsed = time.perf_counter() - started
-        frames = sum(len(c) for c in contexts)
+        model_seconds[backend, reference_only, scaled] = seconds
         plain_rates[backend, reference_only, scaled] = report(
             f"plain loop, {name}", frames, elapsed
         )
     default = (choose(base.models.backend, "cpu"), conf.reference_frames_only, True)
     plain = plain_rates[default]
     before = plain_rates["torch", False, False]
+    spent = model_seconds[default]
+    per_second = ", ".join(
+        f"{model} {total / SECONDS:.3f}" for model, total in sorted(spent.items())
+    )
+    print(f"  model seconds per second of video, plain loop, defaults: {per_second}")
+    if "speech" in spent:
+        print(
+            f"  speech: {spent['speech'] / SECONDS:.2f} s per second of audio (2 s segments, "
+            f"{models.speech.overlap_s:g} s of the one before heard again), alongside the video"
+        )
     print(
         f"  ratio of real-time factors, plain loop (torch): scaled frames / full size "
         f"{plain_rates['torch', False, True] / before:.2f}; reference frames only / every frame "
