@@ -544,3 +544,15 @@ def segment_event(stream: str, sequence: int, path: str, start: datetime) -> byt
             "bytes": Path(path).stat().st_size,
         }
     ).encode()  # fmt: skip
+
+
+def test_the_segment_before_and_the_frame_on_screen_when_a_name_is_said():
+    from jobs.frame_analysis import frame_at, previous_segment
+    from udfs.analysis.segment import FrameContext
+
+    landing = "s3://lake/landing/arena/seg_000012.ts"
+    assert previous_segment({"uri": landing, "sequence": 12}).endswith("arena/seg_000011.ts")
+    assert previous_segment({"uri": "file:///l/seg_000000.ts", "sequence": 0}) is None
+    assert previous_segment({"uri": "file:///l/other.ts", "sequence": 3}) is None  # not ingest's
+    frames = [FrameContext(i, i / 30, 0, 0, 0.5, 0.0, None, {}, None, None) for i in (0, 15, 30)]
+    assert [frame_at(frames, t).frame_index for t in (-0.4, 0.0, 0.6, 1.9)] == [0, 0, 15, 30]
