@@ -8,6 +8,7 @@ brandlake mlflow ui                    the MLflow tracking UI over the model reg
 brandlake run bronze-ingest [...]      a streaming job (--available-now: until caught up)
 brandlake run frame-analysis [...]     segments -> detections, scene, safety (silver, Kafka, Redis)
 brandlake run exposure-revenue [...]   frames x impressions -> gold exposure and revenue, Redis
+brandlake run privacy-rendition [...]  segments -> a second rendition with every face blurred
 brandlake submit JOB [--dry-run] [...]  a streaming job through spark-submit to spark.master
 brandlake simulate --count N [...]     impressions and viewer events into Kafka
 brandlake ingest rtmp|file [...]       video -> HLS in the landing area -> `segments` events
@@ -39,6 +40,7 @@ JOBS = {
     "bronze-ingest": "jobs.bronze_ingest",
     "frame-analysis": "jobs.frame_analysis",
     "exposure-revenue": "jobs.exposure_revenue",
+    "privacy-rendition": "jobs.privacy_rendition",
 }
 TRAINERS = {
     "brand-detector": "jobs.train.brand_detector",

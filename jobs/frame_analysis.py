@@ -53,8 +53,8 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.streaming import StreamingQuery
 
-from jobs.common import metrics, object_store
-from jobs.common.config import Settings, SpeechConf, TextConf, is_uri
+from jobs.common import metrics
+from jobs.common.config import Settings, SpeechConf, TextConf
 from jobs.common.delta_sink import DeltaSink, WriteResult
 from jobs.common.kafka import cached_producer, client_config
 from jobs.common.live_state import LIVE_KEY, redis_url, set_if_newer
@@ -64,6 +64,7 @@ from jobs.common.spark import read_kafka_stream
 from jobs.common.streaming import BatchClock, run_job, start_query
 from jobs.control.modes import ModeSchedule, Sampling, read_schedule, samplings
 from jobs.ingest.ffmpeg import SEGMENT_PATTERN
+from jobs.ingest.storage import landing_filesystem
 from schemas.events import SEGMENTS
 from schemas.tables import (
     BRAND_MENTIONS,
@@ -387,6 +388,8 @@ class AnalyseSegments:
         segment, why = SEGMENTS.parse(value)
         if why:  # the live pass quarantined it: a reprocess pass passes over it
             return "segments", None, [] if self.deferred_pass else why
+        if (segment.get("rendition") or "source") != "source":
+            return "segments", None, []  # a copy made from an analysed segment (faces blurred)
         mode = self.schedule.mode_at(segment["stream_id"], segment["start_time"])
         # a mode removed from the configuration since it was set: the default's sampling
         sampling = self.samplings.get(mode) or self.samplings[self.schedule.default]
@@ -758,20 +761,11 @@ def transform(
         schedule,
         settings.jobs.frame_analysis.batch_size,
         analysed_at,
-        segment_store(settings),
+        landing_filesystem(settings),
         deferred_pass,
         model_seconds,
         tuple(brand_names(settings.catalog.brands)),
     )
-
-
-def segment_store(settings: Settings) -> pafs.FileSystem | None:
-    """The object store segments land on (with the lake's endpoint and credentials); None
-    when they are local files."""
-    landing = settings.landing_uri("")
-    if not is_uri(landing):
-        return None
-    return object_store.filesystem(landing, settings.lake.storage_options)[0]
 
 
 def load(

@@ -147,6 +147,9 @@ _ID = r"[A-Za-z0-9][A-Za-z0-9._:-]{0,127}"
 _EVENT_ID = EventField("event_id", "string", pattern=_ID, doc="unique id of the event")
 _STREAM_ID = EventField("stream_id", "string", pattern=_ID, doc="live stream the event belongs to")
 
+# A stream's renditions: what ingest wrote, and the privacy rendition (jobs/privacy_rendition.py)
+RENDITIONS = ("source", "blurred")
+
 SEGMENTS = EventSchema(
     topic="segments",
     event_time="start_time",
@@ -163,6 +166,8 @@ SEGMENTS = EventSchema(
         EventField("fps", "double", minimum=0.1, maximum=1000),
         EventField("codec", "string", pattern=r"[a-z0-9_.-]+"),
         EventField("bytes", "long", minimum=0),
+        EventField("rendition", "string", allowed=RENDITIONS, required=False, added_later=True,
+                   doc="which rendition: source (the default) or blurred (faces blurred)"),
     ),
 )
 

@@ -620,7 +620,36 @@ STREAM_CONTROL = TableSpec(
     "ingest starts and stops `brandlake streams supervise` applies, and how each ingest ended.",
 )
 
-OPS_TABLES = [DATA_QUALITY_RESULTS, TABLE_STATS, STREAM_CONTROL]
+RENDITIONS = TableSpec(
+    name="ops.renditions",
+    producer="brandlake run privacy-rendition",
+    schema=pa.schema(
+        [
+            pa.field("rendition_id", pa.string()),  # <source segment's event_id>-<rendition>
+            pa.field("stream_id", pa.string()),
+            pa.field("sequence", pa.int64()),
+            pa.field("rendition", pa.string()),  # blurred: every face blurred
+            pa.field("source_uri", pa.string()),
+            pa.field("uri", pa.string()),  # the rendered segment
+            pa.field("start_time", TIMESTAMP),  # the source segment's
+            pa.field("duration_s", pa.float64()),
+            pa.field("width", pa.int32()),
+            pa.field("height", pa.int32()),
+            pa.field("fps", pa.float64()),
+            pa.field("bytes", pa.int64()),
+            pa.field("frames", pa.int32()),
+            pa.field("faces", pa.int32()),  # face boxes found in the frames looked at
+            pa.field("frames_looked", pa.int32()),
+            pa.field("rendered_at", TIMESTAMP),
+            pa.field("render_date", pa.date32()),
+        ]
+    ),
+    partition_by=("render_date",),
+    doc="Every segment of a stream's other renditions (the privacy rendition, faces blurred): "
+    "where it is and what was found; its playlist is made from these rows.",
+)
+
+OPS_TABLES = [DATA_QUALITY_RESULTS, TABLE_STATS, STREAM_CONTROL, RENDITIONS]
 
 FLOOR_RULES = TableSpec(
     name="gold.floor_rules",

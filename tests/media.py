@@ -39,3 +39,33 @@ def vtest_segment(folder: Path, start_s: float = 8, seconds: float = 2) -> Path:
         check=True,
     )  # fmt: skip
     return path
+
+
+def face_clip(path: Path, offset_s: float = 6.0) -> Path:
+    """2 s at 30 fps, 1280x720, with a tone: the astronaut's portrait (scikit-image) drifting
+    right across a grey studio, MPEG-TS as ingest writes it (timestamps from `offset_s`)."""
+    import cv2
+    import numpy as np
+    from skimage import data
+
+    from jobs.ingest.ffmpeg import ffmpeg_binary
+
+    portrait = cv2.resize(data.astronaut(), (400, 400))
+    raw = path.with_suffix(".rgb")
+    with raw.open("wb") as out:
+        for index in range(60):
+            frame = np.full((720, 1280, 3), 90, np.uint8)
+            x = 200 + index * 8
+            frame[160:560, x : x + 400] = portrait
+            out.write(frame.tobytes())
+    subprocess.run(
+        [ffmpeg_binary(), "-hide_banner", "-loglevel", "error", "-y",
+         "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", "1280x720", "-r", "30", "-i", str(raw),
+         "-f", "lavfi", "-i", "sine=frequency=300:duration=2",
+         "-c:v", "libx264", "-preset", "ultrafast", "-g", "60", "-pix_fmt", "yuv420p",
+         "-c:a", "aac", "-ac", "1", "-output_ts_offset", str(offset_s), "-f", "mpegts",
+         str(path)],
+        check=True,
+    )  # fmt: skip
+    raw.unlink()
+    return path

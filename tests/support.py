@@ -10,6 +10,7 @@ import time
 import uuid
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
 
 import pyarrow as pa
@@ -227,3 +228,47 @@ def s3_server(log_path: Path) -> Iterator[dict[str, str]]:
         yield options
     finally:
         terminate(server.pid)
+
+
+def topic_values(settings, key: str) -> list[bytes]:
+    """Every value on a configured topic, from its beginning to its end now."""
+    from confluent_kafka import Consumer, TopicPartition
+
+    from jobs.common.kafka import client_config, watermarks
+
+    consumer = Consumer(client_config(settings, **{"group.id": "t", "enable.auto.commit": False}))
+    topic = settings.kafka.topics[key].name
+    partitions = range(settings.kafka.topics[key].partitions)
+    ends = watermarks(consumer, [(topic, p) for p in partitions], 10)
+    consumer.assign([TopicPartition(topic, p, 0) for p in partitions])
+    values, wanted = [], sum(end - begin for begin, end in ends.values())
+    while len(values) < wanted:
+        message = consumer.poll(10)
+        assert message is not None, f"{len(values)} of {wanted} messages of {topic} arrived"
+        values.append(message.value())
+    consumer.close()
+    return values
+
+
+def segment_event(stream: str, sequence: int, path: str, start: datetime) -> bytes:
+    """A `segments` event of a segment file, as ingest announces it."""
+    return json.dumps(
+        {
+            "event_id": f"{stream}-{sequence}", "stream_id": stream, "sequence": sequence,
+            "uri": Path(path).as_uri(), "start_time": start.isoformat(), "duration_s": 2.0,
+            "width": 320, "height": 240, "fps": 25.0, "codec": "h264",
+            "bytes": Path(path).stat().st_size if Path(path).exists() else 1,
+        }
+    ).encode()  # fmt: skip
+
+
+def test_the_segment_before_and_the_frame_on_screen_when_a_name_is_said():
+    from jobs.frame_analysis import frame_at, previous_segment
+    from udfs.analysis.segment import FrameContext
+
+    landing = "s3://lake/landing/arena/seg_000012.ts"
+    assert previous_segment({"uri": landing, "sequence": 12}).endswith("arena/seg_000011.ts")
+    assert previous_segment({"uri": "file:///l/seg_000000.ts", "sequence": 0}) is None
+    assert previous_segment({"uri": "file:///l/other.ts", "sequence": 3}) is None  # not ingest's
+    frames = [FrameContext(i, i / 30, 0, 0, 0.5, 0.0, None, {}, None, None) for i in (0, 15, 30)]
+    assert [frame_at(frames, t).frame_index for t in (-0.4, 0.0, 0.6, 1.9)] == [0, 0, 15, 30]

@@ -252,10 +252,21 @@ class ExposureRevenueConf(StreamingJobConf):
     redis_ttl_s: int = Field(ge=1)
 
 
+class PrivacyRenditionConf(StreamingJobConf):
+    """The faces-blurred rendition (jobs/privacy_rendition.py, udfs/effects/)."""
+
+    detect_every: int = Field(default=3, ge=1, le=30)  # frames between two looks for faces
+    threshold: float = Field(default=0.4, gt=0, lt=1)  # CenterFace's score
+    detect_side: int = Field(default=640, ge=128, le=3840)  # looked at this large (px)
+    margin: float = Field(default=0.25, ge=0, le=1)  # of a face's size, blurred around it
+    x264_preset: str = "ultrafast"
+
+
 class JobsConf(_Strict):
     bronze_ingest: StreamingJobConf
     frame_analysis: FrameAnalysisConf
     exposure_revenue: ExposureRevenueConf
+    privacy_rendition: PrivacyRenditionConf
 
 
 class QualityConf(_Strict):
@@ -548,6 +559,7 @@ class Stream(_Strict):
     title: str
     audience: int = Field(ge=0)
     scene: str = "other"  # what the simulated screen shows when nothing live is known
+    effects: list[Literal["face_blur"]] = []  # face_blur: a rendition with every face blurred
 
 
 class Advertiser(_Strict):

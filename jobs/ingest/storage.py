@@ -50,6 +50,15 @@ def segment_store(settings: Settings) -> SegmentStore:
     return ObjectSegmentStore(landing, settings.lake.storage_options)
 
 
+def landing_filesystem(settings: Settings) -> pafs.FileSystem | None:
+    """The object store segments land on (with the lake's endpoint and credentials), for the
+    jobs that read them; None when they are local files."""
+    landing = settings.landing_uri("")
+    if not is_uri(landing):
+        return None
+    return object_store.filesystem(landing, settings.lake.storage_options)[0]
+
+
 def spool_dir(settings: Settings, stream_id: str) -> Path:
     """The local folder ffmpeg writes a stream's HLS to."""
     landing = settings.landing_uri(stream_id)

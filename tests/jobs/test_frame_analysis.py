@@ -18,16 +18,14 @@ import numpy as np
 import pyarrow.compute as pc
 import pytest
 import redis
-from confluent_kafka import Consumer
 
-from jobs.common.kafka import client_config, watermarks
 from jobs.common.live_state import LIVE_KEY, redis_url
 from jobs.frame_analysis import run
 from jobs.ingest.run import ingest
 from jobs.sample_media.soundtrack import SAMPLE_RATE, speak
 from schemas.events import SEGMENTS
 from tests.media import shared_video
-from tests.support import isolated, produce, read_table
+from tests.support import isolated, produce, read_table, segment_event, topic_values
 from tests.udfs.decoding.test_audio import corrupt_audio
 from tests.udfs.speech.test_segment import needs_voice, segments
 
@@ -53,24 +51,6 @@ def corrupt_segment_event(settings, tmp_path) -> bytes:
             "bytes": 4001,
         }
     ).encode()
-
-
-def topic_values(settings, key: str) -> list[bytes]:
-    """Every value on a configured topic, from its beginning to its end now."""
-    from confluent_kafka import TopicPartition
-
-    consumer = Consumer(client_config(settings, **{"group.id": "t", "enable.auto.commit": False}))
-    topic = settings.kafka.topics[key].name
-    partitions = range(settings.kafka.topics[key].partitions)
-    ends = watermarks(consumer, [(topic, p) for p in partitions], 10)
-    consumer.assign([TopicPartition(topic, p, 0) for p in partitions])
-    values, wanted = [], sum(end - begin for begin, end in ends.values())
-    while len(values) < wanted:
-        message = consumer.poll(10)
-        assert message is not None, f"{len(values)} of {wanted} messages of {topic} arrived"
-        values.append(message.value())
-    consumer.close()
-    return values
 
 
 def frame_messages(settings) -> list[dict]:
@@ -533,26 +513,3 @@ def test_spoken_brands_and_unreadable_audio(stack, tmp_path, spark, tiny_brand_d
     carried = [m for m in frame_messages(settings) if m["mentions"]]
     assert [m["mentions"][0]["mention_id"] for m in carried] == [mention["mention_id"]]
     assert carried[0]["frame_id"].endswith(f"-{mention['frame_index']}")
-
-
-def segment_event(stream: str, sequence: int, path: str, start: datetime) -> bytes:
-    return json.dumps(
-        {
-            "event_id": f"{stream}-{sequence}", "stream_id": stream, "sequence": sequence,
-            "uri": Path(path).as_uri(), "start_time": start.isoformat(), "duration_s": 2.0,
-            "width": 320, "height": 240, "fps": 25.0, "codec": "h264",
-            "bytes": Path(path).stat().st_size,
-        }
-    ).encode()  # fmt: skip
-
-
-def test_the_segment_before_and_the_frame_on_screen_when_a_name_is_said():
-    from jobs.frame_analysis import frame_at, previous_segment
-    from udfs.analysis.segment import FrameContext
-
-    landing = "s3://lake/landing/arena/seg_000012.ts"
-    assert previous_segment({"uri": landing, "sequence": 12}).endswith("arena/seg_000011.ts")
-    assert previous_segment({"uri": "file:///l/seg_000000.ts", "sequence": 0}) is None
-    assert previous_segment({"uri": "file:///l/other.ts", "sequence": 3}) is None  # not ingest's
-    frames = [FrameContext(i, i / 30, 0, 0, 0.5, 0.0, None, {}, None, None) for i in (0, 15, 30)]
-    assert [frame_at(frames, t).frame_index for t in (-0.4, 0.0, 0.6, 1.9)] == [0, 0, 15, 30]

@@ -67,7 +67,11 @@ def test_parse_reports_bytes_that_are_not_an_event():
     assert IMPRESSIONS.parse(b"[1, 2]") == (None, [NOT_AN_OBJECT])
     record, reasons = SEGMENTS.parse(json.dumps(SEGMENT).encode())
     assert reasons == []
-    assert record == {**SEGMENT, "start_time": datetime(2026, 11, 22, 10, 0, 4, tzinfo=UTC)}
+    assert record == {
+        **SEGMENT,
+        "start_time": datetime(2026, 11, 22, 10, 0, 4, tzinfo=UTC),
+        "rendition": None,
+    }  # optional: absent is the source rendition
 
 
 @pytest.mark.parametrize(

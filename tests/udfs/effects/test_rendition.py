@@ -3,15 +3,11 @@ no face left for the detector to find."""
 
 from __future__ import annotations
 
-import subprocess
-
 import av
-import cv2
 import numpy as np
 import pytest
-from skimage import data
 
-from jobs.ingest.ffmpeg import ffmpeg_binary
+from tests.media import face_clip
 from udfs.decoding.frames import SegmentDecodeError
 from udfs.effects.faces import FaceBlur
 from udfs.effects.rendition import blur_segment
@@ -19,27 +15,7 @@ from udfs.effects.rendition import blur_segment
 
 @pytest.fixture(scope="module")
 def face_segment(tmp_path_factory):
-    """2 s at 30 fps, 1280x720, with sound: the astronaut's portrait drifting right across a
-    grey studio, MPEG-TS as ingest writes it (timestamps not starting at zero)."""
-    folder = tmp_path_factory.mktemp("faces")
-    portrait = cv2.resize(data.astronaut(), (400, 400))
-    raw = folder / "frames.rgb"
-    with raw.open("wb") as out:
-        for index in range(60):
-            frame = np.full((720, 1280, 3), 90, np.uint8)
-            x = 200 + index * 8
-            frame[160:560, x : x + 400] = portrait
-            out.write(frame.tobytes())
-    path = folder / "seg_000003.ts"
-    subprocess.run(
-        [ffmpeg_binary(), "-hide_banner", "-loglevel", "error", "-y",
-         "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", "1280x720", "-r", "30", "-i", str(raw),
-         "-f", "lavfi", "-i", "sine=frequency=300:duration=2",
-         "-c:v", "libx264", "-preset", "ultrafast", "-g", "60", "-pix_fmt", "yuv420p",
-         "-c:a", "aac", "-ac", "1", "-output_ts_offset", "6", "-f", "mpegts", str(path)],
-        check=True,
-    )  # fmt: skip
-    return path
+    return face_clip(tmp_path_factory.mktemp("faces") / "seg_000003.ts")
 
 
 def frames_of(path) -> tuple[list[int], list[np.ndarray]]:
