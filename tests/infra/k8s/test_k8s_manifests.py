@@ -107,7 +107,8 @@ def test_each_overlay_renders_into_valid_resources_in_one_namespace(overlay):
         if resource["kind"] != "Namespace":
             assert resource["metadata"]["namespace"] == "brandlake", resource["metadata"]
     assert set(by_kind(resources, "SparkApplication")) == {"bronze-ingest", "frame-analysis",
-                                                           "exposure-revenue"}  # fmt: skip
+                                                           "exposure-revenue",
+                                                           "privacy-rendition"}  # fmt: skip
 
 
 def test_the_validation_catches_a_typo():
@@ -131,7 +132,7 @@ def test_only_frame_analysis_runs_on_gpus(monkeypatch):
         template["tolerations"]
     )
     assert all("template" not in gpu[name]["spec"]["executor"]
-               for name in ("bronze-ingest", "exposure-revenue"))  # fmt: skip
+               for name in ("bronze-ingest", "exposure-revenue", "privacy-rendition"))  # fmt: skip
     # the GPU request itself is the job's Spark settings (Spark turns it into the pod's limit)
     settings = cluster_settings(monkeypatch)
     options = settings.jobs.frame_analysis.spark_options
