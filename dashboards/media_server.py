@@ -25,12 +25,13 @@ from datetime import UTC, datetime, timedelta
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from urllib.parse import parse_qs, urlparse
+from urllib.parse import parse_qs, urlencode, urlparse
 
 from dashboards.data import DataUnavailableError, detections_between
 from dashboards.overlay_push import FramePush
 from jobs.common import metrics, object_store
 from jobs.common.config import Settings
+from schemas.events import RENDITIONS
 
 log = logging.getLogger("brandlake.dashboard")
 
@@ -92,8 +93,12 @@ class MediaServer:
         host, port = self.server.server_address[:2]
         return f"http://{host}:{port}"
 
-    def player_url(self, stream_id: str) -> str:
-        query = f"?token={self.token}" if self.token else ""
+    def player_url(self, stream_id: str, rendition: str = "source") -> str:
+        """The player page of a stream's rendition (`blurred`: every face blurred)."""
+        params = {"token": self.token} if self.token else {}
+        if rendition != "source":
+            params["rendition"] = rendition
+        query = f"?{urlencode(params)}" if params else ""
         return f"{self.url}/player/{stream_id}{query}"
 
     def stop(self) -> None:
@@ -129,9 +134,13 @@ def start(settings: Settings, port: int | None = None) -> MediaServer:
     return media
 
 
-def player_page(settings: Settings, stream_id: str) -> str:
+def player_page(settings: Settings, stream_id: str, rendition: str = "source") -> str:
+    if rendition not in RENDITIONS:
+        raise ValueError(f"rendition: one of {', '.join(RENDITIONS)}")
     config = {
         "stream": stream_id,
+        # where the rendition's playlist is: the source's, or a folder beside it
+        "playlist": "index.m3u8" if rendition == "source" else f"{rendition}/index.m3u8",
         "windowMs": round(settings.dashboard.overlay_window_s * 1000),
         "colours": BOX_COLOURS,
     }
@@ -158,9 +167,13 @@ class _Handler(BaseHTTPRequestHandler):
             elif parts == ["assets", "player.js"]:
                 self._send((PLAYER / "player.js").read_bytes(), ".js")
             elif len(parts) == 2 and parts[0] == "player" and NAME.match(parts[1]):
-                self._send(player_page(self.settings, parts[1]).encode(), ".html")
+                rendition = (parse_qs(url.query).get("rendition") or ["source"])[0]
+                self._send(player_page(self.settings, parts[1], rendition).encode(), ".html")
             elif len(parts) == 3 and parts[0] == "hls" and all(map(NAME.match, parts[1:])):
                 self._send_landing_file(parts[1], parts[2])
+            elif (len(parts) == 4 and parts[0] == "hls" and parts[2] in RENDITIONS[1:]
+                  and NAME.match(parts[1]) and NAME.match(parts[3])):  # fmt: skip
+                self._send_landing_file(parts[1], f"{parts[2]}/{parts[3]}")
             elif len(parts) == 2 and parts[0] == "detections" and NAME.match(parts[1]):
                 self._send_detections(parts[1], parse_qs(url.query))
             elif len(parts) == 2 and parts[0] == "events" and NAME.match(parts[1]):
@@ -195,7 +208,7 @@ class _Handler(BaseHTTPRequestHandler):
         return ""
 
     def _send_landing_file(self, stream_id: str, name: str) -> None:
-        suffix = Path(name).suffix
+        suffix = Path(name).suffix  # `name`: a file, or <rendition>/<file>
         if suffix not in (".m3u8", ".ts", ".m4s", ".mp4"):
             raise FileNotFoundError(name)
         uri = f"{self.settings.landing_uri(stream_id)}/{name}"

@@ -54,11 +54,6 @@ RENDITION = "blurred"
 PLAYLIST = "index.m3u8"
 
 
-def blurred_streams(settings: Settings) -> frozenset[str]:
-    """The catalog's streams that ask for a faces-blurred rendition."""
-    return frozenset(s.stream_id for s in settings.catalog.streams if "face_blur" in s.effects)
-
-
 @dataclass(frozen=True)
 class RenderSegments:
     """Kafka segment events (one Arrow batch) -> `ops.renditions` rows and the quarantine;
@@ -223,9 +218,9 @@ def extract(spark: SparkSession, settings: Settings) -> DataFrame:
 
 
 def transform(settings: Settings, rendered_at: datetime) -> RenderSegments:
-    return RenderSegments(
-        settings.jobs.privacy_rendition, blurred_streams(settings), settings, rendered_at
-    )
+    """How one batch of segment events becomes renditions: rendered on the executors."""
+    streams = settings.catalog.streams_with("face_blur")
+    return RenderSegments(settings.jobs.privacy_rendition, streams, settings, rendered_at)
 
 
 def load(
@@ -249,7 +244,7 @@ def load(
 
 def start(settings: Settings, spark: SparkSession, available_now: bool = False) -> StreamingQuery:
     """The running query: extract -> transform -> load, one micro-batch at a time."""
-    streams = blurred_streams(settings)
+    streams = settings.catalog.streams_with("face_blur")
     if not streams:
         log.warning("no stream in the catalog has `effects: [face_blur]`: nothing to render")
     else:

@@ -166,8 +166,14 @@ SEGMENTS = EventSchema(
         EventField("fps", "double", minimum=0.1, maximum=1000),
         EventField("codec", "string", pattern=r"[a-z0-9_.-]+"),
         EventField("bytes", "long", minimum=0),
-        EventField("rendition", "string", allowed=RENDITIONS, required=False, added_later=True,
-                   doc="which rendition: source (the default) or blurred (faces blurred)"),
+        EventField(
+            "rendition",
+            "string",
+            allowed=RENDITIONS,
+            required=False,
+            added_later=True,
+            doc="which rendition: source (the default) or blurred (faces blurred)",
+        ),
     ),
 )
 

@@ -158,7 +158,7 @@ function onVideoFrame(now, metadata) {
 }
 
 function start() {
-  const source = `/hls/${encodeURIComponent(config.stream)}/index.m3u8`;
+  const source = `/hls/${encodeURIComponent(config.stream)}/${config.playlist}`;
   if (!window.Hls || !Hls.isSupported()) {
     setStatus("this browser cannot play HLS through Media Source Extensions");
     return;

@@ -28,10 +28,17 @@ with player:
     except (OSError, FileNotFoundError) as error:
         st.error(f"The player is unavailable: {error}")
     else:
-        st.iframe(server.player_url(stream), height=460)
+        rendition = "source"
+        if stream in conf.catalog.streams_with("face_blur"):
+            shown = st.segmented_control(
+                "Rendition", ["source", "faces blurred"], default="source", key="rendition"
+            )
+            rendition = "blurred" if shown == "faces blurred" else "source"
+        url = server.player_url(stream, rendition)
+        st.iframe(url, height=460)
         st.caption(
             f"Boxes: brands in cyan, people in yellow, drawn from silver.detections at the "
-            f"playing time. Player: {server.player_url(stream)}"
+            f"playing time. Player: {url}"
         )
 
 

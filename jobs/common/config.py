@@ -619,6 +619,10 @@ class Catalog(_Strict):
     devices: dict[str, float]
     geos: dict[str, float]
 
+    def streams_with(self, effect: str) -> frozenset[str]:
+        """The streams whose entry asks for `effect` (e.g. face_blur)."""
+        return frozenset(s.stream_id for s in self.streams if effect in s.effects)
+
 
 class Settings(_Strict):
     env: str

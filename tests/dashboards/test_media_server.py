@@ -21,6 +21,8 @@ def server(small_lake):
     landing.mkdir(parents=True)
     (landing / "index.m3u8").write_text("#EXTM3U\n#EXT-X-VERSION:3\n")
     (landing / "segment_00000.ts").write_bytes(b"G" * 188)
+    (landing / "blurred").mkdir()
+    (landing / "blurred" / "index.m3u8").write_text("#EXTM3U\n#EXT-X-VERSION:3\n# blurred\n")
     running = media_server.start(small_lake, port=0)
     yield running
     running.stop()
@@ -67,6 +69,19 @@ def test_landing_files_player_and_assets_are_served(server):
     status, _, body = get(server, "/assets/hls.min.js")
     assert status == 200 and len(body) > 100_000
     assert get(server, "/assets/player.js")[0] == 200
+
+
+def test_the_faces_blurred_rendition_plays_from_its_own_playlist(server):
+    status, _, body = get(server, "/hls/arena-live/blurred/index.m3u8")
+    assert status == 200 and body.endswith(b"# blurred\n")
+    assert server.player_url("arena-live", "blurred").endswith(
+        "/player/arena-live?rendition=blurred"
+    )
+    status, _, page = get(server, "/player/arena-live?rendition=blurred")
+    assert status == 200 and b'"playlist": "blurred/index.m3u8"' in page
+    assert b'"playlist": "index.m3u8"' in get(server, "/player/arena-live")[2]
+    assert get(server, "/player/arena-live?rendition=sepia")[0] == 400
+    assert get(server, "/hls/arena-live/sepia/index.m3u8")[0] == 404
 
 
 @pytest.mark.parametrize(

@@ -41,9 +41,10 @@ def blur_segment(
     partial = out.with_name(f".{out.name}.partial")
     found = looked = frames = 0
     try:
-        with av.open(open_source(uri, filesystem)) as source, av.open(
-            str(partial), "w", format="mpegts"
-        ) as target:
+        with (
+            av.open(open_source(uri, filesystem)) as source,
+            av.open(str(partial), "w", format="mpegts") as target,
+        ):
             if not source.streams.video:
                 raise SegmentDecodeError(f"{uri}: no video stream")
             video = source.streams.video[0]
