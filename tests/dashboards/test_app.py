@@ -333,3 +333,16 @@ def test_with_a_token_the_app_wants_it(small_lake, monkeypatch):
     admitted.run()
     assert not admitted.error and not admitted.exception
     assert "Brands on screen now" in metrics(admitted)
+
+
+def test_a_stream_with_face_blur_switches_to_its_blurred_rendition(small_lake):
+    from tests.dashboards.conftest import set_live_state
+
+    set_live_state(small_lake, "studio-talk")  # the sample catalog's stream with face_blur
+    at = page("views/live.py")
+    assert not at.get("segmented_control")  # arena-live has one rendition
+    at.selectbox(key="stream").select("studio-talk").run()
+    assert at.segmented_control(key="rendition").options == ["source", "faces blurred"]
+    at.segmented_control(key="rendition").set_value("faces blurred").run()
+    player = next(c.value for c in at.caption if "Player: " in c.value)
+    assert player.endswith("/player/studio-talk?rendition=blurred")
