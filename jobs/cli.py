@@ -6,7 +6,7 @@ brandlake airflow up|down|status       Airflow 3 with the DAGs in dags/ (loopbac
 brandlake cluster up|down|status       a Spark standalone cluster on this machine (loopback)
 brandlake mlflow ui                    the MLflow tracking UI over the model registry (loopback)
 brandlake run bronze-ingest [...]      a streaming job (--available-now: until caught up)
-brandlake run frame-analysis [...]     segments -> detections, scene, safety (silver, Kafka, Redis)
+brandlake run frame-analysis [...]     segments -> detections, scene, safety, mentions (silver, ...)
 brandlake run exposure-revenue [...]   frames x impressions -> gold exposure and revenue, Redis
 brandlake run privacy-rendition [...]  segments -> a second rendition with every face blurred
 brandlake submit JOB [--dry-run] [...]  a streaming job through spark-submit to spark.master

@@ -1,4 +1,4 @@
-"""frame_analysis: every new video segment -> brands, people, scene and safety per sampled frame.
+"""frame_analysis: every new video segment -> brands, people, scene, safety, text and speech.
 
     brandlake run frame-analysis [--available-now] [--set jobs.frame_analysis.sample_fps=1]
     brandlake streams reprocess arena-live    (the segments a stream recorded in `batch` mode)
@@ -18,10 +18,9 @@ leave that UDF. Out of it come:
   than a job of its own, so mentions commit with the frames they were said over and reach
   gold with them, and the segment is fetched once) and `silver.brand_mentions` (catalog brands
   named in either; a logo's own printed name is the logo's), in the same commit;
-- `bronze.quarantine` rows for segments whose audio cannot be decoded (their pictures are
-  analysed all the same);
 - `bronze.quarantine` rows for segment events that are invalid or whose file cannot be decoded,
-  with the reason; the stream goes on with the next segment.
+  with the reason (the stream goes on with the next segment), and for segments whose audio
+  cannot be decoded (their pictures are analysed all the same).
 
 Only after those commits, from the rows they committed (read back by the sink), does the load
 step publish:
@@ -328,7 +327,7 @@ class AnalyseSegments:
     # reprocess pass, which analyses only those
     deferred_pass: bool = False
     model_seconds: Accumulator | None = None  # each model's time, back to the driver
-    brand_names: tuple[BrandName, ...] = ()  # the catalog's names and aliases, for text
+    brand_names: tuple[BrandName, ...] = ()  # the catalog's names and aliases: text, speech
 
     def __call__(self, batch: pa.RecordBatch) -> dict[str, pa.Table]:
         models = self.models.describe()
