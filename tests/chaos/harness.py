@@ -541,6 +541,7 @@ def _normalise(value):
 LIVE_KEYS = (
     "brandlake:live:*",
     "brandlake:exposure:*",
+    "brandlake:mentions:*",
     "brandlake:revenue:*",
     "brandlake:audience:*",
 )

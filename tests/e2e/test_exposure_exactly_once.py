@@ -18,7 +18,13 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import redis
 
-from jobs.common.live_state import AUDIENCE_KEY, EXPOSURE_KEY, REVENUE_KEY, redis_url
+from jobs.common.live_state import (
+    AUDIENCE_KEY,
+    EXPOSURE_KEY,
+    MENTIONS_KEY,
+    REVENUE_KEY,
+    redis_url,
+)
 from jobs.exposure_revenue import run
 from jobs.simulate import simulator
 from schemas.tables import GOLD_TABLES
@@ -32,7 +38,9 @@ LATENESS = {"BRANDLAKE_EXPOSURE__ALLOWED_LATENESS_S": "86400"}  # batch-independ
 
 
 def frame_messages() -> list[bytes]:
-    """Three minutes of frames at 2 fps per stream; brands come and go in 7 to 13 s spells."""
+    """Three minutes of frames at 2 fps per stream; brands come and go in 7 to 13 s spells. A
+    caption naming lumen is read once a second in 5 s of every 20, and fizzco is said every
+    11 s (text and speech mentions, as frame_analysis attaches them)."""
     out = []
     for stream_index, stream in enumerate(STREAMS):
         for step in range(360):
@@ -43,10 +51,33 @@ def frame_messages() -> list[bytes]:
                 for i, b in enumerate(BRANDS)
                 if int(seconds / (7 + 3 * i + stream_index)) % 2 == 0
             ]  # fmt: skip
+            at = (T0 + timedelta(seconds=seconds)).isoformat()
+            named = []
+            if seconds % 20 < 5 and step % 2 == 0:
+                named.append(
+                    {
+                        "mention_id": f"{stream}-{step}-text-lumen",
+                        "brand_id": "lumen",
+                        "kind": "text",
+                        "mention_time": at,
+                        "duration_s": 1.0,
+                    }
+                )
+            if step % 22 == 3:
+                named.append(
+                    {
+                        "mention_id": f"{stream}-{step}-speech-0",
+                        "brand_id": "fizzco",
+                        "kind": "speech",
+                        "mention_time": at,
+                        "duration_s": 0.6,
+                    }
+                )
             message = {
                 "frame_id": f"{stream}-{step}", "stream_id": stream, "segment_id": "seg",
                 "frame_time": (T0 + timedelta(seconds=seconds)).isoformat(), "interval_s": 0.5,
                 "scene_label": "sports", "safety_score": 0.99, "person_count": 1, "brands": shown,
+                "mentions": named,
             }  # fmt: skip
             out.append(json.dumps(message).encode())
     return out
@@ -83,7 +114,9 @@ def gold(settings) -> dict[str, list[tuple]]:
 def live(settings) -> dict[str, dict]:
     client = redis.Redis.from_url(redis_url(settings), decode_responses=True)
     keys = [
-        k.format(stream_id=s) for s in STREAMS for k in (EXPOSURE_KEY, REVENUE_KEY, AUDIENCE_KEY)
+        k.format(stream_id=s)
+        for s in STREAMS
+        for k in (EXPOSURE_KEY, REVENUE_KEY, AUDIENCE_KEY, MENTIONS_KEY)
     ]
     state = {key: client.hgetall(key) for key in keys}
     client.delete(*keys)

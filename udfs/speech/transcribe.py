@@ -17,6 +17,7 @@ from importlib.metadata import version
 import numpy as np
 
 MODEL_NAME = "whisper-tiny.en"
+SEED = 20261203  # of the decoder's sampling (see `SpeechReader.words`)
 log = logging.getLogger("brandlake.speech")
 
 
@@ -68,6 +69,11 @@ class SpeechReader:
     def words(self, samples: np.ndarray) -> list[SpokenWord]:
         if samples.size == 0 or not np.abs(samples).max() > 1e-4:  # silence: nothing said
             return []
+        import ctranslate2
+
+        # Where a window reads badly the decoder samples again at higher temperatures: from
+        # the same seed every time, so a replayed segment gives the same words.
+        ctranslate2.set_random_seed(SEED)
         segments, _ = self.model.transcribe(
             samples,
             language="en",
