@@ -17,7 +17,6 @@ from importlib.metadata import version
 import numpy as np
 
 MODEL_NAME = "whisper-tiny.en"
-SEED = 20261203  # of the decoder's sampling (see `SpeechReader.words`)
 log = logging.getLogger("brandlake.speech")
 
 
@@ -69,15 +68,14 @@ class SpeechReader:
     def words(self, samples: np.ndarray) -> list[SpokenWord]:
         if samples.size == 0 or not np.abs(samples).max() > 1e-4:  # silence: nothing said
             return []
-        import ctranslate2
-
-        # Where a window reads badly the decoder samples again at higher temperatures: from
-        # the same seed every time, so a replayed segment gives the same words.
-        ctranslate2.set_random_seed(SEED)
+        # Beam search at temperature 0 only: faster-whisper's default retries a window that reads
+        # badly by sampling at higher temperatures, and CTranslate2's sampling depends on what
+        # the worker transcribed before, so a replayed segment could hear other words.
         segments, _ = self.model.transcribe(
             samples,
             language="en",
-            beam_size=1,
+            beam_size=5,
+            temperature=0.0,
             word_timestamps=True,
             hotwords=self.hotwords,
             condition_on_previous_text=False,
