@@ -48,7 +48,7 @@ from jobs.auction.market import (
 from jobs.auction.screens import LiveScreens, Screens, SimulatedScreens
 from jobs.audience.players import Players, Session
 from jobs.common.config import Settings, add_set_option, parse_overrides
-from jobs.common.kafka import check_broker, client_config, producer
+from jobs.common.kafka import check_broker, client_config, flush, producer
 from jobs.common.live_state import redis_url
 from jobs.entrypoint import command_settings
 
@@ -410,7 +410,7 @@ def publish(
         if now - last_report >= 5:
             last_report = now
             log.info("sent %d records (%.0f/s)", index + 1, (index + 1) / (now - started))
-    remaining = out.flush(60)
+    remaining = flush(out, 60)
     if failures or remaining:
         raise RuntimeError(
             f"{len(failures) + remaining} records were not delivered to Kafka; first error: "

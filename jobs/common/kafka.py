@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import signal
+import threading
 import time
 from collections.abc import Iterable
 from functools import lru_cache
@@ -77,6 +79,28 @@ _THROUGHPUT = {"linger.ms": 20, "batch.num.messages": 10000}
 def producer(settings: Settings, **extra: object) -> Producer:
     """A producer tuned for throughput; call `flush()` before exiting."""
     return Producer(client_config(settings, **{**_THROUGHPUT, **extra}))
+
+
+def flush(producer: Producer, timeout_s: float) -> int:
+    """`producer.flush(timeout_s)` with a Ctrl-C held until it returns: confluent-kafka 2.16
+    turns a KeyboardInterrupt that lands inside a delivery callback into a SystemError, so
+    a Ctrl-C during an announcement crashed the CLI. A second Ctrl-C interrupts at once."""
+    if threading.current_thread() is not threading.main_thread():
+        return producer.flush(timeout_s)  # signals only reach the main thread
+    held: list[int] = []
+
+    def hold(signum: int, frame: object) -> None:
+        if held:
+            raise KeyboardInterrupt
+        held.append(signum)
+
+    previous = signal.signal(signal.SIGINT, hold)
+    try:
+        return producer.flush(timeout_s)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        if held and callable(previous):
+            previous(signal.SIGINT, None)
 
 
 @lru_cache(maxsize=4)

@@ -14,7 +14,7 @@ from confluent_kafka import Consumer, TopicPartition
 
 from jobs.common import metrics
 from jobs.common.config import Settings
-from jobs.common.kafka import client_config, partitions_of, producer, watermarks
+from jobs.common.kafka import client_config, flush, partitions_of, producer, watermarks
 from jobs.ingest.ffmpeg import PLAYLIST
 from jobs.ingest.playlist import PlaylistEntry, read_playlist
 from jobs.ingest.storage import SegmentStore
@@ -134,7 +134,7 @@ class SegmentAnnouncer:
             value=json.dumps(event, separators=(",", ":")).encode(),
             on_delivery=lambda err, msg: failures.append(str(err)) if err else None,
         )
-        if self._producer.flush(30) or failures:
+        if flush(self._producer, 30) or failures:
             raise AnnounceError(
                 f"segment {event['event_id']} was not acknowledged by Kafka "
                 f"({failures[0] if failures else 'timed out'}); it will be announced on restart"
