@@ -55,7 +55,7 @@ from pyspark.sql.streaming import StreamingQuery
 from jobs.common import metrics
 from jobs.common.config import Settings, SpeechConf, TextConf
 from jobs.common.delta_sink import DeltaSink, WriteResult
-from jobs.common.kafka import cached_producer, client_config
+from jobs.common.kafka import publish_json
 from jobs.common.live_state import LIVE_KEY, redis_url, set_if_newer
 from jobs.common.quarantine import quarantine_table, sort_records
 from jobs.common.registry import ModelRef, champion, champion_version
@@ -806,17 +806,7 @@ def committed_frame_messages(sink: DeltaSink, app_id: str, batch_id: int) -> lis
 
 def publish_frames(settings: Settings, messages: list[dict]) -> None:
     """One message per frame on the `detections` topic, keyed by stream; waits for the acks."""
-    if not messages:
-        return
-    producer = cached_producer(tuple(sorted(client_config(settings).items())))
-    topic = settings.kafka.topics["detections"].name
-    for message in messages:
-        producer.produce(
-            topic, key=message["stream_id"].encode(), value=json.dumps(message).encode()
-        )
-        producer.poll(0)
-    if producer.flush(30):
-        raise RuntimeError("the broker did not acknowledge the frame messages in 30 s")
+    publish_json(settings, "detections", messages, "frame messages")
 
 
 def update_live_state(settings: Settings, messages: list[dict]) -> None:

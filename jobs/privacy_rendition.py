@@ -22,7 +22,6 @@ replayed batch renders it again to the same name.
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 import tempfile
@@ -37,7 +36,7 @@ from pyspark.sql.streaming import StreamingQuery
 
 from jobs.common.config import PrivacyRenditionConf, Settings, is_uri
 from jobs.common.delta_sink import DeltaSink, WriteResult
-from jobs.common.kafka import cached_producer, client_config
+from jobs.common.kafka import publish_json
 from jobs.common.lake import OpenTables
 from jobs.common.quarantine import sort_records
 from jobs.common.spark import read_kafka_stream
@@ -187,12 +186,8 @@ def write_playlists(settings: Settings, streams: set[str]) -> None:
 
 def publish_renditions(settings: Settings, rows: list[dict]) -> None:
     """One `segments` event per rendered segment (rendition `blurred`); waits for the acks."""
-    if not rows:
-        return
-    producer = cached_producer(tuple(sorted(client_config(settings).items())))
-    topic = settings.kafka.topics["segments"].name
-    for row in rows:
-        event = {
+    events = [
+        {
             "event_id": row["rendition_id"],
             "stream_id": row["stream_id"],
             "sequence": row["sequence"],
@@ -203,10 +198,9 @@ def publish_renditions(settings: Settings, rows: list[dict]) -> None:
             **{key: row[key] for key in ("width", "height", "fps", "bytes")},
             "codec": "h264",
         }
-        producer.produce(topic, key=row["stream_id"].encode(), value=json.dumps(event).encode())
-        producer.poll(0)
-    if producer.flush(30):
-        raise RuntimeError("the broker did not acknowledge the rendition events in 30 s")
+        for row in rows
+    ]
+    publish_json(settings, "segments", events, "rendition events")
 
 
 # -- extract, transform, load ----------------------------------------------------------------

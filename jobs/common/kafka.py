@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import signal
 import threading
 import time
@@ -107,6 +108,20 @@ def flush(producer: Producer, timeout_s: float) -> int:
 def cached_producer(config: tuple[tuple[str, object], ...]) -> Producer:
     """One producer per Python worker and client configuration (executors reuse it)."""
     return Producer({**_THROUGHPUT, **dict(config)})
+
+
+def publish_json(settings: Settings, topic_key: str, messages: list[dict], what: str) -> None:
+    """`messages` as JSON on the configured topic `topic_key`, keyed by their `stream_id` (a
+    stream's messages stay in order); waits for the broker's acks. `what`: for the error."""
+    if not messages:
+        return
+    out = cached_producer(tuple(sorted(client_config(settings).items())))
+    topic = settings.kafka.topics[topic_key].name
+    for message in messages:
+        out.produce(topic, key=message["stream_id"].encode(), value=json.dumps(message).encode())
+        out.poll(0)
+    if out.flush(30):
+        raise RuntimeError(f"the broker did not acknowledge the {what} in 30 s")
 
 
 def partitions_of(consumer: Consumer, topic: str, timeout_s: float) -> list[int]:

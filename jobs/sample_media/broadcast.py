@@ -24,6 +24,7 @@ import numpy as np
 
 from jobs.common.config import Brand, SampleMediaConf
 from jobs.sample_media.logos import LOGO_SIZE, render_logo
+from jobs.sample_media.naming import next_named
 from jobs.sample_media.scenes import FAMILIES, load_photo, render_distractor
 
 # Bump when the broadcast (video and truth) a seed gives changes. Captions (their own random
@@ -195,16 +196,14 @@ class Broadcast:
     def _captions(self, random: np.random.Generator, brands: list[Brand]) -> list[Caption]:
         """One lower third in `sample_media.captions` of the scenes, 2.5-5 s long (never past
         the cut); seven in ten name a brand, each brand once before any twice."""
-        captions, unnamed = [], [b.brand_id for b in brands]
-        by_id = {b.brand_id: b for b in brands}
+        captions, unnamed = [], list(brands)
         for scene in self.scenes:
             if random.random() >= self.conf.captions or scene.seconds < 2.5:
                 continue
             t_in = scene.start_s + float(random.uniform(0, scene.seconds - 2.5))
             t_out = min(scene.start_s + scene.seconds, t_in + float(random.uniform(2.5, 5.0)))
             if random.random() < 0.7:
-                brand = by_id[unnamed.pop(0) if unnamed else str(random.choice(list(by_id)))]
-                name = str(random.choice([brand.name, *brand.aliases]))
+                brand, name = next_named(random, brands, unnamed)
                 text = str(random.choice(BRAND_CAPTIONS)).format(name=name)
                 captions.append(Caption(text, brand.brand_id, t_in, t_out))
             else:

@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from jobs.common.config import Brand
+from jobs.sample_media.naming import next_named
 
 log = logging.getLogger("brandlake.sample_media")
 
@@ -81,8 +82,7 @@ def script(
     lines, unnamed = [], list(brands)
     for _ in range(int(seconds / (mean_gap_s + 2.0)) + 1):
         if random.random() < 0.6:
-            brand = unnamed.pop(0) if unnamed else brands[int(random.integers(len(brands)))]
-            name = str(random.choice([brand.name, *brand.aliases]))
+            brand, name = next_named(random, brands, unnamed)
             lines.append((str(random.choice(SPOKEN_WITH_BRAND)), brand, name))
         else:
             lines.append((str(random.choice(SPOKEN_PLAIN)), None, ""))
