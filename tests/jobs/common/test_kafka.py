@@ -20,8 +20,8 @@ from tests.support import produce
 def test_watermarks_are_each_partitions_first_and_next_offset(isolated_settings):
     settings = isolated_settings()
     produce(settings, "impressions", (b"x%d" % i for i in range(30_000)), partition=0)
-    for flush in range(3):  # small batches, as frame_analysis produces them
-        produce(settings, "impressions", (b"y%d" % i for i in range(4 + flush)), partition=2)
+    for batch in range(3):  # small batches, as frame_analysis produces them
+        produce(settings, "impressions", (b"y%d" % i for i in range(4 + batch)), partition=2)
     consumer = Consumer({"bootstrap.servers": bootstrap_servers(settings), "group.id": "t"})
     topic = settings.kafka.topics["impressions"].name
     bounds = watermarks(consumer, [(topic, p) for p in range(4)], timeout_s=5)
@@ -95,7 +95,7 @@ def test_a_ctrl_c_during_a_flush_with_delivery_callbacks_stays_a_keyboard_interr
         try:
             flush(nowhere, 1)
             time.sleep(0.3)  # the signal is still to come
-        except BaseException as stopped:  # noqa: BLE001 - what flush raised is the point
+        except BaseException as stopped:  # what flush raised is the point
             raised[type(stopped).__name__] += 1
             time.sleep(0.2)
     assert raised == {"KeyboardInterrupt": 10}
