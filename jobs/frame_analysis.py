@@ -195,7 +195,9 @@ def _text_reader(spec: ModelSpec) -> dict:
     if spec.text is None:
         return {}
     return {
-        "text": ocr.TextReader(spec.text.min_confidence, max(spec.torch_threads, 1)),
+        "text": ocr.TextReader(
+            spec.text.min_confidence, max(spec.torch_threads, 1), spec.text.detect_side
+        ),
         "text_fps": spec.text.sample_fps,
         "text_side": spec.text.max_side,
     }

@@ -349,6 +349,7 @@ class TextConf(_Strict):
     sample_fps: float = Field(default=1.0, gt=0, le=30)  # frames read per second of video
     min_confidence: float = Field(default=0.6, ge=0, le=1)  # lines read less surely: left out
     max_side: int = Field(default=1280, ge=0, le=3840)  # frames read this large (0: as decoded)
+    detect_side: int = Field(default=640, ge=0, le=3840)  # lines found on a copy this large
 
 
 class SpeechConf(_Strict):

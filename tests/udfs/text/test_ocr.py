@@ -39,6 +39,18 @@ def test_lines_are_read_with_their_place_on_the_frame(reader):
     assert all(0.6 <= line.confidence <= 1 for line in lines)
 
 
+def test_lines_found_on_a_smaller_copy_are_read_as_on_the_frame_itself(reader):
+    """Finding lines on a 640 px copy (the default) reads what finding them at full size reads,
+    with the boxes in the frame's own place."""
+    frame = frame_with([("Official partner: Pinecrest", 60, 650), ("Final score 2-1", 900, 80)])
+    small = sorted(reader.read(frame), key=lambda line: line.box)
+    full = sorted(TextReader(detect_side=0).read(frame), key=lambda line: line.box)
+    assert reader.detect_side == 640 and len(small) == len(full) == 2
+    for found, reference in zip(small, full, strict=True):
+        assert found.text == reference.text
+        assert max(abs(a - b) for a, b in zip(found.box, reference.box, strict=True)) < 0.01
+
+
 def test_a_frame_without_text_reads_nothing_and_names_no_brand(reader):
     assert reader.read(np.full((720, 1280, 3), 70, np.uint8)) == []
     noise = np.random.default_rng(3).integers(0, 255, (720, 1280, 3), dtype=np.uint8)
