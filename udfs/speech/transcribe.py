@@ -5,6 +5,10 @@ The model is the CTranslate2 conversion of Whisper tiny.en that ships inside the
 has one (float16) and on its CPU otherwise (int8). The catalog's brand names are given to the
 decoder as hotwords: Whisper has never heard "FizzCo" and would write what it sounds like
 ("physical"); with the names as vocabulary it writes the name when the sound fits.
+
+On a few seconds of audio Whisper sometimes falls into a loop, writing the phrase it just wrote
+again and again ("Fizz Company, Fizz Company, Fizz Company"): a phrase repeated back to back is
+kept once, so a loop is not heard as a brand said several times.
 """
 
 from __future__ import annotations
@@ -15,6 +19,8 @@ from functools import lru_cache
 from importlib.metadata import version
 
 import numpy as np
+
+from udfs.text.mentions import words as plain_words
 
 MODEL_NAME = "whisper-tiny.en"
 log = logging.getLogger("brandlake.speech")
@@ -81,10 +87,26 @@ class SpeechReader:
             condition_on_previous_text=False,
             vad_filter=self.vad,
         )
-        return [
+        return without_repeats([
             SpokenWord(word.word.strip(), float(word.start), float(word.end),
                        float(word.probability))
             for segment in segments
             for word in segment.words or []
             if word.word.strip()
-        ]  # fmt: skip
+        ])  # fmt: skip
+
+
+def without_repeats(said: list[SpokenWord], longest: int = 8) -> list[SpokenWord]:
+    """`said` with every phrase (up to `longest` words) that repeats the one just before it left
+    out, compared as plain lower-case words: "from Fizz Company, Fizz Company," -> "from Fizz
+    Company,"."""
+    kept: list[SpokenWord] = []
+    plain: list[tuple[str, ...]] = []
+    for word in said:
+        kept.append(word)
+        plain.append(tuple(plain_words(word.text)))
+        for size in range(1, min(longest, len(kept) // 2) + 1):
+            if plain[-size:] == plain[-2 * size : -size]:
+                del kept[-size:], plain[-size:]
+                break
+    return kept
