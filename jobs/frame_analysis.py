@@ -613,9 +613,9 @@ def previous_segment(segment: dict) -> str | None:
 def text_frames(context: list[FrameContext]) -> list[tuple[FrameContext, float]]:
     """The frames read for text (in time order) and the seconds each stands for: to the next
     one read, or to the segment's end (where the last frame's interval ends)."""
-    if not context:
-        return []
     read = [frame for frame in context if frame.text_lines is not None]
+    if not read:  # text is not read (models.text.enabled: false)
+        return []
     segment_end = max(frame.pts_s + frame.interval_s for frame in context)
     ends = [frame.pts_s for frame in read[1:]] + [segment_end]
     return [

@@ -445,9 +445,10 @@ def test_segments_recorded_in_batch_mode_wait_for_reprocess_and_are_analysed_onc
 def test_text_frames_name_brands_outside_their_logos():
     """Lines read in a segment's text frames become rows; a brand named in a caption is a
     mention standing for the seconds to the next text frame, its logo's printed name is not."""
+    from dataclasses import replace
     from types import SimpleNamespace
 
-    from jobs.frame_analysis import AnalyseSegments
+    from jobs.frame_analysis import AnalyseSegments, text_frames
     from udfs.analysis.segment import DetectionRow, FrameContext
     from udfs.text.mentions import brand_names
     from udfs.text.ocr import TextLine
@@ -478,6 +479,9 @@ def test_text_frames_name_brands_outside_their_logos():
     assert (mention["x1"], mention["y2"]) == (0.3, 0.9) and mention[
         "mention_id"
     ] == "seg-7-0-text-fizzco"
+    # with text not read (models.text.enabled: false) no frame has lines: no rows
+    unread = [replace(c, text_lines=None) for c in context]
+    assert text_frames(unread) == [] and analyse._text_rows(segment, [logo], unread) == ([], [])
 
 
 @needs_voice
