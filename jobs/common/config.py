@@ -353,7 +353,7 @@ class TextConf(_Strict):
 
 
 class SpeechConf(_Strict):
-    """Words said in each segment (udfs/speech/): Whisper tiny.en, brand names as hotwords."""
+    """Words said in each segment (udfs/speech/): Whisper tiny.en; names and aliases as hotwords."""
 
     enabled: bool = True
     overlap_s: float = Field(default=1.5, ge=0, le=10)  # of the segment before, for context

@@ -60,7 +60,8 @@ def _model(device: str, threads: int):
 class SpeechReader:
     """Transcribes 16 kHz mono samples into words with their times.
 
-    `hotwords`: names the decoder should prefer where the sound fits (the catalog's brands).
+    `hotwords`: names the decoder should prefer where the sound fits (the catalog's brands and
+    their aliases).
     `threads`: CPU threads (the task's share of the cores). `vad`: transcribe only what the
     voice detector shipped with faster-whisper (Silero, ONNX) takes for speech."""
 

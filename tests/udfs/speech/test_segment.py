@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from jobs.common.config import load_settings
+from jobs.frame_analysis import speech_hotwords
 from jobs.ingest.ffmpeg import ffmpeg_binary, hls_command
 from jobs.sample_media.soundtrack import SAMPLE_RATE, speak, voice
 from udfs.speech.segment import segment_speech
@@ -30,7 +31,7 @@ def settings():
 
 @pytest.fixture(scope="module")
 def reader(settings) -> SpeechReader:
-    return SpeechReader([b.name for b in settings.catalog.brands], threads=2)
+    return SpeechReader(list(speech_hotwords(settings)), threads=2)
 
 
 def segments(folder, sound: np.ndarray | None, seconds: float = 6.0) -> list:
