@@ -313,7 +313,7 @@ def speech_hotwords(settings: Settings) -> tuple[str, ...]:
 
     tiny.en copies the hotword list into what it hears ("from FizzCo and Pinecrest"), more or
     less with the list: on 20 development broadcasts this list made 3 false names, the names
-    without aliases 15, names and aliases in catalog order 31."""
+    without aliases 14, names and aliases in catalog order 25."""
     return tuple(sorted({name.name for name in brand_names(settings.catalog.brands)}))
 
 
