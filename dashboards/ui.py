@@ -36,7 +36,8 @@ def require_token(conf: Settings) -> None:
     st.session_state["token"] = given
 
 
-@st.cache_resource(show_spinner=False)
+# on_release: a cleared cache (a test's teardown) stops the server and its Kafka reader
+@st.cache_resource(show_spinner=False, on_release=lambda server: server.stop())
 def _media(address: str, port: int, lake_root: str, landing: str) -> media_server.MediaServer:
     return media_server.start(settings())
 

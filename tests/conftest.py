@@ -50,12 +50,14 @@ def brandlake_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
 def stack(brandlake_home: Path) -> Iterator[Settings]:
     """The embedded broker and Redis, started once for the session and stopped after it."""
     from infra.local import services
-    from jobs.common.kafka import ensure_topics
+    from jobs.common.kafka import cached_producer, ensure_topics
 
     services.up(load_settings(), log=lambda message: None)
     settings = command_settings()
     ensure_topics(settings)
     yield settings
+    # The producer `publish_json` keeps would retry the stopped broker until the process exits
+    cached_producer.cache_clear()
     services.down(settings, log=lambda message: None)
 
 

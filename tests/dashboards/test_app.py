@@ -10,6 +10,7 @@ from pathlib import Path
 from urllib.request import urlopen
 
 import pytest
+import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from infra.local.services import free_port
@@ -18,6 +19,14 @@ from jobs.common.lake import OpenTables
 APP = str(Path(__file__).parents[2] / "dashboards" / "app.py")
 PAGES = ["views/live.py", "views/exposure.py", "views/revenue.py", "views/audience.py",
          "views/yield_floors.py", "views/health.py", "views/control.py"]  # fmt: skip
+
+
+@pytest.fixture(autouse=True)
+def released_resources():
+    """Each test's media server (a cached resource of the app) stopped after it: its Kafka
+    reader would otherwise outlive the test, and the broker."""
+    yield
+    st.cache_resource.clear()
 
 
 def page(path: str) -> AppTest:
