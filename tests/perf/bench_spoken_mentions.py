@@ -59,11 +59,11 @@ def broadcast(settings, seed: int, folder) -> tuple[list[str], list[tuple[str, f
 def heard(settings, segments: list[str], reader: SpeechReader) -> list[tuple[str, float]]:
     """(brand, second) of each mention, merged across overlapping segments as gold does."""
     names = brand_names(settings.catalog.brands)
-    step = settings.ingest.segment_seconds
+    step, overlap_s = settings.ingest.segment_seconds, settings.models.speech.overlap_s
     mentions = []
     for index, segment in enumerate(segments):
         previous = segments[index - 1] if index else None
-        _, found = segment_speech(segment, reader, names, previous, settings.models.speech.overlap_s)
+        _, found = segment_speech(segment, reader, names, previous, overlap_s)
         mentions += [Mention("bench", m.brand_id, "speech",
                              EPOCH + timedelta(seconds=index * step + m.start_s), 0.5)
                      for m in found]  # fmt: skip
@@ -85,7 +85,7 @@ def test_spoken_mentions_per_brand(tmp_path):
           f"precision = heard and said / heard")  # fmt: skip
     for label, reader in readers.items():
         said_n, matched_n, heard_n, right_n = Counter(), Counter(), Counter(), Counter()
-        for seed, (segments, said) in media.items():
+        for segments, said in media.values():
             found = heard(settings, segments, reader)
             for brand, at in said:
                 said_n[brand] += 1
