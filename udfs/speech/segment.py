@@ -48,5 +48,5 @@ def segment_speech(
         SpokenWord(w.text, round(w.start_s - shift, 3), round(w.end_s - shift, 3), w.probability)
         for w in reader.words(np.concatenate([before, own]))
     ]
-    mentions = [m for m in find_spoken(said, names) if m.end_s > 0]
+    mentions = [m for m in find_spoken(said, names, reader.hotword_list) if m.end_s > 0]
     return [w for w in said if w.end_s > 0], mentions

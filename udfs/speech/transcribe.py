@@ -68,6 +68,7 @@ class SpeechReader:
     def __init__(
         self, hotwords: list[str], device: str = "cpu", threads: int = 1, vad: bool = True
     ) -> None:
+        self.hotword_list = list(hotwords)
         self.hotwords = ", ".join(hotwords) or None
         self.vad = vad
         self.model = _model("cuda" if device.startswith("cuda") else "cpu", threads)

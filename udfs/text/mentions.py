@@ -112,16 +112,30 @@ class SpokenMention:
 
 
 def find_spoken(
-    spoken: Sequence, names: Sequence[BrandName], context_words: int = 6
+    spoken: Sequence,
+    names: Sequence[BrandName],
+    hotwords: Sequence[str] = (),
+    context_words: int = 6,
 ) -> list[SpokenMention]:
     """Every time a brand is named in `spoken` (words with `text`, `start_s`, `end_s`,
-    `probability`, in order): each window of words that names it, the best per stretch."""
+    `probability`, in order): each window of words that names it, the best per stretch.
+
+    `hotwords`: the list the speech model was given. Where the sound is unclear, tiny.en writes
+    that list back ("Aqua Pure Water, Fizz Company, FizzCo"): in a run of names with no word
+    between them, a name of another brand that comes later in the list than the run's first
+    is taken for the list, not for something said."""
+    rank = {}
+    for position, hotword in enumerate(hotwords):
+        for name in names:
+            if name.name == hotword:
+                rank.setdefault(name.brand_id, position)
     tokens, word_of = [], []
     for position, word in enumerate(spoken):
         for token in words(word.text):
             tokens.append(token)
             word_of.append(position)
     found: list[SpokenMention] = []
+    run_first, run_end = None, -1  # the brand a run of names starts with, the token after it
     position = 0
     while position < len(tokens):
         match = _match_at(tokens, position, names)
@@ -129,29 +143,40 @@ def find_spoken(
             position += 1
             continue
         edits, size, name = match
-        said = spoken[word_of[position] : word_of[position + size - 1] + 1]
-        around = spoken[max(0, word_of[position] - context_words) :
-                        word_of[position + size - 1] + context_words + 1]  # fmt: skip
-        found.append(
-            SpokenMention(name.brand_id, " ".join(tokens[position : position + size]),
-                          " ".join(w.text for w in around), similarity(edits, name),
-                          min(w.probability for w in said), said[0].start_s, said[-1].end_s)
-        )  # fmt: skip
-        position += size
+        in_run = position == run_end
+        run_first = run_first if in_run else name.brand_id
+        listed = (
+            in_run
+            and name.brand_id != run_first
+            and rank.get(name.brand_id, -1) > rank.get(run_first, len(hotwords))
+        )
+        if not listed:
+            said = spoken[word_of[position] : word_of[position + size - 1] + 1]
+            around = spoken[max(0, word_of[position] - context_words) :
+                            word_of[position + size - 1] + context_words + 1]  # fmt: skip
+            found.append(
+                SpokenMention(name.brand_id, " ".join(tokens[position : position + size]),
+                              " ".join(w.text for w in around), similarity(edits, name),
+                              min(w.probability for w in said), said[0].start_s,
+                              said[-1].end_s)
+            )  # fmt: skip
+        position = run_end = position + size
     return found
 
 
 def _match_at(
     tokens: Sequence[str], position: int, names: Sequence[BrandName]
 ) -> tuple[int, int, BrandName] | None:
-    """The name the words from `position` on say best, if any: (wrong letters, words, name)."""
+    """The name the words from `position` on say best, if any: (wrong letters, words, name).
+    Of equally close windows the longest: "Aqua Pure Water" is one name, not "Aqua Pure" and
+    a word after it."""
     best = None
     for name in names:
         for size in range(max(1, name.words - 1), name.words + 2):
             if position + size > len(tokens):
                 break
             edits = Levenshtein.distance("".join(tokens[position : position + size]), name.squashed)
-            if edits <= max_edits(name) and (best is None or edits < best[0]):
+            if edits <= max_edits(name) and (best is None or (edits, -size) < (best[0], -best[1])):
                 best = (edits, size, name)
     return best
 

@@ -78,3 +78,22 @@ def test_every_time_a_name_is_said_counts_with_its_words_times():
     assert found[0].sentence == "you by Fizz Co and again"
     assert found[0].confidence == pytest.approx(0.9 - 5 / 100)  # its least sure word
     assert find_spoken([], NAMES) == []
+
+
+def test_the_hotword_list_written_back_is_not_heard_as_names_said():
+    from udfs.speech.transcribe import SpokenWord
+
+    hotwords = sorted(name.name for name in NAMES)  # Fizz Company, FizzCo, Pinecrest, Zap
+
+    def heard(text: str, given: list[str] = hotwords) -> list[str]:
+        said = [SpokenWord(w, i / 3, i / 3 + 0.3, 0.9) for i, w in enumerate(text.split())]
+        return [m.brand_id for m in find_spoken(said, NAMES, given)]
+
+    # the list, in its order, after a name said: the name counts, the rest of the list not
+    assert heard("from Fizz Company, Pinecrest, Zap") == ["fizzco"]
+    assert heard("Pinecrest, Zap,") == ["pinecrest"]
+    # names with a word between them, or against the list's order, were said
+    assert heard("by Pinecrest and Zap") == ["pinecrest", "zap"]
+    assert heard("Zap, Pinecrest") == ["zap", "pinecrest"]
+    # without the list given, every name counts
+    assert heard("from Fizz Company, Pinecrest, Zap", []) == ["fizzco", "pinecrest", "zap"]
