@@ -1,6 +1,6 @@
 """Spoken brand mentions per brand, precision and recall, on held-out broadcasts: the speech
 step as frame_analysis runs it, with and without the catalog's names as hotwords, and with the
-hotword list that tiny.en writes back counted as names said (as before it was dropped).
+hotword list that tiny.en writes back counted as names said (as before the rule that drops it).
 
     .venv/bin/pytest tests/perf/bench_spoken_mentions.py -o python_files='bench_*.py' -s
     BENCH_SPEECH_BROADCASTS=4 ...      (fewer broadcasts; default 10)
