@@ -97,3 +97,14 @@ def test_the_hotword_list_written_back_is_not_heard_as_names_said():
     assert heard("Zap, Pinecrest") == ["zap", "pinecrest"]
     # without the list given, every name counts
     assert heard("from Fizz Company, Pinecrest, Zap", []) == ["fizzco", "pinecrest", "zap"]
+
+
+def test_a_name_takes_its_longest_equally_close_window():
+    from udfs.speech.transcribe import SpokenWord
+
+    brands = [SimpleNamespace(brand_id="aquapure", name="AquaPure", aliases=["Aqua Pure Water"])]
+    said = [
+        SpokenWord(w, i / 3, i / 3 + 0.3, 0.9) for i, w in enumerate(["Aqua", "Pure", "Water,"])
+    ]
+    (mention,) = find_spoken(said, brand_names(brands))
+    assert (mention.matched, mention.end_s) == ("aqua pure water", said[-1].end_s)
