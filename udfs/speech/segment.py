@@ -8,16 +8,12 @@ segment's mention, whenever it started.
 
 from __future__ import annotations
 
-import logging
-
 import numpy as np
 import pyarrow.fs as pafs
 
-from udfs.decoding.audio import SAMPLE_RATE, SegmentAudioError, segment_audio
+from udfs.decoding.audio import SAMPLE_RATE, segment_audio
 from udfs.speech.transcribe import SpeechReader, SpokenWord
 from udfs.text.mentions import BrandName, SpokenMention, find_spoken
-
-log = logging.getLogger("brandlake.speech")
 
 
 def segment_speech(
@@ -33,16 +29,10 @@ def segment_speech(
     Raises `SegmentAudioError` when the segment's audio cannot be decoded. The previous
     segment's tail is context only: when it cannot be read (the first segment, retention),
     the segment is transcribed alone."""
-    own = segment_audio(uri, filesystem)
-    if own is None or own.size == 0:
+    sound = segment_audio(uri, filesystem, previous_uri, overlap_s)
+    if sound is None or sound[1].size == 0:
         return [], []
-    before = np.zeros(0, np.float32)
-    if previous_uri is not None and overlap_s > 0:
-        try:
-            before = segment_audio(previous_uri, filesystem, last_s=overlap_s)
-        except SegmentAudioError as err:
-            log.debug("no overlap for %s: %s", uri, err)
-        before = before if before is not None else np.zeros(0, np.float32)
+    before, own = sound
     shift = before.size / SAMPLE_RATE
     said = [
         SpokenWord(w.text, round(w.start_s - shift, 3), round(w.end_s - shift, 3), w.probability)

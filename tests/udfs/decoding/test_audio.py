@@ -1,5 +1,6 @@
-"""A segment's sound for speech models: 16 kHz mono, none without an audio track, and a clear
-error for an audio track that cannot be decoded."""
+"""A segment's sound for speech models: 16 kHz mono, joined to the end of the segment before
+without a gap, none without an audio track, and a clear error for an audio track that cannot
+be decoded."""
 
 from __future__ import annotations
 
@@ -8,7 +9,8 @@ import subprocess
 import numpy as np
 import pytest
 
-from jobs.ingest.ffmpeg import ffmpeg_binary
+from jobs.common.config import load_settings
+from jobs.ingest.ffmpeg import ffmpeg_binary, hls_command
 from udfs.decoding.audio import SAMPLE_RATE, SegmentAudioError, segment_audio
 
 
@@ -27,14 +29,35 @@ def segment(path, audio: str | None, seconds: float = 2.0):
     return path
 
 
-def test_audio_is_mono_16k_and_a_tail_can_be_taken(tmp_path):
+def test_audio_is_mono_16k(tmp_path):
     path = segment(tmp_path / "seg_000001.ts", "sine=frequency=440:sample_rate=44100")
-    samples = segment_audio(str(path))
-    assert samples.dtype == np.float32 and samples.ndim == 1
+    before, samples = segment_audio(str(path))
+    assert before.size == 0 and samples.dtype == np.float32 and samples.ndim == 1
     assert abs(samples.size / SAMPLE_RATE - 2.0) < 0.1
     assert 0.05 < np.abs(samples).max() <= 1.0
-    tail = segment_audio(str(path), last_s=0.5)
-    assert tail.size == SAMPLE_RATE // 2 and np.array_equal(tail, samples[-tail.size :])
+
+
+def test_the_segment_before_primes_the_decoder_so_the_boundary_has_no_gap(tmp_path):
+    source = tmp_path / "tone.mkv"
+    subprocess.run([ffmpeg_binary(), "-hide_banner", "-loglevel", "error", "-y",
+                    "-f", "lavfi", "-i", "testsrc=size=320x240:rate=25:duration=4",
+                    "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=22050:duration=4",
+                    "-c:v", "ffv1", "-c:a", "pcm_s16le", str(source)], check=True)  # fmt: skip
+    subprocess.run(hls_command(["-i", str(source)], tmp_path, load_settings().ingest,
+                               transcode=True), check=True)  # fmt: skip
+    first, second = sorted(str(path) for path in tmp_path.glob("seg_*.ts"))
+
+    def loudness(samples: np.ndarray) -> np.ndarray:  # RMS of 8 ms windows
+        return np.sqrt((samples[: samples.size // 128 * 128].reshape(-1, 128) ** 2).mean(axis=1))
+
+    _, alone = segment_audio(second)
+    steady = np.median(loudness(alone))
+    assert loudness(alone[:512]).min() < 0.25 * steady  # decoded alone: it fades in
+    tail, own = segment_audio(second, previous_uri=first, context_s=0.5)
+    assert tail.size == SAMPLE_RATE // 2 and abs(own.size - alone.size) <= 32
+    assert loudness(np.concatenate([tail, own])[tail.size - 1024 : tail.size + 1024]).min() > (
+        0.8 * steady
+    )
 
 
 def test_no_audio_track_is_no_sound_not_an_error(tmp_path):
