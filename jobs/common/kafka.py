@@ -120,7 +120,7 @@ def publish_json(settings: Settings, topic_key: str, messages: list[dict], what:
     for message in messages:
         out.produce(topic, key=message["stream_id"].encode(), value=json.dumps(message).encode())
         out.poll(0)
-    if out.flush(30):
+    if flush(out, 30):
         raise RuntimeError(f"the broker did not acknowledge the {what} in 30 s")
 
 

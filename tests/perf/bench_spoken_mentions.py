@@ -3,7 +3,7 @@ step as frame_analysis runs it, with and without the catalog's names as hotwords
 hotword list that tiny.en writes back counted as names said (as before the rule that drops it).
 
     .venv/bin/pytest tests/perf/bench_spoken_mentions.py -o python_files='bench_*.py' -s
-    BENCH_SPEECH_BROADCASTS=4 ...      (fewer broadcasts; default 10)
+    BENCH_SPEECH_BROADCASTS=4 ...      (fewer broadcasts; default 20)
     BENCH_SPEECH_FIRST_SEED=2037 ...   (other broadcasts; default 2027)
 
 Each broadcast is the sample media's synthetic commentator (seeds from 2027 on: the 20
@@ -12,7 +12,8 @@ segments by ingest's own command. Each segment is transcribed with the end of th
 (`models.speech.overlap_s`), on one thread (one of two analysing tasks on 2 cores); mentions
 of a brand heard in overlapping segments are merged as gold merges them. A mention is right
 when the brand was said within a second of it. The goal (issue 23) is >= 0.9 per brand; one
-broadcast says each brand once or twice, so the figure needs several.
+broadcast says each brand once or twice, so the figure needs several: 20 say each brand about
+20 times.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ from udfs.speech.segment import segment_speech
 from udfs.speech.transcribe import SpeechReader
 from udfs.text.mentions import brand_names
 
-BROADCASTS = int(os.environ.get("BENCH_SPEECH_BROADCASTS", "10"))
+BROADCASTS = int(os.environ.get("BENCH_SPEECH_BROADCASTS", "20"))
 FIRST_SEED = int(os.environ.get("BENCH_SPEECH_FIRST_SEED", "2027"))
 SECONDS = 60.0
 EPOCH = datetime(2026, 1, 1, tzinfo=UTC)
