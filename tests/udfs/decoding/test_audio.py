@@ -60,6 +60,15 @@ def test_the_segment_before_primes_the_decoder_so_the_boundary_has_no_gap(tmp_pa
     )
 
 
+def test_a_segment_before_that_cannot_be_read_leaves_the_segment_alone(tmp_path):
+    path = segment(tmp_path / "seg_000004.ts", "sine=frequency=440:sample_rate=44100")
+    no_audio = segment(tmp_path / "seg_000003.ts", None)
+    _, alone = segment_audio(str(path))
+    for previous in (tmp_path / "seg_000002.ts", no_audio):  # gone (retention), no sound
+        before, samples = segment_audio(str(path), previous_uri=str(previous), context_s=1.0)
+        assert before.size == 0 and np.array_equal(samples, alone)
+
+
 def test_no_audio_track_is_no_sound_not_an_error(tmp_path):
     assert segment_audio(str(segment(tmp_path / "seg_000002.ts", None))) is None
 
