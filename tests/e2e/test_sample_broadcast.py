@@ -190,7 +190,7 @@ def test_brands_said_by_the_commentator_are_heard_on_time(analysed):
     was said.
 
     The goal is precision and recall >= 0.9 per brand, measured where a brand is said often
-    enough to tell: `make bench` (tests/perf/bench_spoken_mentions.py, ten held-out
+    enough to tell: `make bench` (tests/perf/bench_spoken_mentions.py, 20 held-out
     broadcasts). Here a brand is said once or twice, and which words tiny.en writes depends on
     the CPU it runs on (CTranslate2 multiplies with Intel MKL on Intel CPUs, with oneDNN on
     others): one word more or less decides a brand. So this broadcast asserts over all brands,
